@@ -1,0 +1,223 @@
+//! The crate's one error type.
+
+use std::fmt;
+
+/// Which layer an error comes from: its kind and, once known, its position in a network.
+///
+/// A layer used on its own reports only its kind ("dense"); a network adds the position
+/// ("layer 2 (dense)") as the error passes through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerId {
+    /// Position of the layer in its network, counted from 0, when the layer is in one.
+    pub index: Option<usize>,
+    /// The layer's kind, e.g. `"dense"` or `"sigmoid"`.
+    pub kind: &'static str,
+}
+
+impl LayerId {
+    /// A layer of this kind, position not yet known.
+    pub fn kind(kind: &'static str) -> Self {
+        LayerId { index: None, kind }
+    }
+}
+
+impl fmt::Display for LayerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "layer {i} ({})", self.kind),
+            None => write!(f, "{} layer", self.kind),
+        }
+    }
+}
+
+/// A matrix shape, rows × columns, as it appears in error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims(pub usize, pub usize);
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.0, self.1)
+    }
+}
+
+impl<T: nalgebra::Scalar> From<&nalgebra::DMatrix<T>> for Dims {
+    fn from(m: &nalgebra::DMatrix<T>) -> Self {
+        Dims(m.nrows(), m.ncols())
+    }
+}
+
+/// Everything that can go wrong in this crate.
+///
+/// Every variant carries the numbers a user needs to find the problem. After any error the
+/// network, the caller's data and files on disk are as they were before the call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // === Shapes ===
+    /// A layer got input with the wrong number of features (columns).
+    #[error("{layer} expects input with {expected} features, got {got}")]
+    FeatureMismatch {
+        /// The layer that refused the input.
+        layer: LayerId,
+        /// Features the layer expects.
+        expected: usize,
+        /// Features in the input.
+        got: usize,
+    },
+    /// A matrix handed to a layer or loss has the wrong shape.
+    #[error("{layer}: {what} should be {expected}, got {got}")]
+    ShapeMismatch {
+        /// The layer (or loss) that refused the matrix.
+        layer: LayerId,
+        /// Which matrix, e.g. `"grad_output"` or `"weight"`.
+        what: &'static str,
+        /// The shape expected.
+        expected: Dims,
+        /// The shape got.
+        got: Dims,
+    },
+    /// Two layers of a network do not fit together.
+    #[error("{layer} expects {expected} input features, but the layers before it give {got}")]
+    LayerChain {
+        /// The layer whose input does not fit.
+        layer: LayerId,
+        /// Input width the layer expects.
+        expected: usize,
+        /// Output width of the previous layer (or the network's input width).
+        got: usize,
+    },
+    /// Inputs and targets have different numbers of rows (samples).
+    #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]
+    RowCountMismatch {
+        /// Rows of the inputs.
+        x_rows: usize,
+        /// Rows of the targets.
+        t_rows: usize,
+    },
+    /// Targets whose shape does not suit the network's output or the loss.
+    #[error("{loss}: targets should be {expected}, got {got}")]
+    TargetShapeMismatch {
+        /// The loss that refused the targets.
+        loss: &'static str,
+        /// What was expected, in words (e.g. "4x1 or 4x3").
+        expected: String,
+        /// The targets' shape.
+        got: Dims,
+    },
+    /// A matrix that must hold data has none.
+    #[error("{what} is empty ({got}); at least one row and one column are required")]
+    EmptyInput {
+        /// Which matrix.
+        what: &'static str,
+        /// Its shape.
+        got: Dims,
+    },
+
+    // === Values ===
+    /// A NaN or infinity where finite numbers are required.
+    #[error("{what} holds a non-finite value {value} at row {row}, column {col}")]
+    NonFinite {
+        /// Which matrix, e.g. `"x"`, `"targets"`.
+        what: &'static str,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A class label that is not an integer in `0..classes`.
+    #[error("label {label} at row {row} is not a class index in 0..{classes}")]
+    LabelOutOfRange {
+        /// Row of the label.
+        row: usize,
+        /// The label as given.
+        label: f64,
+        /// Number of classes.
+        classes: usize,
+    },
+
+    // === Configuration ===
+    /// A hyperparameter or configuration value outside its allowed range.
+    #[error("invalid {name}: expected {expected}, got {value}")]
+    InvalidConfig {
+        /// The parameter's name, e.g. `"learning_rate"`.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed, e.g. `"> 0 and finite"`.
+        expected: &'static str,
+    },
+    /// A size whose element count would overflow or exceed the crate's cap.
+    #[error("{what} would have {rows}x{cols} elements, more than the limit of {limit}")]
+    TooLarge {
+        /// What was being created.
+        what: &'static str,
+        /// Rows asked for.
+        rows: usize,
+        /// Columns asked for.
+        cols: usize,
+        /// The most elements allowed.
+        limit: usize,
+    },
+
+    // === Training ===
+    /// `backward` was called without a training forward pass before it.
+    #[error("{layer}: backward called before a training forward pass")]
+    NoForwardCache {
+        /// The layer.
+        layer: LayerId,
+    },
+    /// A layer was used before [`Layer::build`](crate::Layer::build) gave it its parameters.
+    #[error("{layer} is not built yet; build it (or the network holding it) first")]
+    NotBuilt {
+        /// The layer.
+        layer: LayerId,
+    },
+    /// An optimizer step found a parameter whose gradient was not computed since the last step.
+    #[error("parameter {index} ({name}) has no gradient; run backward before the optimizer step")]
+    MissingGradient {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+    },
+    /// The parameters handed to an optimizer differ in number or shape from its state.
+    #[error("optimizer state is for {expected}, but the step got {got}")]
+    OptimizerStateMismatch {
+        /// What the state was created for.
+        expected: String,
+        /// What this step got.
+        got: String,
+    },
+    /// Training produced a non-finite loss or gradient; the update was not applied.
+    #[error("training diverged at epoch {epoch}: loss {loss}; the update was not applied (try a smaller learning rate)")]
+    Diverged {
+        /// Epoch (from 0) of the failed step.
+        epoch: usize,
+        /// The loss of the failed step.
+        loss: f64,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Fills in the layer position of a layer error that does not know it yet.
+    pub(crate) fn at_layer(mut self, index: usize) -> Self {
+        match &mut self {
+            Error::FeatureMismatch { layer, .. }
+            | Error::ShapeMismatch { layer, .. }
+            | Error::LayerChain { layer, .. }
+            | Error::NoForwardCache { layer }
+            | Error::NotBuilt { layer } => {
+                if layer.index.is_none() {
+                    layer.index = Some(index);
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+}

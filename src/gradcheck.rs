@@ -1,0 +1,339 @@
+//! Gradient checking: backpropagation's gradients against central differences, in `f64`.
+//!
+//! For every entry `θ` of an input or parameter, the numerical derivative is
+//! `(E(θ + ε) − E(θ − ε)) / 2ε` and the analytical one comes from `backward`. They agree when
+//! `|analytical − numerical| ≤ atol + rtol·|numerical|` (PyTorch's `allclose` rule; defaults
+//! ε = 1e-6, atol = 1e-5, rtol = 1e-3, as `torch.autograd.gradcheck`).
+//!
+//! **Kinks.** Where the function is not differentiable (ReLU at 0, the step function) the
+//! central difference is meaningless. Each probe also compares the one-sided slopes
+//! `(E(θ+ε) − E(θ))/ε` and `(E(θ) − E(θ−ε))/ε`; when they disagree by more than the tolerance the
+//! probe straddles a kink: it is reported in [`GradReport::kinks`] and left out of the verdict.
+//!
+//! **Randomness.** Every forward pass of a check starts from the same seeded generator, so a
+//! dropout mask is frozen across the probes and the analytical pass.
+//!
+//! # Example: check a layer
+//! ```
+//! use backprop::gradcheck::{check_layer, Tolerance};
+//! use backprop::{Dense, Layer, Shape, seeded, Stream};
+//! use nalgebra::DMatrix;
+//!
+//! let mut dense = Dense::<f64>::new(3, 2);
+//! dense.build(Shape::Flat(3), &mut seeded(1, Stream::Init))?;
+//! let x = DMatrix::from_row_slice(2, 3, &[0.1, -0.2, 0.3, 0.4, 0.5, -0.6]);
+//! let report = check_layer(&mut dense, &x, Tolerance::default())?;
+//! assert!(report.passed(), "{report}");
+//! # Ok::<(), backprop::Error>(())
+//! ```
+
+use crate::{seeded, Layer, Loss, Network, Optimizer, Param, Result, SeededRng, Stream};
+use nalgebra::DMatrix;
+use rand_distr::{Distribution, StandardNormal};
+use std::fmt;
+
+/// Step and tolerances of a gradient check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// The finite-difference step ε.
+    pub eps: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance (relative to the numerical derivative).
+    pub rtol: f64,
+}
+
+impl Default for Tolerance {
+    /// ε = 1e-6, atol = 1e-5, rtol = 1e-3 (PyTorch's gradcheck defaults).
+    fn default() -> Self {
+        Tolerance {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+        }
+    }
+}
+
+/// How one tensor (an input or a parameter) fared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorReport {
+    /// What was checked: `"input"`, or a parameter as `"<index>.<name>"` (e.g. `"0.weight"`).
+    pub name: String,
+    /// Entries compared (kinks excluded).
+    pub checked: usize,
+    /// Largest `|analytical − numerical|`.
+    pub max_abs_error: f64,
+    /// Largest `|a − n| / (|a| + |n|)` (0 where both are 0).
+    pub max_rel_error: f64,
+    /// Entry (row, column) of the largest absolute error.
+    pub worst: (usize, usize),
+    /// Entries outside the tolerance.
+    pub failures: usize,
+}
+
+/// A probe whose two one-sided slopes disagree: the function has a kink between `θ − ε` and
+/// `θ + ε` there, so that entry is not compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kink {
+    /// Tensor name, as in [`TensorReport::name`].
+    pub name: String,
+    /// Entry (row, column).
+    pub at: (usize, usize),
+    /// Slope from the left, `(E(θ) − E(θ−ε))/ε`.
+    pub left: f64,
+    /// Slope from the right, `(E(θ+ε) − E(θ))/ε`.
+    pub right: f64,
+}
+
+/// The result of a gradient check: one report per tensor, and the kinks met.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradReport {
+    /// One entry per tensor checked, inputs first, then parameters in order.
+    pub tensors: Vec<TensorReport>,
+    /// Probes that straddled a kink (left out of the verdict).
+    pub kinks: Vec<Kink>,
+    /// The tolerance used.
+    pub tolerance: Tolerance,
+}
+
+impl GradReport {
+    /// Whether every compared entry is within the tolerance.
+    pub fn passed(&self) -> bool {
+        self.tensors.iter().all(|t| t.failures == 0)
+    }
+
+    /// Largest relative error over all tensors.
+    pub fn max_rel_error(&self) -> f64 {
+        self.tensors.iter().map(|t| t.max_rel_error).fold(0.0, f64::max)
+    }
+}
+
+impl fmt::Display for GradReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "passed" } else { "FAILED" };
+        writeln!(f, "gradient check {verdict} (eps {:e}, atol {:e}, rtol {:e})", self.tolerance.eps, self.tolerance.atol, self.tolerance.rtol)?;
+        for t in &self.tensors {
+            writeln!(
+                f,
+                "  {:<12} {:>5} checked  max abs {:.3e}  max rel {:.3e}  worst at {:?}  {} failed",
+                t.name, t.checked, t.max_abs_error, t.max_rel_error, t.worst, t.failures
+            )?;
+        }
+        for k in &self.kinks {
+            writeln!(f, "  warning: {} {:?} straddles a kink (slopes {:.4} and {:.4})", k.name, k.at, k.left, k.right)?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares gradients entry by entry; `eval` gives E with the entry set to a value.
+struct Comparer {
+    tol: Tolerance,
+    report: GradReport,
+}
+
+impl Comparer {
+    fn new(tol: Tolerance) -> Self {
+        Comparer {
+            tol,
+            report: GradReport {
+                tensors: Vec::new(),
+                kinks: Vec::new(),
+                tolerance: tol,
+            },
+        }
+    }
+
+    /// Checks tensor `name` of shape `dims` against `analytical`; `eval(i, j, delta)` returns E
+    /// with entry (i, j) moved by `delta` (and must restore it).
+    fn tensor(
+        &mut self,
+        name: String,
+        analytical: &DMatrix<f64>,
+        mut eval: impl FnMut(usize, usize, f64) -> Result<f64>,
+    ) -> Result<()> {
+        let Tolerance { eps, atol, rtol } = self.tol;
+        let mut t = TensorReport {
+            name,
+            checked: 0,
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            worst: (0, 0),
+            failures: 0,
+        };
+        for j in 0..analytical.ncols() {
+            for i in 0..analytical.nrows() {
+                let (plus, mid, minus) = (eval(i, j, eps)?, eval(i, j, 0.0)?, eval(i, j, -eps)?);
+                let numerical = (plus - minus) / (2.0 * eps);
+                let (left, right) = ((mid - minus) / eps, (plus - mid) / eps);
+                if (left - right).abs() > atol + rtol * numerical.abs() {
+                    self.report.kinks.push(Kink {
+                        name: t.name.clone(),
+                        at: (i, j),
+                        left,
+                        right,
+                    });
+                    continue;
+                }
+                let a = analytical[(i, j)];
+                let abs = (a - numerical).abs();
+                let rel = if a == 0.0 && numerical == 0.0 { 0.0 } else { abs / (a.abs() + numerical.abs()) };
+                t.checked += 1;
+                if abs > t.max_abs_error || t.checked == 1 {
+                    t.max_abs_error = abs;
+                    t.worst = (i, j);
+                }
+                t.max_rel_error = t.max_rel_error.max(rel);
+                if !(abs <= atol + rtol * numerical.abs()) {
+                    t.failures += 1;
+                }
+            }
+        }
+        self.report.tensors.push(t);
+        Ok(())
+    }
+}
+
+/// The fixed random weights `R` of the scalar `E = Σ y ⊙ R` used to check a layer.
+fn probe_weights(rows: usize, cols: usize) -> DMatrix<f64> {
+    let mut rng = seeded(0x9e37_79b9, Stream::Init);
+    DMatrix::from_fn(rows, cols, |_, _| StandardNormal.sample(&mut rng))
+}
+
+/// A fresh copy of the check's generator, so every forward pass draws the same numbers.
+fn frozen_rng() -> SeededRng {
+    seeded(0x5eed, Stream::Train)
+}
+
+/// Checks a layer's input gradient and every parameter gradient at input `x`, for the scalar
+/// `E = Σ y ⊙ R` with `R` fixed random weights (so `∂E/∂y = R`). Uses `forward_train`.
+///
+/// # Errors
+/// Whatever the layer's forward or backward returns for `x`.
+pub fn check_layer<L: Layer<f64> + ?Sized>(layer: &mut L, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+    let mut y = DMatrix::zeros(0, 0);
+    layer.forward_train(x, &mut y, &mut frozen_rng())?;
+    let r = probe_weights(y.nrows(), y.ncols());
+    let mut dx = DMatrix::zeros(0, 0);
+    layer.backward(x, &y, &r, Some(&mut dx))?;
+    let param_grads = collect_grads(|f| layer.visit_params(f));
+
+    let mut cmp = Comparer::new(tol);
+    let mut xp = x.clone();
+    let mut out = DMatrix::zeros(0, 0);
+    cmp.tensor("input".into(), &dx, |i, j, d| {
+        xp[(i, j)] = x[(i, j)] + d;
+        let e = layer.forward_train(&xp, &mut out, &mut frozen_rng()).map(|_| out.dot(&r));
+        xp[(i, j)] = x[(i, j)];
+        e
+    })?;
+    for (k, (name, grad)) in param_grads.iter().enumerate() {
+        cmp.tensor(format!("{k}.{name}"), grad, |i, j, d| {
+            let original = nudge_param(|f| layer.visit_params_mut(f), k, i, j, d);
+            let e = layer.forward_train(x, &mut out, &mut frozen_rng()).map(|_| out.dot(&r));
+            set_param(|f| layer.visit_params_mut(f), k, i, j, original);
+            e
+        })?;
+    }
+    Ok(cmp.report)
+}
+
+/// Checks a loss's gradient with respect to the predictions `y`, for targets `t`.
+///
+/// # Errors
+/// Whatever the loss returns for `y` and `t`.
+pub fn check_loss<L: Loss<f64> + ?Sized>(loss: &L, y: &DMatrix<f64>, t: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+    let mut grad = DMatrix::zeros(0, 0);
+    loss.grad(y, t, &mut grad)?;
+    let mut cmp = Comparer::new(tol);
+    let mut yp = y.clone();
+    cmp.tensor("prediction".into(), &grad, |i, j, d| {
+        yp[(i, j)] = y[(i, j)] + d;
+        let e = loss.loss(&yp, t);
+        yp[(i, j)] = y[(i, j)];
+        e
+    })?;
+    Ok(cmp.report)
+}
+
+/// Checks every parameter gradient of a whole network for `loss(network(x), t)`.
+///
+/// Runs one training step with an optimizer that records the gradients and changes nothing, then
+/// perturbs each parameter entry. Parameters are numbered in network order (`"0.weight"` is the
+/// first parameter, whatever its layer).
+///
+/// # Errors
+/// Whatever the network's training step returns for `x` and `t`.
+pub fn check_network<N: Network<f64> + ?Sized>(
+    net: &mut N,
+    x: &DMatrix<f64>,
+    t: &DMatrix<f64>,
+    loss: &dyn Loss<f64>,
+    tol: Tolerance,
+) -> Result<GradReport> {
+    let mut recorder = Recorder::default();
+    net.train_step(x, t, loss, &mut recorder, &mut frozen_rng())?;
+    let mut cmp = Comparer::new(tol);
+    let mut ignore = Recorder::default();
+    for (k, (name, grad)) in recorder.grads.iter().enumerate() {
+        cmp.tensor(format!("{k}.{name}"), grad, |i, j, d| {
+            let original = nudge_param(|f| net.visit_params_mut(f), k, i, j, d);
+            let e = net.train_step(x, t, loss, &mut ignore, &mut frozen_rng());
+            set_param(|f| net.visit_params_mut(f), k, i, j, original);
+            e
+        })?;
+    }
+    Ok(cmp.report)
+}
+
+/// An optimizer that keeps copies of the gradients and moves nothing.
+#[derive(Debug, Default)]
+struct Recorder {
+    grads: Vec<(&'static str, DMatrix<f64>)>,
+}
+
+impl Optimizer<f64> for Recorder {
+    fn name(&self) -> &'static str {
+        "gradient recorder"
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> Result<()> {
+        self.grads = params
+            .iter_mut()
+            .map(|p| (p.name(), p.take_update().map(|(_, g)| g.clone_owned()).unwrap_or_default()))
+            .collect();
+        Ok(())
+    }
+}
+
+fn collect_grads(visit: impl FnOnce(&mut dyn FnMut(&Param<f64>))) -> Vec<(&'static str, DMatrix<f64>)> {
+    let mut grads = Vec::new();
+    visit(&mut |p| grads.push((p.name(), p.grad().cloned().unwrap_or_default())));
+    grads
+}
+
+/// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before.
+fn nudge_param(visit: impl FnOnce(&mut dyn FnMut(&mut Param<f64>)), k: usize, i: usize, j: usize, delta: f64) -> f64 {
+    let mut index = 0;
+    let mut original = 0.0;
+    visit(&mut |p| {
+        if index == k {
+            let mut v = p.value_mut();
+            original = v[(i, j)];
+            v[(i, j)] = original + delta;
+        }
+        index += 1;
+    });
+    original
+}
+
+/// Sets entry (i, j) of parameter `k` to exactly `value`.
+fn set_param(visit: impl FnOnce(&mut dyn FnMut(&mut Param<f64>)), k: usize, i: usize, j: usize, value: f64) {
+    let mut index = 0;
+    visit(&mut |p| {
+        if index == k {
+            p.value_mut()[(i, j)] = value;
+        }
+        index += 1;
+    });
+}

@@ -1,0 +1,49 @@
+//! Every [`Activation`] is a layer.
+
+use super::{check_backward_shapes, ensure_shape, Layer, Shape};
+use crate::{Activation, Real, Result, SeededRng};
+use nalgebra::DMatrix;
+
+/// An activation `f` as a layer, applied to every element: push `Sigmoid`, `Relu`, ... straight
+/// into a network.
+///
+/// # Formulas
+/// - forward: `yᵢⱼ = f(xᵢⱼ)`
+/// - backward: `∂E/∂xᵢⱼ = gᵢⱼ · f'(xᵢⱼ)`, where `g = ∂E/∂y` (sigmoid: `g·y(1 − y)`)
+///
+/// # Shapes
+/// `x`, `y` and `g`: `batch × width`, any width; the sample shape passes through unchanged.
+///
+/// No parameters and no cache: backward reads `x` and `y` from the network.
+impl<T: Real, A: Activation> Layer<T> for A {
+    fn kind(&self) -> &'static str {
+        self.name()
+    }
+
+    fn build(&mut self, input: Shape, _rng: &mut SeededRng) -> Result<Shape> {
+        Ok(input)
+    }
+
+    fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
+        ensure_shape(y, x.nrows(), x.ncols());
+        y.zip_apply(x, |yi, xi| *yi = self.f(xi));
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()> {
+        check_backward_shapes(self.name(), x, y, grad_y, x.ncols())?;
+        if let Some(dx) = grad_x {
+            ensure_shape(dx, x.nrows(), x.ncols());
+            for (((dxi, &xi), &yi), &gi) in dx.iter_mut().zip(x.iter()).zip(y.iter()).zip(grad_y.iter()) {
+                *dxi = gi * self.df(xi, yi);
+            }
+        }
+        Ok(())
+    }
+}

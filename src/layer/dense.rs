@@ -1,0 +1,235 @@
+//! The fully connected (affine) layer.
+
+use super::{check_backward_shapes, ensure_shape, transposed, Layer, Param, Shape};
+use crate::{Error, Init, LayerId, Real, Result, SeededRng};
+use nalgebra::DMatrix;
+
+const KIND: &str = "dense";
+
+/// A fully connected layer: `y = x·W + b`.
+///
+/// The weights are `in_dim × out_dim`, as the course writes `W_layer_1` (2 × 3 for two inputs
+/// and three hidden units), and the bias is one row added to every sample's output.
+///
+/// # Formulas
+/// - forward: `y = x·W + b`
+/// - backward: `∂E/∂W = xᵀ·g`, `∂E/∂b = Σ_rows g`, `∂E/∂x = g·Wᵀ`, where `g = ∂E/∂y`
+///
+/// # Shapes
+/// `x: batch × in_dim`, `W: in_dim × out_dim`, `b: 1 × out_dim`, `y: batch × out_dim`.
+///
+/// # Parameters, in order
+/// `weight`, then `bias` (if the layer has one).
+///
+/// # Example
+/// ```
+/// use backprop::{Dense, Init, Layer, Shape, seeded, Stream};
+/// use nalgebra::DMatrix;
+///
+/// let mut dense = Dense::new(2, 3).with_init(Init::Constant(0.5));
+/// dense.build(Shape::Flat(2), &mut seeded(0, Stream::Init))?;
+/// let x = DMatrix::from_row_slice(1, 2, &[1.0_f64, 2.0]);
+/// let mut y = DMatrix::zeros(0, 0);
+/// dense.forward(&x, &mut y)?;
+/// assert_eq!(y, DMatrix::from_row_slice(1, 3, &[1.5, 1.5, 1.5]));
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dense<T: Real> {
+    in_dim: usize,
+    out_dim: usize,
+    init: Init,
+    bias_init: Init,
+    weight: Param<T>,
+    bias: Option<Param<T>>,
+}
+
+impl<T: Real> Dense<T> {
+    /// A layer from `in_dim` to `out_dim` features, with a bias, LeCun-normal weights and zero
+    /// bias. Parameters are created when the layer is built (by itself or in a network).
+    pub fn new(in_dim: usize, out_dim: usize) -> Self {
+        Dense {
+            in_dim,
+            out_dim,
+            init: Init::LeCunNormal,
+            bias_init: Init::Constant(0.0),
+            weight: Param::new("weight", DMatrix::zeros(0, 0)),
+            bias: Some(Param::new("bias", DMatrix::zeros(0, 0))),
+        }
+    }
+
+    /// The same layer with no bias: `y = x·W` (the course's networks have none).
+    pub fn without_bias(mut self) -> Self {
+        self.bias = None;
+        self
+    }
+
+    /// The same layer with weights drawn from `init`.
+    pub fn with_init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// The same layer with its bias drawn from `init` (zero by default).
+    pub fn with_bias_init(mut self, init: Init) -> Self {
+        self.bias_init = init;
+        self
+    }
+
+    /// Input features.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// Output features.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// Whether the layer adds a bias.
+    pub fn has_bias(&self) -> bool {
+        self.bias.is_some()
+    }
+
+    /// The weights, `in_dim × out_dim` (empty before the layer is built).
+    pub fn weight(&self) -> &DMatrix<T> {
+        self.weight.value()
+    }
+
+    /// The bias, `1 × out_dim`, if the layer has one.
+    pub fn bias(&self) -> Option<&DMatrix<T>> {
+        self.bias.as_ref().map(Param::value)
+    }
+
+    /// Replaces the weights (the course's 실습 2-1 transplant).
+    ///
+    /// # Errors
+    /// [`Error::NotBuilt`] before the layer is built; [`Error::ShapeMismatch`] unless `w` is
+    /// `in_dim × out_dim`. The layer is unchanged on error.
+    pub fn set_weight(&mut self, w: &DMatrix<T>) -> Result<()> {
+        self.check_built()?;
+        self.weight.set_value(w, LayerId::kind(KIND))
+    }
+
+    /// Replaces the bias.
+    ///
+    /// # Errors
+    /// [`Error::NotBuilt`] before the layer is built; [`Error::ShapeMismatch`] unless `b` is
+    /// `1 × out_dim`, or if the layer has no bias (expected shape `0x0`).
+    pub fn set_bias(&mut self, b: &DMatrix<T>) -> Result<()> {
+        self.check_built()?;
+        match &mut self.bias {
+            Some(bias) => bias.set_value(b, LayerId::kind(KIND)),
+            None => Err(Error::ShapeMismatch {
+                layer: LayerId::kind(KIND),
+                what: "bias (the layer has none)",
+                expected: crate::Dims(0, 0),
+                got: crate::Dims::from(b),
+            }),
+        }
+    }
+
+    fn check_built(&self) -> Result<()> {
+        if self.weight.value().shape() == (self.in_dim, self.out_dim) && self.in_dim > 0 {
+            Ok(())
+        } else {
+            Err(Error::NotBuilt {
+                layer: LayerId::kind(KIND),
+            })
+        }
+    }
+
+    fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
+        self.check_built()?;
+        if x.ncols() != self.in_dim {
+            return Err(Error::FeatureMismatch {
+                layer: LayerId::kind(KIND),
+                expected: self.in_dim,
+                got: x.ncols(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real> Layer<T> for Dense<T> {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        for (name, value) in [("in_dim", self.in_dim), ("out_dim", self.out_dim)] {
+            if value == 0 {
+                return Err(Error::InvalidConfig {
+                    name,
+                    value: "0".into(),
+                    expected: ">= 1 (dense layer)",
+                });
+            }
+        }
+        if input.len() != self.in_dim {
+            return Err(Error::LayerChain {
+                layer: LayerId::kind(KIND),
+                expected: self.in_dim,
+                got: input.len(),
+            });
+        }
+        let weight = self.init.matrix(self.in_dim, self.out_dim, rng)?;
+        let bias = match self.bias {
+            Some(_) => Some(self.bias_init.matrix(1, self.out_dim, rng)?),
+            None => None,
+        };
+        self.weight = Param::new("weight", weight);
+        self.bias = bias.map(|b| Param::new("bias", b));
+        Ok(Shape::Flat(self.out_dim))
+    }
+
+    fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
+        self.check_input(x)?;
+        ensure_shape(y, x.nrows(), self.out_dim);
+        y.gemm(T::one(), x, self.weight.value(), T::zero());
+        if let Some(bias) = &self.bias {
+            // Column-major storage: each output column is contiguous and shares one bias value.
+            for (mut column, &b) in y.column_iter_mut().zip(bias.value().iter()) {
+                column.add_scalar_mut(b);
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()> {
+        self.check_input(x)?;
+        check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
+        self.weight.grad_mut().gemm(T::one(), &transposed(x), grad_y, T::zero());
+        if let Some(bias) = &mut self.bias {
+            for (db, column) in bias.grad_mut().iter_mut().zip(grad_y.column_iter()) {
+                *db = column.sum();
+            }
+        }
+        if let Some(dx) = grad_x {
+            ensure_shape(dx, x.nrows(), self.in_dim);
+            dx.gemm(T::one(), grad_y, &transposed(self.weight.value()), T::zero());
+        }
+        Ok(())
+    }
+
+    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>)) {
+        f(&self.weight);
+        if let Some(bias) = &self.bias {
+            f(bias);
+        }
+    }
+
+    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<T>)) {
+        f(&mut self.weight);
+        if let Some(bias) = &mut self.bias {
+            f(bias);
+        }
+    }
+}

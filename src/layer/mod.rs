@@ -1,0 +1,266 @@
+//! The [`Layer`] trait, the per-sample [`Shape`], trainable [`Param`]eters, and the built-in layers.
+//!
+//! # The contract
+//! A network owns the matrix at every layer boundary and hands each layer its input `x` and its
+//! output `y` (rows are samples). A training step is:
+//! 1. [`Layer::forward_train`] writes `y` from `x` and caches what only the layer knows (a dropout
+//!    mask, batch statistics);
+//! 2. [`Layer::backward`] gets `x`, `y` and `∂E/∂y` back, *overwrites* the gradients of the
+//!    layer's parameters and, when asked, writes `∂E/∂x`.
+//!
+//! Output buffers are reused from batch to batch: a layer resizes them with [`ensure_shape`],
+//! which keeps the allocation when the shape has not changed.
+
+mod activation;
+mod dense;
+mod softmax;
+
+pub use dense::Dense;
+pub(crate) use softmax::softmax_rows;
+pub use softmax::Softmax;
+
+use crate::{Dims, Real, Result, SeededRng};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn, MatrixView};
+use std::any::Any;
+use std::fmt::{self, Debug};
+
+/// The shape of one sample (one row of a batch).
+///
+/// Images travel as rows too: one image per row, flattened channel-first (C, H, W), so pixel
+/// `(c, h, w)` is column `(c·H + h)·W + w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shape {
+    /// A flat vector of features.
+    Flat(usize),
+    /// An image of `channels` planes of `height × width` pixels.
+    Image {
+        /// Number of channels (planes).
+        channels: usize,
+        /// Rows of pixels.
+        height: usize,
+        /// Columns of pixels.
+        width: usize,
+    },
+}
+
+impl Shape {
+    /// Number of columns a sample of this shape takes in a batch matrix.
+    pub fn len(&self) -> usize {
+        match *self {
+            Shape::Flat(n) => n,
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => channels.saturating_mul(height).saturating_mul(width),
+        }
+    }
+
+    /// Whether a sample of this shape has no features.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Flat(n) => write!(f, "{n}"),
+            Shape::Image {
+                channels,
+                height,
+                width,
+            } => write!(f, "{channels}x{height}x{width}"),
+        }
+    }
+}
+
+/// A trainable parameter: its value and the gradient of the loss with respect to it.
+///
+/// The value's shape is fixed when the parameter is created; the mutable accessors hand out views,
+/// which cannot change it. The gradient is "fresh" after [`grad_mut`](Param::grad_mut) (called by
+/// `backward`) and consumed by the optimizer step, so a step without a backward pass before it is
+/// an error rather than a silent re-use of an old gradient.
+#[derive(Clone, PartialEq)]
+pub struct Param<T: Real> {
+    name: &'static str,
+    value: DMatrix<T>,
+    grad: DMatrix<T>,
+    fresh: bool,
+}
+
+impl<T: Real> Param<T> {
+    /// A parameter named by its role (`"weight"`, `"bias"`, ...) with this value and a zero gradient.
+    pub fn new(name: &'static str, value: DMatrix<T>) -> Self {
+        let grad = DMatrix::zeros(value.nrows(), value.ncols());
+        Param {
+            name,
+            value,
+            grad,
+            fresh: false,
+        }
+    }
+
+    /// The parameter's role, e.g. `"weight"`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The current value.
+    pub fn value(&self) -> &DMatrix<T> {
+        &self.value
+    }
+
+    /// The value, writable in place (its shape cannot change).
+    pub fn value_mut(&mut self) -> DMatrixViewMut<'_, T> {
+        self.value.as_view_mut()
+    }
+
+    /// Shape of the value (and of the gradient).
+    pub fn dims(&self) -> Dims {
+        Dims::from(&self.value)
+    }
+
+    /// Replaces the value with one of the same shape.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes differ; the parameter
+    /// is then unchanged.
+    pub fn set_value(&mut self, value: &DMatrix<T>, layer: crate::LayerId) -> Result<()> {
+        if value.shape() != self.value.shape() {
+            return Err(crate::Error::ShapeMismatch {
+                layer,
+                what: self.name,
+                expected: self.dims(),
+                got: Dims::from(value),
+            });
+        }
+        self.value.copy_from(value);
+        Ok(())
+    }
+
+    /// The gradient from the last backward pass, or `None` if it has been used by an optimizer
+    /// step (or never computed).
+    pub fn grad(&self) -> Option<&DMatrix<T>> {
+        self.fresh.then_some(&self.grad)
+    }
+
+    /// The gradient buffer, for `backward` to overwrite; marks the gradient fresh.
+    pub fn grad_mut(&mut self) -> &mut DMatrix<T> {
+        self.fresh = true;
+        &mut self.grad
+    }
+
+    /// For optimizers: the value to update and the fresh gradient, consuming the gradient.
+    ///
+    /// Returns `None` (and changes nothing) if there is no fresh gradient.
+    pub fn take_update(&mut self) -> Option<(DMatrixViewMut<'_, T>, DMatrixView<'_, T>)> {
+        if !self.fresh {
+            return None;
+        }
+        self.fresh = false;
+        Some((self.value.as_view_mut(), self.grad.as_view()))
+    }
+}
+
+impl<T: Real> Debug for Param<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Param({} {}, grad {})", self.name, self.dims(), if self.fresh { "fresh" } else { "used" })
+    }
+}
+
+/// One layer of a network: forward and backward, its parameters, its shape.
+///
+/// Rows of every matrix are samples. The trait is object-safe: networks hold
+/// `Box<dyn Layer<T>>`, and a layer written outside this crate works everywhere a built-in one
+/// does (see the crate's `tests/custom_layer.rs`).
+pub trait Layer<T: Real>: Any + Debug + Send + Sync {
+    /// A short lowercase name of the layer's kind, e.g. `"dense"`, used in messages and files.
+    fn kind(&self) -> &'static str;
+
+    /// Connects the layer to inputs of shape `input`: checks that it fits, creates and
+    /// initializes the parameters (drawing from `rng`), and returns the output shape.
+    ///
+    /// Building again re-initializes the parameters.
+    ///
+    /// # Errors
+    /// [`Error::LayerChain`](crate::Error::LayerChain) when `input` does not fit the layer;
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) or
+    /// [`Error::TooLarge`](crate::Error::TooLarge) for a bad configuration.
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape>;
+
+    /// Inference: writes the output for input `x` into `y` (resizing it as needed).
+    ///
+    /// Changes nothing in the layer and draws no random numbers.
+    fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()>;
+
+    /// Training forward pass: like [`forward`](Layer::forward), but may cache what
+    /// [`backward`](Layer::backward) needs and may draw random numbers (dropout) from `rng`.
+    fn forward_train(&mut self, x: &DMatrix<T>, y: &mut DMatrix<T>, _rng: &mut SeededRng) -> Result<()> {
+        self.forward(x, y)
+    }
+
+    /// Backward pass for the last [`forward_train`](Layer::forward_train) of input `x` and output
+    /// `y`, given `grad_y = ∂E/∂y`.
+    ///
+    /// Overwrites the gradient of every parameter and, if `grad_x` is given, writes `∂E/∂x` into
+    /// it (resizing it as needed). The first layer of a network is not asked for `grad_x`.
+    /// Calling it twice with the same arguments gives the same result.
+    fn backward(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()>;
+
+    /// Calls `f` on every trainable parameter, in the layer's documented order.
+    fn visit_params<'a>(&'a self, _f: &mut dyn FnMut(&'a Param<T>)) {}
+
+    /// Calls `f` on every trainable parameter, mutably, in the same order as
+    /// [`visit_params`](Layer::visit_params).
+    fn visit_params_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'a mut Param<T>)) {}
+}
+
+/// Makes `m` a `rows × cols` matrix, reusing its allocation when it is large enough.
+///
+/// The contents afterwards are unspecified (callers overwrite them); when the shape is already
+/// right, nothing happens at all.
+pub fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
+    if m.shape() == (rows, cols) {
+        return;
+    }
+    let mut data: Vec<T> = std::mem::replace(m, DMatrix::zeros(0, 0)).data.into();
+    data.resize(rows * cols, T::zero());
+    *m = DMatrix::from_vec(rows, cols, data);
+}
+
+/// A zero-copy transposed view of `m`.
+///
+/// `m.transpose()` copies, and nalgebra's `tr_mul` family never reaches its fast matrix product;
+/// `gemm` with this view does.
+pub(crate) fn transposed<T: Real>(m: &DMatrix<T>) -> MatrixView<'_, T, Dyn, Dyn, Dyn, Dyn> {
+    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(m.ncols()), Dyn(m.nrows()), Dyn(m.nrows()), Dyn(1))
+}
+
+/// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).
+pub(crate) fn check_backward_shapes<T: Real>(
+    layer: &'static str,
+    x: &DMatrix<T>,
+    y: &DMatrix<T>,
+    grad_y: &DMatrix<T>,
+    out_dim: usize,
+) -> Result<()> {
+    let expected = Dims(x.nrows(), out_dim);
+    for (what, m) in [("y", y), ("grad_y", grad_y)] {
+        if Dims::from(m) != expected {
+            return Err(crate::Error::ShapeMismatch {
+                layer: crate::LayerId::kind(layer),
+                what,
+                expected,
+                got: Dims::from(m),
+            });
+        }
+    }
+    Ok(())
+}

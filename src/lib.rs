@@ -1,0 +1,92 @@
+//! # backprop — neural networks from scratch on nalgebra matrices
+//!
+//! Layers with hand-written forward and backward passes, losses, optimizers, a training loop and
+//! gradient checks, in the order a first course in deep learning teaches them (the Korean course
+//! "딥러닝 이해하기", which follows *Deep Learning from Scratch*).
+//!
+//! The course's 실습 2 — XOR with a 2-3-1 sigmoid network, no bias, weights from U(0, 1), the
+//! loss E = ½ Σ (y − t)², full-batch gradient descent with learning rate 0.1 — reads:
+//!
+//! ```
+//! use backprop::prelude::*;
+//! use nalgebra::DMatrix;
+//!
+//! # fn main() -> Result<(), backprop::Error> {
+//! let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+//! let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+//!
+//! let uniform = Init::Uniform { low: 0.0, high: 1.0 };
+//! let mut net = Sequential::<f64>::builder(2)
+//!     .add(Dense::new(2, 3).without_bias().with_init(uniform)) // W_layer_1: 2 × 3
+//!     .add(Sigmoid)
+//!     .add(Dense::new(3, 1).without_bias().with_init(uniform)) // W_layer_2: 3 × 1
+//!     .add(Sigmoid)
+//!     .build(0)?;
+//!
+//! let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20_000);
+//! let history = net.fit(&x, &t, &mut config)?; // history.loss is the course's Error_list
+//!
+//! let y = net.predict(&x)?;
+//! assert!(y[0] < 0.1 && y[1] > 0.9 && y[2] > 0.9 && y[3] < 0.1);
+//! assert!(history.loss[19_999] < history.loss[0]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Conventions
+//! - **Rows are samples.** A batch is a `DMatrix<T>` of shape `samples × features`, and a dense
+//!   layer computes `X·W` with `W` of shape `in × out`, as the course writes it. (nalgebra stores
+//!   matrices column by column; the crate never relies on that for meaning.) Images travel as rows
+//!   too, flattened channel-first (C, H, W) — see [`Shape`].
+//! - **Any scalar**: everything is generic over [`Real`], implemented for `f32` and `f64`.
+//! - **No panics on user input**: every public function returns [`Result`] with [`Error`], whose
+//!   message names the layer and the numbers. After an error nothing has changed.
+//! - **Determinism**: the same seed gives bit-identical results ([`SeededRng`] is ChaCha8).
+//!
+//! ## Map
+//! | lesson | example | API |
+//! |---|---|---|
+//! | perceptron, logic gates | `01_perceptron` | [`Step`], [`Dense::set_weight`] |
+//! | XOR by backpropagation (실습 2) | `02_xor` | [`Sequential`], [`Sigmoid`], [`SquaredError`], [`Sgd`], [`Network::fit`] |
+//! | reading and transplanting weights (실습 2-1) | `03_xor_weights` | [`Sequential::layer`], [`Dense::weight`] |
+//! | the loss curve (실습 2-2) | `04_loss_curve` | [`History`], `plot` feature |
+//! | linear regression | `05_linear_regression` | [`Identity`], [`Reduction::Mean`] |
+//! | checking gradients | — | [`gradcheck`] |
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+mod activation;
+mod error;
+mod fit;
+pub mod gradcheck;
+mod init;
+mod layer;
+mod loss;
+mod metrics;
+mod network;
+pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
+mod real;
+
+pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
+pub use error::{Dims, Error, LayerId, Result};
+pub use fit::{FitConfig, History};
+pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
+pub use layer::{ensure_shape, Dense, Layer, Param, Shape, Softmax};
+pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
+pub use metrics::{accuracy, argmax_row, Evaluation};
+pub use network::{Network, Sequential, SequentialBuilder};
+pub use optim::{Optimizer, Sgd};
+pub use real::Real;
+
+/// Everything a training program usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::{
+        Activation, BinaryCrossEntropy, Dense, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu, Loss,
+        Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
+        SquaredError, Step, Tanh,
+    };
+}

@@ -1,0 +1,305 @@
+//! Loss functions: the value of `E(y, t)` and its gradient `∂E/∂y`.
+//!
+//! `y` are the network's outputs and `t` the targets, one row per sample.
+
+use crate::layer::{ensure_shape, softmax_rows};
+use crate::{Dims, Error, Real, Result};
+use nalgebra::DMatrix;
+use std::fmt::Debug;
+
+/// A loss: a number saying how far the outputs `y` are from the targets `t`, and its gradient.
+pub trait Loss<T: Real>: Debug + Send + Sync {
+    /// A short lowercase name, e.g. `"squared_error"`.
+    fn name(&self) -> &'static str;
+
+    /// Checks that targets `t` suit outputs of `width` columns: their shape and their values.
+    ///
+    /// # Errors
+    /// [`Error::TargetShapeMismatch`], [`Error::NonFinite`] or [`Error::LabelOutOfRange`].
+    fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()>;
+
+    /// The loss `E(y, t)`.
+    ///
+    /// # Errors
+    /// As [`check_targets`](Loss::check_targets), and [`Error::RowCountMismatch`].
+    fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T>;
+
+    /// Writes `∂E/∂y` into `grad` (resizing it to the shape of `y`).
+    ///
+    /// # Errors
+    /// As [`loss`](Loss::loss).
+    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()>;
+}
+
+/// Checks rows, then the loss's own target rules.
+fn check<T: Real, L: Loss<T> + ?Sized>(loss: &L, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
+    if y.nrows() != t.nrows() {
+        return Err(Error::RowCountMismatch {
+            x_rows: y.nrows(),
+            t_rows: t.nrows(),
+        });
+    }
+    loss.check_targets(y.ncols(), t)
+}
+
+/// The first non-finite value of `m`, as an error about `what`.
+pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
+    // Column-major order; report the first bad value found.
+    match m.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(k) => Err(Error::NonFinite {
+            what,
+            row: k % m.nrows(),
+            col: k / m.nrows(),
+            value: m[k].to_f64(),
+        }),
+    }
+}
+
+fn check_same_shape<T: Real>(loss: &'static str, width: usize, t: &DMatrix<T>) -> Result<()> {
+    if t.ncols() != width {
+        return Err(Error::TargetShapeMismatch {
+            loss,
+            expected: format!("{} columns (one per output)", width),
+            got: Dims::from(t),
+        });
+    }
+    check_finite("targets", t)
+}
+
+/// How [`SquaredError`] sums `(y − t)²` over the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// `E = ½ Σ (y − t)²` over every element of the batch: the course's loss. `∂E/∂y = y − t`.
+    #[default]
+    HalfSum,
+    /// `E = Σ (y − t)²`. `∂E/∂y = 2(y − t)`.
+    Sum,
+    /// `E = Σ (y − t)² / N`, `N` = rows × columns (Keras' and PyTorch's MSE). `∂E/∂y = 2(y − t)/N`.
+    Mean,
+    /// `E = Σ (y − t)² / 2N` (scikit-learn's). `∂E/∂y = (y − t)/N`.
+    HalfMean,
+}
+
+/// Squared error, `(y − t)²` summed or averaged as its [`Reduction`] says.
+///
+/// # Example: the course's loss
+/// ```
+/// use backprop::{Loss, SquaredError};
+/// use nalgebra::DMatrix;
+/// let y = DMatrix::from_row_slice(2, 1, &[0.5_f64, 1.0]);
+/// let t = DMatrix::from_row_slice(2, 1, &[0.0, 0.0]);
+/// assert_eq!(SquaredError::half_sum().loss(&y, &t)?, 0.625); // ½(0.25 + 1)
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SquaredError {
+    /// How the squared differences are combined.
+    pub reduction: Reduction,
+}
+
+impl SquaredError {
+    /// `E = ½ Σ (y − t)²`, the course's loss.
+    pub fn half_sum() -> Self {
+        SquaredError {
+            reduction: Reduction::HalfSum,
+        }
+    }
+
+    /// `E = Σ (y − t)² / N`, the mean squared error.
+    pub fn mean() -> Self {
+        SquaredError {
+            reduction: Reduction::Mean,
+        }
+    }
+
+    /// `(E = scale · Σ (y − t)², ∂E/∂y = 2·scale·(y − t))` for `n` elements.
+    fn scale<T: Real>(&self, n: usize) -> T {
+        let n = n.max(1) as f64;
+        T::cast(match self.reduction {
+            Reduction::HalfSum => 0.5,
+            Reduction::Sum => 1.0,
+            Reduction::Mean => 1.0 / n,
+            Reduction::HalfMean => 0.5 / n,
+        })
+    }
+}
+
+impl<T: Real> Loss<T> for SquaredError {
+    fn name(&self) -> &'static str {
+        "squared_error"
+    }
+
+    fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()> {
+        check_same_shape(Loss::<T>::name(self), width, t)
+    }
+
+    fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
+        check(self, y, t)?;
+        let sum = y.iter().zip(t.iter()).fold(T::zero(), |acc, (&yi, &ti)| acc + (yi - ti) * (yi - ti));
+        Ok(self.scale::<T>(y.len()) * sum)
+    }
+
+    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
+        check(self, y, t)?;
+        let c = self.scale::<T>(y.len()) * T::cast(2.0);
+        ensure_shape(grad, y.nrows(), y.ncols());
+        for ((g, &yi), &ti) in grad.iter_mut().zip(y.iter()).zip(t.iter()) {
+            *g = c * (yi - ti);
+        }
+        Ok(())
+    }
+}
+
+/// Softmax followed by cross-entropy, fused: `y` are logits (any real numbers).
+///
+/// `E = −(1/n) Σᵢ Σⱼ tᵢⱼ · log softmax(y)ᵢⱼ` (mean over the `n` samples), computed as
+/// `log softmax(y)ᵢⱼ = yᵢⱼ − mᵢ − log Σₖ exp(yᵢₖ − mᵢ)` with `mᵢ` the row maximum, so it is finite
+/// for any finite logits. Gradient: `∂E/∂y = (softmax(y) − t) / n`.
+///
+/// Targets are either one-hot rows (`n × classes`, any probability rows work) or class indices
+/// (`n × 1`, each an integer in `0..classes`). With at least two classes the two forms cannot be
+/// confused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SoftmaxCrossEntropy;
+
+impl SoftmaxCrossEntropy {
+    /// The target probability of class `j` in row `i`.
+    #[inline]
+    fn target<T: Real>(t: &DMatrix<T>, i: usize, j: usize) -> T {
+        if t.ncols() == 1 {
+            if t[(i, 0)] == T::cast(j as f64) {
+                T::one()
+            } else {
+                T::zero()
+            }
+        } else {
+            t[(i, j)]
+        }
+    }
+}
+
+impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
+    fn name(&self) -> &'static str {
+        "softmax_cross_entropy"
+    }
+
+    fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()> {
+        let name = Loss::<T>::name(self);
+        if width < 2 {
+            return Err(Error::TargetShapeMismatch {
+                loss: name,
+                expected: format!("a network with at least 2 outputs (it has {width})"),
+                got: Dims::from(t),
+            });
+        }
+        if t.ncols() == 1 {
+            check_finite("targets", t)?;
+            for (row, &label) in t.iter().enumerate() {
+                let l = label.to_f64();
+                if l < 0.0 || l.fract() != 0.0 || l >= width as f64 {
+                    return Err(Error::LabelOutOfRange {
+                        row,
+                        label: l,
+                        classes: width,
+                    });
+                }
+            }
+            Ok(())
+        } else if t.ncols() == width {
+            check_finite("targets", t)
+        } else {
+            Err(Error::TargetShapeMismatch {
+                loss: name,
+                expected: format!("{width} columns (one-hot) or 1 column (class indices)"),
+                got: Dims::from(t),
+            })
+        }
+    }
+
+    fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
+        check(self, y, t)?;
+        let mut total = T::zero();
+        for i in 0..y.nrows() {
+            let row = y.row(i);
+            let max = row.max();
+            let log_sum = row.iter().fold(T::zero(), |acc, &v| acc + (v - max).exp()).ln();
+            for j in 0..y.ncols() {
+                let tij = Self::target(t, i, j);
+                if tij != T::zero() {
+                    total -= tij * (y[(i, j)] - max - log_sum);
+                }
+            }
+        }
+        Ok(total / T::cast(y.nrows().max(1) as f64))
+    }
+
+    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
+        check(self, y, t)?;
+        softmax_rows(y, grad);
+        let inv_n = T::one() / T::cast(y.nrows().max(1) as f64);
+        for j in 0..y.ncols() {
+            for i in 0..y.nrows() {
+                grad[(i, j)] = (grad[(i, j)] - Self::target(t, i, j)) * inv_n;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Binary cross-entropy on probabilities: `E = −(1/N) Σ [t·ln p + (1 − t)·ln(1 − p)]` over all
+/// `N` elements, for outputs `p` in (0, 1) (a sigmoid output layer) and targets in [0, 1].
+///
+/// `p` is clamped to `[ε, 1 − ε]` with `ε = 1e-7` so saturated outputs give a large finite
+/// loss instead of infinity. Gradient: `∂E/∂p = (p − t) / (p(1 − p)) / N` (with the clamped `p`;
+/// zero where the clamp is active).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BinaryCrossEntropy;
+
+impl BinaryCrossEntropy {
+    /// The clamp keeping `ln p` and `ln(1 − p)` finite.
+    pub const EPS: f64 = 1e-7;
+}
+
+impl<T: Real> Loss<T> for BinaryCrossEntropy {
+    fn name(&self) -> &'static str {
+        "binary_cross_entropy"
+    }
+
+    fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()> {
+        check_same_shape(Loss::<T>::name(self), width, t)?;
+        match t.iter().position(|&v| v < T::zero() || v > T::one()) {
+            None => Ok(()),
+            Some(k) => Err(Error::LabelOutOfRange {
+                row: k % t.nrows(),
+                label: t[k].to_f64(),
+                classes: 2,
+            }),
+        }
+    }
+
+    fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
+        check(self, y, t)?;
+        let (lo, hi) = (T::cast(Self::EPS), T::one() - T::cast(Self::EPS));
+        let sum = y.iter().zip(t.iter()).fold(T::zero(), |acc, (&p, &ti)| {
+            let p = p.max(lo).min(hi);
+            acc - (ti * p.ln() + (T::one() - ti) * (T::one() - p).ln())
+        });
+        Ok(sum / T::cast(y.len().max(1) as f64))
+    }
+
+    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
+        check(self, y, t)?;
+        let (lo, hi) = (T::cast(Self::EPS), T::one() - T::cast(Self::EPS));
+        let inv_n = T::one() / T::cast(y.len().max(1) as f64);
+        ensure_shape(grad, y.nrows(), y.ncols());
+        for ((g, &p), &ti) in grad.iter_mut().zip(y.iter()).zip(t.iter()) {
+            *g = if p < lo || p > hi {
+                T::zero()
+            } else {
+                (p - ti) / (p * (T::one() - p)) * inv_n
+            };
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,54 @@
+//! Accuracy and the result of [`Network::evaluate`](crate::Network::evaluate).
+
+use crate::network::check_rows;
+use crate::{Dims, Error, Real, Result};
+use nalgebra::DMatrix;
+
+/// How well a network does on a data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// The loss over the whole set.
+    pub loss: f64,
+    /// The share of samples classified right, in [0, 1].
+    pub accuracy: f64,
+}
+
+/// The class of row `i`: the column of its largest value (the first one on ties).
+pub fn argmax_row<T: Real>(m: &DMatrix<T>, i: usize) -> usize {
+    let mut best = 0;
+    for j in 1..m.ncols() {
+        if m[(i, j)] > m[(i, best)] {
+            best = j;
+        }
+    }
+    best
+}
+
+/// The share of rows of `y` that match targets `t`.
+///
+/// With two or more columns, a row is right when its largest output is the target class
+/// (`t` one-hot rows of the same width, or a column of class indices); with one column, when
+/// `y` and `t` are on the same side of 0.5. An empty set has accuracy 0.
+///
+/// # Errors
+/// [`Error::RowCountMismatch`]; [`Error::TargetShapeMismatch`] for targets of another width.
+pub fn accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<f64> {
+    check_rows(y, t)?;
+    let k = y.ncols();
+    if t.ncols() != k && !(t.ncols() == 1 && k >= 2) {
+        return Err(Error::TargetShapeMismatch {
+            loss: "accuracy",
+            expected: format!("{k} columns or 1 column of class indices"),
+            got: Dims::from(t),
+        });
+    }
+    let half = T::cast(0.5);
+    let right = (0..y.nrows())
+        .filter(|&i| match (k, t.ncols()) {
+            (1, _) => (y[(i, 0)] >= half) == (t[(i, 0)] >= half),
+            (_, 1) => T::cast(argmax_row(y, i) as f64) == t[(i, 0)],
+            _ => argmax_row(y, i) == argmax_row(t, i),
+        })
+        .count();
+    Ok(if y.nrows() == 0 { 0.0 } else { right as f64 / y.nrows() as f64 })
+}
