@@ -1,6 +1,6 @@
 //! The fully connected (affine) layer.
 
-use super::{check_backward_shapes, ensure_shape, transposed, Layer, Param, Shape};
+use super::{check_backward_shapes, ensure_shape, transpose_into, Layer, Param, Shape};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -42,6 +42,8 @@ pub struct Dense<T: Real> {
     bias_init: Init,
     weight: Param<T>,
     bias: Option<Param<T>>,
+    /// Reused buffer for `xᵀ` and `Wᵀ` in backward.
+    transposed: DMatrix<T>,
 }
 
 impl<T: Real> Dense<T> {
@@ -55,6 +57,7 @@ impl<T: Real> Dense<T> {
             bias_init: Init::Constant(0.0),
             weight: Param::new("weight", DMatrix::zeros(0, 0)),
             bias: Some(Param::new("bias", DMatrix::zeros(0, 0))),
+            transposed: DMatrix::zeros(0, 0),
         }
     }
 
@@ -206,7 +209,8 @@ impl<T: Real> Layer<T> for Dense<T> {
     ) -> Result<()> {
         self.check_input(x)?;
         check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
-        self.weight.grad_mut().gemm(T::one(), &transposed(x), grad_y, T::zero());
+        let xt = transpose_into(x, &mut self.transposed);
+        self.weight.grad_mut().gemm(T::one(), xt, grad_y, T::zero());
         if let Some(bias) = &mut self.bias {
             for (db, column) in bias.grad_mut().iter_mut().zip(grad_y.column_iter()) {
                 *db = column.sum();
@@ -214,7 +218,8 @@ impl<T: Real> Layer<T> for Dense<T> {
         }
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), self.in_dim);
-            dx.gemm(T::one(), grad_y, &transposed(self.weight.value()), T::zero());
+            let wt = transpose_into(self.weight.value(), &mut self.transposed);
+            dx.gemm(T::one(), grad_y, wt, T::zero());
         }
         Ok(())
     }
@@ -230,6 +235,39 @@ impl<T: Real> Layer<T> for Dense<T> {
         f(&mut self.weight);
         if let Some(bias) = &mut self.bias {
             f(bias);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{seeded, Stream};
+
+    /// Backward against the formulas written with nalgebra's plain operators, at sizes below and
+    /// above nalgebra's fast-product threshold.
+    #[test]
+    fn backward_matches_the_formulas() {
+        for (batch, n_in, n_out) in [(4, 2, 3), (4, 3, 1), (10, 8, 7), (33, 17, 9)] {
+            let mut rng = seeded(3, Stream::Init);
+            let mut dense = Dense::<f64>::new(n_in, n_out).with_bias_init(Init::HeNormal);
+            dense.build(Shape::Flat(n_in), &mut rng).unwrap();
+            let x: DMatrix<f64> = Init::HeNormal.matrix(batch, n_in, &mut rng).unwrap();
+            let g: DMatrix<f64> = Init::HeNormal.matrix(batch, n_out, &mut rng).unwrap();
+            let mut y = DMatrix::zeros(0, 0);
+            dense.forward(&x, &mut y).unwrap();
+            let w = dense.weight().clone();
+            let b = dense.bias().unwrap().clone();
+            let expected_y = &x * &w + DMatrix::from_fn(batch, n_out, |_, j| b[j]);
+            assert!((&y - expected_y).amax() < 1e-12);
+
+            let mut dx = DMatrix::zeros(0, 0);
+            dense.backward(&x, &y, &g, Some(&mut dx)).unwrap();
+            let mut grads = Vec::new();
+            dense.visit_params(&mut |p| grads.push(p.grad().unwrap().clone()));
+            assert!((&grads[0] - x.transpose() * &g).amax() < 1e-12);
+            assert!((&grads[1] - DMatrix::from_fn(1, n_out, |_, j| g.column(j).sum())).amax() < 1e-12);
+            assert!((&dx - &g * w.transpose()).amax() < 1e-12);
         }
     }
 }

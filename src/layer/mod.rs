@@ -20,7 +20,7 @@ pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
 use crate::{Dims, Real, Result, SeededRng};
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn, MatrixView};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use std::any::Any;
 use std::fmt::{self, Debug};
 
@@ -235,12 +235,16 @@ pub fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
     *m = DMatrix::from_vec(rows, cols, data);
 }
 
-/// A zero-copy transposed view of `m`.
+/// Writes `mᵀ` into `buf` (resized, allocation reused) and returns it.
 ///
-/// `m.transpose()` copies, and nalgebra's `tr_mul` family never reaches its fast matrix product;
-/// `gemm` with this view does.
-pub(crate) fn transposed<T: Real>(m: &DMatrix<T>) -> MatrixView<'_, T, Dyn, Dyn, Dyn, Dyn> {
-    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(m.ncols()), Dyn(m.nrows()), Dyn(m.nrows()), Dyn(1))
+/// Why a copy: nalgebra's `tr_mul` family never reaches its fast matrix product, and `gemm` on a
+/// strided transposed view does only above its small-size threshold — below it, nalgebra's
+/// fallback reads such a view out of bounds. Copying costs one pass over `m`, far less than the
+/// product that follows.
+pub(crate) fn transpose_into<'b, T: Real>(m: &DMatrix<T>, buf: &'b mut DMatrix<T>) -> &'b DMatrix<T> {
+    ensure_shape(buf, m.ncols(), m.nrows());
+    m.transpose_to(buf);
+    buf
 }
 
 /// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).
