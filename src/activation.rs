@@ -5,7 +5,7 @@
 //! it as a layer. Softmax is not element-wise, so it is a layer of its own
 //! ([`Softmax`](crate::Softmax)).
 
-use crate::Real;
+use crate::{LayerConfig, Real};
 use std::fmt::Debug;
 
 /// An element-wise function `y = f(x)` and its derivative `dy/dx`.
@@ -37,6 +37,12 @@ pub trait Activation: Debug + Clone + Copy + Send + Sync + 'static {
 
     /// The derivative `f'(x)`, given `x` and `y = f(x)`.
     fn df<T: Real>(&self, x: T, y: T) -> T;
+
+    /// Its name and settings, as saved in model files. The default records the name only;
+    /// activations with settings (such as [`LeakyRelu`]'s slope) add them.
+    fn layer_config(&self) -> LayerConfig {
+        LayerConfig::new(self.name())
+    }
 }
 
 /// The step function of the perceptron: `1` if `x > 0`, else `0`.
@@ -140,6 +146,9 @@ impl Default for LeakyRelu {
 impl Activation for LeakyRelu {
     fn name(&self) -> &'static str {
         "leaky_relu"
+    }
+    fn layer_config(&self) -> LayerConfig {
+        LayerConfig::new(self.name()).with("alpha", self.alpha)
     }
     fn f<T: Real>(&self, x: T) -> T {
         if x > T::zero() {

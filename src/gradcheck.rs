@@ -297,6 +297,14 @@ impl Optimizer<f64> for Recorder {
         "gradient recorder"
     }
 
+    fn learning_rate(&self) -> f64 {
+        0.0
+    }
+
+    fn set_learning_rate(&mut self, _learning_rate: f64) -> Result<()> {
+        Ok(())
+    }
+
     fn step(&mut self, params: &mut [&mut Param<f64>]) -> Result<()> {
         self.grads = params
             .iter_mut()

@@ -75,7 +75,7 @@ pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh}
 pub use error::{Dims, Error, LayerId, Result};
 pub use fit::{FitConfig, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
-pub use layer::{ensure_shape, Dense, Layer, Param, Shape, Softmax};
+pub use layer::{ensure_shape, Dense, Layer, LayerConfig, Param, Shape, Softmax};
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
 pub use metrics::{accuracy, argmax_row, Evaluation};
 pub use network::{Network, Sequential, SequentialBuilder};

@@ -1,6 +1,6 @@
 //! Every [`Activation`] is a layer.
 
-use super::{check_backward_shapes, ensure_shape, Layer, Shape};
+use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
 use crate::{Activation, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -22,6 +22,10 @@ impl<T: Real, A: Activation> Layer<T> for A {
 
     fn build(&mut self, input: Shape, _rng: &mut SeededRng) -> Result<Shape> {
         Ok(input)
+    }
+
+    fn config(&self) -> LayerConfig {
+        self.layer_config()
     }
 
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {

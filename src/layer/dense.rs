@@ -1,6 +1,6 @@
 //! The fully connected (affine) layer.
 
-use super::{check_backward_shapes, ensure_shape, transpose_into, Layer, Param, Shape};
+use super::{check_backward_shapes, ensure_shape, transpose_into, Layer, LayerConfig, Param, Shape};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -222,6 +222,13 @@ impl<T: Real> Layer<T> for Dense<T> {
             dx.gemm(T::one(), grad_y, wt, T::zero());
         }
         Ok(())
+    }
+
+    fn config(&self) -> LayerConfig {
+        LayerConfig::new(KIND)
+            .with("in_dim", self.in_dim)
+            .with("out_dim", self.out_dim)
+            .with("bias", self.bias.is_some())
     }
 
     fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>)) {

@@ -87,10 +87,13 @@ pub struct Param<T: Real> {
     value: DMatrix<T>,
     grad: DMatrix<T>,
     fresh: bool,
+    decays: bool,
 }
 
 impl<T: Real> Param<T> {
     /// A parameter named by its role (`"weight"`, `"bias"`, ...) with this value and a zero gradient.
+    ///
+    /// Weight decay applies to it unless its name is `"bias"` (see [`with_decay`](Param::with_decay)).
     pub fn new(name: &'static str, value: DMatrix<T>) -> Self {
         let grad = DMatrix::zeros(value.nrows(), value.ncols());
         Param {
@@ -98,7 +101,19 @@ impl<T: Real> Param<T> {
             value,
             grad,
             fresh: false,
+            decays: name != "bias",
         }
+    }
+
+    /// The same parameter, with weight decay applied to it or not.
+    pub fn with_decay(mut self, decays: bool) -> Self {
+        self.decays = decays;
+        self
+    }
+
+    /// Whether weight decay applies to this parameter (weights yes, biases no, by default).
+    pub fn decays(&self) -> bool {
+        self.decays
     }
 
     /// The parameter's role, e.g. `"weight"`.
@@ -220,6 +235,46 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// Calls `f` on every trainable parameter, mutably, in the same order as
     /// [`visit_params`](Layer::visit_params).
     fn visit_params_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'a mut Param<T>)) {}
+
+    /// Calls `f` on every buffer: state that is saved with the layer but never optimized, such as
+    /// batch normalization's running statistics, with its name.
+    fn visit_buffers<'a>(&'a self, _f: &mut dyn FnMut(&'static str, &'a DMatrix<T>)) {}
+
+    /// Calls `f` on every buffer, mutably, in the same order as
+    /// [`visit_buffers`](Layer::visit_buffers) (used when loading a saved network).
+    fn visit_buffers_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {}
+
+    /// The layer's kind and settings: what a saved file records so the layer can be rebuilt
+    /// without the code that made it. The default records the kind only.
+    fn config(&self) -> LayerConfig {
+        LayerConfig::new(self.kind())
+    }
+}
+
+/// A layer's kind and its settings as text, e.g. `dense` with `in_dim = 2`, `out_dim = 3`,
+/// `bias = false`: enough to rebuild the layer (its parameters are stored separately).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LayerConfig {
+    /// The layer's kind, as [`Layer::kind`].
+    pub kind: String,
+    /// Settings by name, in name order.
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+impl LayerConfig {
+    /// A configuration of this kind with no settings.
+    pub fn new(kind: &str) -> Self {
+        LayerConfig {
+            kind: kind.to_string(),
+            settings: Default::default(),
+        }
+    }
+
+    /// The same configuration with one more setting.
+    pub fn with(mut self, name: &str, value: impl ToString) -> Self {
+        self.settings.insert(name.to_string(), value.to_string());
+        self
+    }
 }
 
 /// Makes `m` a `rows × cols` matrix, reusing its allocation when it is large enough.

@@ -17,6 +17,15 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// A short lowercase name, e.g. `"sgd"`.
     fn name(&self) -> &'static str;
 
+    /// The current learning rate.
+    fn learning_rate(&self) -> f64;
+
+    /// Changes the learning rate (learning-rate schedules call this between epochs).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless the rate is finite and > 0; the rate is then unchanged.
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()>;
+
     /// Applies one update to `params`, consuming their gradients.
     ///
     /// # Errors

@@ -10,9 +10,9 @@ use crate::{Param, Real, Result};
 ///
 /// # Example
 /// ```
-/// use backprop::Sgd;
+/// use backprop::{Optimizer, Sgd};
 /// let sgd = Sgd::new(0.1)?;
-/// assert_eq!(sgd.learning_rate(), 0.1);
+/// assert_eq!(Optimizer::<f32>::learning_rate(&sgd), 0.1);
 /// assert!(Sgd::new(0.0).is_err());
 /// # Ok::<(), backprop::Error>(())
 /// ```
@@ -32,15 +32,20 @@ impl Sgd {
         })
     }
 
-    /// The learning rate η.
-    pub fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
 }
 
 impl<T: Real> Optimizer<T> for Sgd {
     fn name(&self) -> &'static str {
         "sgd"
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        self.learning_rate = check_learning_rate(learning_rate)?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
