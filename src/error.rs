@@ -168,6 +168,14 @@ pub enum Error {
         /// The layer.
         layer: LayerId,
     },
+    /// A network has no parameter of this name in this layer.
+    #[error("layer {layer} has no parameter named {name:?}")]
+    NoSuchParam {
+        /// Position of the layer.
+        layer: usize,
+        /// The name asked for.
+        name: String,
+    },
     /// A layer was used before [`Layer::build`](crate::Layer::build) gave it its parameters.
     #[error("{layer} is not built yet; build it (or the network holding it) first")]
     NotBuilt {
@@ -198,6 +206,147 @@ pub enum Error {
         /// The loss of the failed step.
         loss: f64,
     },
+
+    // === Output ===
+    /// A picture (e.g. a loss curve) could not be drawn or written; the file at `path` is as it
+    /// was before the call.
+    #[error("cannot draw {path}: {message}")]
+    Plot {
+        /// The file that was to be written.
+        path: String,
+        /// What went wrong: the drawing library's or the file system's message.
+        message: String,
+    },
+
+    // === Model files ===
+    /// Reading or writing a file failed; an existing file at `path` is intact.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done: `"read"`, `"write"`, ...
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A model file that is not a valid saved network, or does not fit the network it is loaded
+    /// into.
+    #[error("model file: {0}")]
+    Format(#[from] FormatError),
+
+    // === Data files ===
+    /// A data file does not exist; the message says where to put it.
+    #[error("{what} file {} not found; {hint}", .path.display())]
+    DataFileNotFound {
+        /// What kind of file, e.g. `"MNIST"` or `"digits"`.
+        what: &'static str,
+        /// The path looked at.
+        path: std::path::PathBuf,
+        /// Where to get the file or where to put it.
+        hint: String,
+    },
+    /// A binary data file does not start with the magic number of its format.
+    #[error("{}: magic number 0x{found:08x} at byte 0, expected 0x{expected:08x} ({format})", .path.display())]
+    BadMagic {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The format expected, e.g. `"IDX images, u8, 3 dimensions"`.
+        format: &'static str,
+        /// The magic number of that format.
+        expected: u32,
+        /// The number found.
+        found: u32,
+    },
+    /// A data file ends before the data its header announces (offsets count decompressed bytes).
+    #[error("{} is truncated: {needed} bytes of {part} needed from byte {offset}, but only {available} are there", .path.display())]
+    Truncated {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Which part is cut short, e.g. `"pixel data"`.
+        part: &'static str,
+        /// Where that part starts.
+        offset: u64,
+        /// Bytes the part needs.
+        needed: u64,
+        /// Bytes present from `offset` on.
+        available: u64,
+    },
+    /// A data file goes on after the end its header announces.
+    #[error("{}: unexpected data after byte {offset}, where the header's dimensions end the file", .path.display())]
+    TrailingData {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where the file should end.
+        offset: u64,
+    },
+    /// An IDX header whose dimensions overflow or exceed the size limit; nothing was allocated.
+    #[error("{}: the header's dimensions {} need more than the limit of {limit} bytes", .path.display(), join_dims(.dims))]
+    IdxTooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The dimensions in the header.
+        dims: Vec<u32>,
+        /// The most bytes of data allowed.
+        limit: u64,
+    },
+    /// A (decompressed) text data file longer than the size limit.
+    #[error("{} holds more than {limit} bytes (after decompression); it was not read further", .path.display())]
+    FileTooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The most bytes allowed.
+        limit: u64,
+    },
+    /// An image file and its label file hold different numbers of samples.
+    #[error("{} holds {image_count} images but {} holds {label_count} labels", .images.display(), .labels.display())]
+    CountMismatch {
+        /// The image file.
+        images: std::path::PathBuf,
+        /// Images in it.
+        image_count: usize,
+        /// The label file.
+        labels: std::path::PathBuf,
+        /// Labels in it.
+        label_count: usize,
+    },
+    /// A cell of a CSV file that cannot be read as what its column holds.
+    #[error("{}, line {line}, column {column}: {text:?} is not {expected}", .path.display())]
+    BadCell {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Line, counted from 1.
+        line: usize,
+        /// Column (cell), counted from 1.
+        column: usize,
+        /// The cell's text (cut to 40 characters).
+        text: String,
+        /// What the column holds, e.g. `"a finite number"`.
+        expected: &'static str,
+    },
+    /// A CSV line with another number of cells than the rows before it.
+    #[error("{}, line {line}: {got} cells, expected {expected}", .path.display())]
+    RowWidth {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Line, counted from 1.
+        line: usize,
+        /// Cells expected.
+        expected: usize,
+        /// Cells found.
+        got: usize,
+    },
+    /// A data file with no data rows.
+    #[error("{} holds no data rows", .path.display())]
+    EmptyDataFile {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
+/// Dimensions as `2x28x28` for error messages.
+fn join_dims(dims: &[u32]) -> String {
+    dims.iter().map(u32::to_string).collect::<Vec<_>>().join("x")
 }
 
 /// `Result` with this crate's [`Error`].
@@ -220,4 +369,89 @@ impl Error {
         }
         self
     }
+}
+
+/// What is wrong with a model file (see [`Error::Format`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The bytes are not a valid safetensors file (truncated, bad header, bad offsets, ...).
+    #[error("not a valid safetensors file: {0}")]
+    Safetensors(String),
+    /// A metadata entry the format requires is missing.
+    #[error("metadata entry {key:?} is missing; was the file saved by backprop?")]
+    MissingMetadata {
+        /// The key.
+        key: &'static str,
+    },
+    /// A metadata entry has a value that cannot be right.
+    #[error("metadata entry {key:?} is {value:?}, expected {expected}")]
+    BadMetadata {
+        /// The key.
+        key: String,
+        /// The value found (cut to 80 characters).
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The file describes a layer kind this version cannot rebuild.
+    #[error("layer {index} has unknown kind {kind:?}")]
+    UnknownLayer {
+        /// Position of the layer.
+        index: usize,
+        /// The kind found.
+        kind: String,
+    },
+    /// The file holds another scalar type than asked for.
+    #[error("tensor {tensor:?} is stored as {got}, expected {expected}")]
+    WrongDtype {
+        /// The tensor (or `"file"` for the file's declared type).
+        tensor: String,
+        /// The type asked for.
+        expected: &'static str,
+        /// The type found.
+        got: String,
+    },
+    /// The network has a tensor the file lacks.
+    #[error("tensor {name:?} is missing from the file")]
+    MissingTensor {
+        /// The tensor's name, e.g. `"0.weight"`.
+        name: String,
+    },
+    /// The file has a tensor the network has no place for.
+    #[error("tensor {name:?} in the file has no place in the network")]
+    UnexpectedTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor's shape differs from the network's.
+    #[error("tensor {name:?} has shape {got:?} in the file, the network needs {expected:?}")]
+    TensorShape {
+        /// The tensor's name.
+        name: String,
+        /// The shape the network needs.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        got: Vec<usize>,
+    },
+    /// The architecture declares more (or fewer) numbers than the file stores.
+    #[error("the architecture needs {declared} numbers but the file stores {stored}")]
+    SizeMismatch {
+        /// Numbers the declared layers need (saturating at `usize::MAX`).
+        declared: usize,
+        /// Numbers the file's tensors hold.
+        stored: usize,
+    },
+    /// A stored number is NaN or infinite.
+    #[error("tensor {name:?} holds a non-finite value {value} at row {row}, column {col}")]
+    NonFinite {
+        /// The tensor's name.
+        name: String,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
 }

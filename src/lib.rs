@@ -58,10 +58,12 @@
 #![warn(missing_debug_implementations)]
 
 mod activation;
+pub mod data;
 mod error;
 mod fit;
 pub mod gradcheck;
 mod init;
+pub mod io;
 mod layer;
 mod loss;
 mod metrics;
@@ -72,21 +74,22 @@ pub mod plot;
 mod real;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
-pub use error::{Dims, Error, LayerId, Result};
+pub use error::{Dims, Error, FormatError, LayerId, Result};
 pub use fit::{FitConfig, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
-pub use layer::{ensure_shape, Dense, Layer, LayerConfig, Param, Shape, Softmax};
+pub use layer::{ensure_shape, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Shape, Softmax};
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
 pub use metrics::{accuracy, argmax_row, Evaluation};
 pub use network::{Network, Sequential, SequentialBuilder};
-pub use optim::{Optimizer, Sgd};
+pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
 
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Activation, BinaryCrossEntropy, Dense, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu, Loss,
+        Activation, BinaryCrossEntropy, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu, Loss,
         Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
         SquaredError, Step, Tanh,
     };
+    pub use crate::{AdaGrad, Adam, AdamW, Momentum, Nesterov, RmsProp, WeightDecay};
 }

@@ -45,7 +45,7 @@ fn check<T: Real, L: Loss<T> + ?Sized>(loss: &L, y: &DMatrix<T>, t: &DMatrix<T>)
 /// The first non-finite value of `m`, as an error about `what`.
 pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
     // Column-major order; report the first bad value found.
-    match m.iter().position(|v| !v.is_finite()) {
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(k) => Err(Error::NonFinite {
             what,
@@ -136,7 +136,11 @@ impl<T: Real> Loss<T> for SquaredError {
 
     fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
-        let sum = y.iter().zip(t.iter()).fold(T::zero(), |acc, (&yi, &ti)| acc + (yi - ti) * (yi - ti));
+        let sum = y
+            .as_slice()
+            .iter()
+            .zip(t.as_slice())
+            .fold(T::zero(), |acc, (&yi, &ti)| acc + (yi - ti) * (yi - ti));
         Ok(self.scale::<T>(y.len()) * sum)
     }
 
@@ -144,7 +148,7 @@ impl<T: Real> Loss<T> for SquaredError {
         check(self, y, t)?;
         let c = self.scale::<T>(y.len()) * T::cast(2.0);
         ensure_shape(grad, y.nrows(), y.ncols());
-        for ((g, &yi), &ti) in grad.iter_mut().zip(y.iter()).zip(t.iter()) {
+        for (g, (&yi, &ti)) in grad.as_mut_slice().iter_mut().zip(y.as_slice().iter().zip(t.as_slice())) {
             *g = c * (yi - ti);
         }
         Ok(())

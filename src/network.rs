@@ -102,6 +102,15 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     }
 }
 
+/// Empties `list` and returns its allocation as a list of references of another lifetime.
+///
+/// No element survives, so no reference changes lifetime; the standard library reuses the
+/// allocation when collecting an emptied vector into one of the same element layout.
+fn recycle<'a, 'b, P>(mut list: Vec<&'a mut P>) -> Vec<&'b mut P> {
+    list.clear();
+    list.into_iter().map(|_| unreachable!("the list is empty")).collect()
+}
+
 pub(crate) fn check_rows<T: Real>(x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
     if x.nrows() != t.nrows() {
         return Err(Error::RowCountMismatch {
@@ -142,6 +151,9 @@ pub struct Sequential<T: Real> {
     outputs: Vec<DMatrix<T>>,
     /// `grads[i]`: `∂E/∂outputs[i]` in the last training step.
     grads: Vec<DMatrix<T>>,
+    /// Always empty: the allocation of the parameter list handed to the optimizer, kept from
+    /// step to step (see [`recycle`]).
+    param_list: Vec<&'static mut Param<T>>,
 }
 
 /// Collects layers for a [`Sequential`] network; [`build`](SequentialBuilder::build) checks the
@@ -198,6 +210,7 @@ impl<T: Real> SequentialBuilder<T> {
             output: shape,
             outputs: (0..n).map(|_| DMatrix::zeros(0, 0)).collect(),
             grads: (0..n).map(|_| DMatrix::zeros(0, 0)).collect(),
+            param_list: Vec::new(),
         })
     }
 }
@@ -252,6 +265,50 @@ impl<T: Real> Sequential<T> {
     pub fn layer_mut<L: Layer<T>>(&mut self, index: usize) -> Option<&mut L> {
         let layer: &mut dyn Any = self.layers.get_mut(index)?.as_mut();
         layer.downcast_mut()
+    }
+
+    /// The value of parameter `name` (`"weight"`, `"bias"`, ...) of layer `layer`, as saved in a
+    /// model file under `"<layer>.<name>"`; `None` if there is no such parameter.
+    pub fn param(&self, layer: usize, name: &str) -> Option<&DMatrix<T>> {
+        let mut found = None;
+        self.layers.get(layer)?.visit_params(&mut |p| {
+            if p.name() == name && found.is_none() {
+                found = Some(p.value());
+            }
+        });
+        found
+    }
+
+    /// Replaces parameter `name` of layer `layer` (the course's 실습 2-1 transplant, for any
+    /// layer kind).
+    ///
+    /// # Errors
+    /// [`Error::NoSuchParam`] if the layer has no such parameter; [`Error::ShapeMismatch`] if
+    /// `value` has another shape. The network is unchanged on error.
+    pub fn set_param(&mut self, layer: usize, name: &str, value: &DMatrix<T>) -> Result<()> {
+        let mut result = Err(Error::NoSuchParam {
+            layer,
+            name: name.to_string(),
+        });
+        if let Some(l) = self.layers.get_mut(layer) {
+            let id = LayerId {
+                index: Some(layer),
+                kind: l.kind(),
+            };
+            let mut done = false;
+            l.visit_params_mut(&mut |p| {
+                if p.name() == name && !done {
+                    done = true;
+                    result = p.set_value(value, id);
+                }
+            });
+        }
+        result
+    }
+
+    /// The layers, in order, mutably (for loading saved parameters).
+    pub(crate) fn layers_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Layer<T>>> {
+        self.layers.iter_mut()
     }
 
     /// Checks inputs: width and finiteness.
@@ -325,16 +382,21 @@ impl<T: Real> Network<T> for Sequential<T> {
                 .backward(input, &self.outputs[i], &rest[0], grad_x)
                 .map_err(|e| e.at_layer(i))?;
         }
-        let mut params = Vec::new();
-        self.visit_params_mut(&mut |p| params.push(p));
-        if params.iter().any(|p| p.grad().is_some_and(|g| g.iter().any(|v| !v.is_finite()))) {
-            return Err(Error::Diverged {
+        let mut params = recycle(std::mem::take(&mut self.param_list));
+        for layer in &mut self.layers {
+            layer.visit_params_mut(&mut |p| params.push(p));
+        }
+        let finite = params.iter().all(|p| p.grad().is_none_or(|g| g.as_slice().iter().all(|v| v.is_finite())));
+        let stepped = if finite {
+            optimizer.step(&mut params)
+        } else {
+            Err(Error::Diverged {
                 epoch: 0,
                 loss: value.to_f64(),
-            });
-        }
-        optimizer.step(&mut params)?;
-        Ok(value)
+            })
+        };
+        self.param_list = recycle(params);
+        stepped.map(|()| value)
     }
 
     fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>)) {

@@ -19,6 +19,15 @@ pub trait Real:
 
     /// Converts to `f64` exactly.
     fn to_f64(self) -> f64;
+
+    /// Bytes per value.
+    const BYTES: usize;
+
+    /// Appends the value's little-endian bytes to `out`.
+    fn write_le(self, out: &mut Vec<u8>);
+
+    /// The value of `Self::BYTES` little-endian bytes (`None` for any other length).
+    fn read_le(bytes: &[u8]) -> Option<Self>;
 }
 
 impl Real for f32 {
@@ -33,6 +42,16 @@ impl Real for f32 {
     fn to_f64(self) -> f64 {
         f64::from(self)
     }
+
+    const BYTES: usize = 4;
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    fn read_le(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(f32::from_le_bytes)
+    }
 }
 
 impl Real for f64 {
@@ -46,5 +65,15 @@ impl Real for f64 {
     #[inline]
     fn to_f64(self) -> f64 {
         self
+    }
+
+    const BYTES: usize = 8;
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+
+    fn read_le(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(f64::from_le_bytes)
     }
 }

@@ -30,7 +30,11 @@ impl<T: Real, A: Activation> Layer<T> for A {
 
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         ensure_shape(y, x.nrows(), x.ncols());
-        y.zip_apply(x, |yi, xi| *yi = self.f(xi));
+        // Owned matrices are contiguous: plain slices iterate (and vectorize) far better than
+        // nalgebra's strided element iterators.
+        for (yi, &xi) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+            *yi = self.f(xi);
+        }
         Ok(())
     }
 
@@ -44,7 +48,8 @@ impl<T: Real, A: Activation> Layer<T> for A {
         check_backward_shapes(self.name(), x, y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
-            for (((dxi, &xi), &yi), &gi) in dx.iter_mut().zip(x.iter()).zip(y.iter()).zip(grad_y.iter()) {
+            let inputs = x.as_slice().iter().zip(y.as_slice()).zip(grad_y.as_slice());
+            for (dxi, ((&xi, &yi), &gi)) in dx.as_mut_slice().iter_mut().zip(inputs) {
                 *dxi = gi * self.df(xi, yi);
             }
         }

@@ -42,8 +42,9 @@ pub struct Dense<T: Real> {
     bias_init: Init,
     weight: Param<T>,
     bias: Option<Param<T>>,
-    /// Reused buffer for `xᵀ` and `Wᵀ` in backward.
-    transposed: DMatrix<T>,
+    /// Reused buffers for `xᵀ` and `Wᵀ` in backward (two, so neither is resized every step).
+    x_t: DMatrix<T>,
+    w_t: DMatrix<T>,
 }
 
 impl<T: Real> Dense<T> {
@@ -57,7 +58,8 @@ impl<T: Real> Dense<T> {
             bias_init: Init::Constant(0.0),
             weight: Param::new("weight", DMatrix::zeros(0, 0)),
             bias: Some(Param::new("bias", DMatrix::zeros(0, 0))),
-            transposed: DMatrix::zeros(0, 0),
+            x_t: DMatrix::zeros(0, 0),
+            w_t: DMatrix::zeros(0, 0),
         }
     }
 
@@ -209,7 +211,7 @@ impl<T: Real> Layer<T> for Dense<T> {
     ) -> Result<()> {
         self.check_input(x)?;
         check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
-        let xt = transpose_into(x, &mut self.transposed);
+        let xt = transpose_into(x, &mut self.x_t);
         self.weight.grad_mut().gemm(T::one(), xt, grad_y, T::zero());
         if let Some(bias) = &mut self.bias {
             for (db, column) in bias.grad_mut().iter_mut().zip(grad_y.column_iter()) {
@@ -218,7 +220,7 @@ impl<T: Real> Layer<T> for Dense<T> {
         }
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), self.in_dim);
-            let wt = transpose_into(self.weight.value(), &mut self.transposed);
+            let wt = transpose_into(self.weight.value(), &mut self.w_t);
             dx.gemm(T::one(), grad_y, wt, T::zero());
         }
         Ok(())

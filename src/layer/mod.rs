@@ -13,9 +13,11 @@
 
 mod activation;
 mod dense;
+mod dropout;
 mod softmax;
 
 pub use dense::Dense;
+pub use dropout::{Dropout, DropoutScaling};
 pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
@@ -281,10 +283,17 @@ impl LayerConfig {
 ///
 /// The contents afterwards are unspecified (callers overwrite them); when the shape is already
 /// right, nothing happens at all.
+#[inline]
 pub fn ensure_shape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
-    if m.shape() == (rows, cols) {
-        return;
+    // The check is inlined into every layer; the rare resize is not.
+    if m.shape() != (rows, cols) {
+        reshape(m, rows, cols);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn reshape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
     let mut data: Vec<T> = std::mem::replace(m, DMatrix::zeros(0, 0)).data.into();
     data.resize(rows * cols, T::zero());
     *m = DMatrix::from_vec(rows, cols, data);

@@ -1,0 +1,254 @@
+//! The IDX format of MNIST: a big-endian header, then unsigned bytes.
+
+use super::source::{io_error, open, read_full, Missing, Source};
+use super::MAX_DATA_BYTES;
+use crate::{Error, Real, Result};
+use nalgebra::DMatrix;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Magic number of an IDX file of `u8` images: type `0x08` (unsigned byte), 3 dimensions.
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file of `u8` labels: type `0x08` (unsigned byte), 1 dimension.
+pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The four MNIST files, in the order train images, train labels, test images, test labels.
+///
+/// [`load_mnist`] looks for each name with `.gz` first, then without.
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// MNIST as read by [`load_mnist`]: 60 000 training and 10 000 test images of 28 × 28 pixels.
+///
+/// Each row of `train_x` and `test_x` is one image, its 784 pixels in reading order (row by row
+/// of the image, i.e. flattened `(C, H, W) = (1, 28, 28)`), as read: `0` (background) to `255`
+/// (ink). Divide by 255 (`x /= 255.0`) for values in [0, 1]. Labels are the digits 0 to 9.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mnist<T: Real> {
+    /// Training images, `60000 × 784`.
+    pub train_x: DMatrix<T>,
+    /// The digit of each training image.
+    pub train_labels: Vec<usize>,
+    /// Test images, `10000 × 784`.
+    pub test_x: DMatrix<T>,
+    /// The digit of each test image.
+    pub test_labels: Vec<usize>,
+}
+
+fn plain_hint() -> String {
+    "check the path".to_string()
+}
+
+/// Reads an IDX file of `u8` images (magic `0x00000803`), raw or gzip-compressed.
+///
+/// Gives an `n × (rows·cols)` matrix: one image per row, its pixels in reading order, values as
+/// stored (`0..=255`).
+///
+/// # Errors
+/// [`Error::DataFileNotFound`]; [`Error::Io`] for an unreadable file or corrupt gzip data;
+/// [`Error::BadMagic`]; [`Error::IdxTooLarge`] when the header's dimensions overflow or give
+/// more than [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES); [`Error::Truncated`] when the file
+/// ends early; [`Error::TrailingData`] when it goes on after the announced end. Sizes are
+/// checked before anything is allocated.
+pub fn read_idx_images<T: Real>(path: impl AsRef<Path>) -> Result<DMatrix<T>> {
+    let missing = Missing {
+        what: "IDX",
+        hint: &plain_hint,
+    };
+    images(path.as_ref(), &missing)
+}
+
+/// Reads an IDX file of `u8` labels (magic `0x00000801`), raw or gzip-compressed.
+///
+/// # Errors
+/// As [`read_idx_images`].
+pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<usize>> {
+    let missing = Missing {
+        what: "IDX",
+        hint: &plain_hint,
+    };
+    labels(path.as_ref(), &missing)
+}
+
+/// Reads the four MNIST files from `dir` (see [`MNIST_FILES`]; each `.gz` or raw).
+///
+/// The usual place is `data_dir().join("mnist")` (see [`data_dir`](super::data_dir)).
+///
+/// # Errors
+/// [`Error::DataFileNotFound`] naming the first missing file and where to put it;
+/// [`Error::CountMismatch`] when an image file and its label file disagree on the number of
+/// samples; otherwise as [`read_idx_images`].
+pub fn load_mnist<T: Real>(dir: impl AsRef<Path>) -> Result<Mnist<T>> {
+    let dir = dir.as_ref();
+    let hint = || {
+        format!(
+            "download the four MNIST files ({}, each .gz or raw) into {} or set BACKPROP_DATA to a folder whose mnist/ subfolder holds them",
+            MNIST_FILES.join(", "),
+            dir.display()
+        )
+    };
+    let missing = Missing {
+        what: "MNIST",
+        hint: &hint,
+    };
+    let [train_images, train_labels, test_images, test_labels] = MNIST_FILES.map(|name| find(dir, name));
+    let (train_x, train_labels) = pair(&train_images, &train_labels, &missing)?;
+    let (test_x, test_labels) = pair(&test_images, &test_labels, &missing)?;
+    Ok(Mnist {
+        train_x,
+        train_labels,
+        test_x,
+        test_labels,
+    })
+}
+
+/// `dir/name.gz` if it exists, else `dir/name` if that exists, else `dir/name.gz` (to report).
+fn find(dir: &Path, name: &str) -> PathBuf {
+    let gz = dir.join(format!("{name}.gz"));
+    let raw = dir.join(name);
+    if !gz.exists() && raw.exists() {
+        raw
+    } else {
+        gz
+    }
+}
+
+fn pair<T: Real>(images_path: &Path, labels_path: &Path, missing: &Missing<'_>) -> Result<(DMatrix<T>, Vec<usize>)> {
+    // Both files must exist before the big one is read.
+    for path in [images_path, labels_path] {
+        if !path.exists() {
+            return Err(Error::DataFileNotFound {
+                what: missing.what,
+                path: path.to_path_buf(),
+                hint: (missing.hint)(),
+            });
+        }
+    }
+    let x = images::<T>(images_path, missing)?;
+    let labels = labels(labels_path, missing)?;
+    if x.nrows() != labels.len() {
+        return Err(Error::CountMismatch {
+            images: images_path.to_path_buf(),
+            image_count: x.nrows(),
+            labels: labels_path.to_path_buf(),
+            label_count: labels.len(),
+        });
+    }
+    Ok((x, labels))
+}
+
+fn images<T: Real>(path: &Path, missing: &Missing<'_>) -> Result<DMatrix<T>> {
+    let mut src = open(path, missing)?;
+    let dims = header(&mut src, IDX_IMAGES_MAGIC, "IDX images, u8, 3 dimensions")?;
+    let &[count, rows, cols] = dims.as_slice() else {
+        return Err(too_large(&src, dims)); // unreachable: the magic fixes 3 dimensions
+    };
+    let (n, width) = match (usize::try_from(count), usize::try_from(u64::from(rows) * u64::from(cols))) {
+        (Ok(n), Ok(w)) => (n, w),
+        _ => return Err(too_large(&src, dims)),
+    };
+    let bytes = body(&mut src, &dims, "pixel data")?;
+    Ok(DMatrix::from_row_iterator(n, width, bytes.iter().map(|&b| T::cast(f64::from(b)))))
+}
+
+fn labels(path: &Path, missing: &Missing<'_>) -> Result<Vec<usize>> {
+    let mut src = open(path, missing)?;
+    let dims = header(&mut src, IDX_LABELS_MAGIC, "IDX labels, u8, 1 dimension")?;
+    let bytes = body(&mut src, &dims, "label data")?;
+    Ok(bytes.into_iter().map(usize::from).collect())
+}
+
+/// Reads and checks the magic number, then reads the dimensions it announces.
+fn header(src: &mut Source, magic: u32, format: &'static str) -> Result<Vec<u32>> {
+    let mut word = [0u8; 4];
+    let got = read_full(&mut src.reader, &mut word).map_err(|e| io_error("read", &src.path, e))?;
+    if got < 4 {
+        return Err(truncated(src, "magic number", 0, 4, got as u64));
+    }
+    let found = u32::from_be_bytes(word);
+    if found != magic {
+        return Err(Error::BadMagic {
+            path: src.path.clone(),
+            format,
+            expected: magic,
+            found,
+        });
+    }
+    let ndims = usize::from(word[3]);
+    let mut raw = vec![0u8; 4 * ndims];
+    let got = read_full(&mut src.reader, &mut raw).map_err(|e| io_error("read", &src.path, e))?;
+    if got < raw.len() {
+        return Err(truncated(src, "dimensions", 4, raw.len() as u64, got as u64));
+    }
+    Ok(raw
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// Reads exactly the bytes the dimensions announce, and checks that nothing follows.
+fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
+    let offset = 4 + 4 * dims.len() as u64;
+    let needed = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d)))
+        .filter(|&n| n <= MAX_DATA_BYTES)
+        .ok_or_else(|| too_large(src, dims.to_vec()))?;
+    let mut bytes = Vec::new();
+    if let Some(len) = src.raw_len {
+        // A raw file's length is known: refuse before allocating anything.
+        let available = len.saturating_sub(offset);
+        if available < needed {
+            return Err(truncated(src, part, offset, needed, available));
+        }
+        if available > needed {
+            return Err(trailing(src, offset + needed));
+        }
+        let exact = usize::try_from(needed).map_err(|_| too_large(src, dims.to_vec()))?;
+        bytes
+            .try_reserve_exact(exact)
+            .map_err(|_| too_large(src, dims.to_vec()))?;
+    }
+    // For gzip the buffer grows only as decompressed data arrives, never past `needed`.
+    (&mut src.reader)
+        .take(needed)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("read", &src.path, e))?;
+    if (bytes.len() as u64) < needed {
+        return Err(truncated(src, part, offset, needed, bytes.len() as u64));
+    }
+    let mut extra = [0u8; 1];
+    if read_full(&mut src.reader, &mut extra).map_err(|e| io_error("read", &src.path, e))? > 0 {
+        return Err(trailing(src, offset + needed));
+    }
+    Ok(bytes)
+}
+
+fn truncated(src: &Source, part: &'static str, offset: u64, needed: u64, available: u64) -> Error {
+    Error::Truncated {
+        path: src.path.clone(),
+        part,
+        offset,
+        needed,
+        available,
+    }
+}
+
+fn trailing(src: &Source, offset: u64) -> Error {
+    Error::TrailingData {
+        path: src.path.clone(),
+        offset,
+    }
+}
+
+fn too_large(src: &Source, dims: Vec<u32>) -> Error {
+    Error::IdxTooLarge {
+        path: src.path.clone(),
+        dims,
+        limit: MAX_DATA_BYTES,
+    }
+}

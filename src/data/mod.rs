@@ -1,0 +1,79 @@
+//! Data sets from files, and preparing them for training.
+//!
+//! - **Reading**: MNIST's IDX files ([`read_idx_images`], [`read_idx_labels`], [`load_mnist`]) and
+//!   CSV files of features then a label ([`read_digits`], [`read_labeled_csv`]), each raw or
+//!   gzip-compressed (recognized by its first bytes `1f 8b`, whatever its name).
+//! - **Preparing**: [`one_hot`] and [`labels_column`] targets, [`train_test_split`] and
+//!   [`stratified_split`], and [`Standardizer`].
+//!
+//! As everywhere in the crate, **rows are samples**: an image is one row of pixels in reading
+//! order (row by row), i.e. flattened `(C, H, W) = (1, H, W)`. Pixels keep the values stored in
+//! the file (MNIST 0 to 255, digits 0 to 16); scale them with `x /= 255.0` or a
+//! [`Standardizer`].
+//!
+//! Files are untrusted: every size is checked against the bytes present and against
+//! [`MAX_DATA_BYTES`] before memory is allocated for it, so a damaged or hostile file gives a typed
+//! [`Error`](crate::Error) naming the file and the byte offset (IDX) or the line and column (CSV),
+//! never a panic or an unbounded allocation.
+//!
+//! Where the files live: [`data_dir`] is `$BACKPROP_DATA`, or `data/` (the repository's folder,
+//! which ships `digits.csv.gz`; MNIST goes in `data/mnist/`, see `data/README.md`).
+//!
+//! ```
+//! use backprop::data::{read_idx_images, one_hot, stratified_split, Standardizer};
+//!
+//! # fn main() -> Result<(), backprop::Error> {
+//! // A tiny IDX file: magic 0x00000803, 2 images of 2 × 3 pixels.
+//! let path = std::env::temp_dir().join(format!("backprop-doc-{}.idx", std::process::id()));
+//! let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3];
+//! bytes.extend([0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 255]);
+//! std::fs::write(&path, &bytes).unwrap();
+//! let x = read_idx_images::<f32>(&path);
+//! std::fs::remove_file(&path).unwrap();
+//! let x = x?;
+//! assert_eq!(x.shape(), (2, 6)); // one image per row
+//! assert_eq!(x[(0, 3)], 3.0); // image 0, pixel row 1, column 0
+//! assert_eq!(x[(1, 5)], 255.0);
+//!
+//! let labels = [1, 0];
+//! assert_eq!(one_hot::<f32>(&labels, 2)?.shape(), (2, 2));
+//! let split = stratified_split(&x, &labels, 0.5, 42)?;
+//! let scaler = Standardizer::fit(&split.train_x)?;
+//! let test_x = scaler.transform(&split.test_x)?;
+//! assert!(test_x.iter().all(|v| v.is_finite()));
+//! # Ok(())
+//! # }
+//! ```
+
+mod csv;
+mod idx;
+mod prep;
+mod source;
+
+use std::path::PathBuf;
+
+pub use csv::{read_digits, read_labeled_csv};
+pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
+pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
+
+/// The most bytes of data one file may hold after decompression (1 GiB).
+///
+/// An IDX header announcing more is refused before anything is read; a CSV file is read only up
+/// to this size. A gzip stream's decompressed size is unknown until it is read, so the limit
+/// also bounds what a small "zip bomb" can make the reader allocate.
+pub const MAX_DATA_BYTES: u64 = 1 << 30;
+
+/// The environment variable naming the folder of data files (see [`data_dir`]).
+pub const DATA_ENV: &str = "BACKPROP_DATA";
+
+/// The folder of data files: the environment variable `BACKPROP_DATA` if it is set and not
+/// empty, otherwise `data` (relative to the working directory; `cargo run` and `cargo test`
+/// from the repository find the shipped `data/digits.csv.gz` there).
+///
+/// The digits are at `data_dir().join("digits.csv.gz")`, MNIST in `data_dir().join("mnist")`.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("data"),
+    }
+}

@@ -1,0 +1,125 @@
+//! Nesterov's accelerated gradient.
+
+use super::state::{for_columns, State};
+use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
+use crate::{Param, Real, Result};
+
+/// Nesterov's Accelerated Gradient (http://arxiv.org/abs/1212.0901): momentum that looks ahead,
+/// in the form of Bengio et al. (eq. 7 there), which needs the gradient at `W` only.
+///
+/// ```text
+/// v ← α·v − η·g
+/// W ← W + α·v − η·g        (with the new v; that is W + α²·v_old − (1 + α)·η·g)
+/// ```
+///
+/// with learning rate `η`, momentum `α` (default 0.9) and `v` starting at 0 — the same steps as
+/// PyTorch's `SGD(momentum=α, nesterov=True)`. (*Deep Learning from Scratch*'s `Nesterov` adds
+/// `α²` times the *updated* velocity, which differs from the paper's formula.)
+///
+/// Weight decay: [`WeightDecay::L2`]`(λ)` uses `g + λ·W` for `g`; [`WeightDecay::Decoupled`]`(λ)`
+/// subtracts `η·λ·W` from `W` as well. Default: none.
+///
+/// # Example
+/// ```
+/// use backprop::Nesterov;
+/// let nesterov = Nesterov::new(0.01)?;
+/// assert_eq!(nesterov.momentum(), 0.9);
+/// assert!(Nesterov::new(0.01)?.with_momentum(-0.1).is_err());
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Nesterov {
+    learning_rate: f64,
+    momentum: f64,
+    weight_decay: WeightDecay,
+    /// The velocity `v` of each parameter.
+    state: State<1>,
+}
+
+impl Nesterov {
+    /// Nesterov momentum with learning rate `learning_rate`, momentum 0.9, no weight decay.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"learning_rate"` unless the
+    /// rate is finite and > 0.
+    pub fn new(learning_rate: f64) -> Result<Self> {
+        Ok(Nesterov {
+            learning_rate: check_learning_rate(learning_rate)?,
+            momentum: 0.9,
+            weight_decay: WeightDecay::None,
+            state: State::default(),
+        })
+    }
+
+    /// The same optimizer with momentum `α = momentum`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"momentum"` unless it is in
+    /// `[0, 1)`.
+    pub fn with_momentum(mut self, momentum: f64) -> Result<Self> {
+        self.momentum = check_rate("momentum", momentum)?;
+        Ok(self)
+    }
+
+    /// The same optimizer with weight decay `weight_decay`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"weight_decay"` unless `λ`
+    /// is finite and ≥ 0.
+    pub fn with_weight_decay(mut self, weight_decay: WeightDecay) -> Result<Self> {
+        self.weight_decay = weight_decay.validate()?;
+        Ok(self)
+    }
+
+    /// The learning rate `η`.
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    /// The momentum `α`.
+    pub fn momentum(&self) -> f64 {
+        self.momentum
+    }
+
+    /// The weight decay.
+    pub fn weight_decay(&self) -> WeightDecay {
+        self.weight_decay
+    }
+}
+
+impl<T: Real> Optimizer<T> for Nesterov {
+    fn name(&self) -> &'static str {
+        "nesterov"
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        self.learning_rate = check_learning_rate(learning_rate)?;
+        Ok(())
+    }
+
+    fn weight_decay(&self) -> WeightDecay {
+        self.weight_decay
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
+        let buffers = self.state.prepare(params)?;
+        let lr = T::cast(self.learning_rate);
+        let alpha = T::cast(self.momentum);
+        for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
+            let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
+            let Some((value, grad)) = param.take_update() else { continue };
+            for_columns(value, grad, bufs, |w, g, [v]| {
+                for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                    let g = g + l2 * *w;
+                    *v = alpha * *v - lr * g;
+                    *w += alpha * *v - lr * g - lr * decoupled * *w;
+                }
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! A layer written outside the crate works everywhere a built-in one does: gradient checks,
+//! networks, training, reading its parameters back.
+
+use backprop::gradcheck::{check_layer, check_network, Tolerance};
+use backprop::{
+    ensure_shape, seeded, Dense, Dims, Error, FitConfig, Init, Layer, LayerId, Network, Param, Real, Result,
+    SeededRng, Sequential, Sgd, Shape, SoftmaxCrossEntropy, SquaredError, Stream, Tanh,
+};
+use nalgebra::DMatrix;
+
+const KIND: &str = "scale";
+
+/// A learnable scale per feature: `y = x ⊙ s`, with `s` one row of `width` values.
+///
+/// Backward: `∂E/∂s = Σ_rows g ⊙ x`, `∂E/∂x = g ⊙ s`, where `g = ∂E/∂y`.
+#[derive(Debug, Clone)]
+struct Scale<T: Real> {
+    width: usize,
+    scale: Param<T>,
+}
+
+impl<T: Real> Scale<T> {
+    fn new(width: usize) -> Self {
+        Scale {
+            width,
+            scale: Param::new("scale", DMatrix::zeros(0, 0)),
+        }
+    }
+
+    fn scale(&self) -> &DMatrix<T> {
+        self.scale.value()
+    }
+
+    fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
+        if x.ncols() != self.width {
+            return Err(Error::FeatureMismatch {
+                layer: LayerId::kind(KIND),
+                expected: self.width,
+                got: x.ncols(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real> Layer<T> for Scale<T> {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        if input.len() != self.width {
+            return Err(Error::LayerChain {
+                layer: LayerId::kind(KIND),
+                expected: self.width,
+                got: input.len(),
+            });
+        }
+        // Random rather than ones, so a gradient check is not at a special point.
+        let s = Init::Uniform { low: 0.5, high: 1.5 }.matrix(1, self.width, rng)?;
+        self.scale = Param::new("scale", s);
+        Ok(input)
+    }
+
+    fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
+        self.check_input(x)?;
+        ensure_shape(y, x.nrows(), x.ncols());
+        for j in 0..x.ncols() {
+            let s = self.scale.value()[j];
+            y.column_mut(j).zip_apply(&x.column(j), |yi, xi| *yi = xi * s);
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<T>,
+        _y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()> {
+        self.check_input(x)?;
+        if grad_y.shape() != x.shape() {
+            return Err(Error::ShapeMismatch {
+                layer: LayerId::kind(KIND),
+                what: "grad_y",
+                expected: Dims::from(x),
+                got: Dims::from(grad_y),
+            });
+        }
+        if let Some(dx) = grad_x {
+            ensure_shape(dx, x.nrows(), x.ncols());
+            for j in 0..x.ncols() {
+                let s = self.scale.value()[j];
+                dx.column_mut(j).zip_apply(&grad_y.column(j), |d, g| *d = g * s);
+            }
+        }
+        let ds = self.scale.grad_mut();
+        for j in 0..x.ncols() {
+            ds[j] = x.column(j).dot(&grad_y.column(j));
+        }
+        Ok(())
+    }
+
+    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>)) {
+        f(&self.scale);
+    }
+
+    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<T>)) {
+        f(&mut self.scale);
+    }
+}
+
+fn uniform(rows: usize, cols: usize, low: f64, high: f64, seed: u64) -> DMatrix<f64> {
+    Init::Uniform { low, high }.matrix(rows, cols, &mut seeded(seed, Stream::Init)).unwrap()
+}
+
+#[test]
+fn scale_layer_gradients() {
+    let mut scale = Scale::<f64>::new(3);
+    scale.build(Shape::Flat(3), &mut seeded(1, Stream::Init)).unwrap();
+    let x = uniform(4, 3, -1.0, 1.0, 2);
+    let r = check_layer(&mut scale, &x, Tolerance::default()).unwrap();
+    assert!(r.passed(), "{r}");
+    let names: Vec<&str> = r.tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["input", "0.scale"]);
+    assert_eq!(r.tensors[1].checked, 3);
+    assert!(r.max_rel_error() <= 1e-6, "{r}");
+}
+
+#[test]
+fn scale_layer_inside_a_network_gradients() {
+    let mut net = Sequential::<f64>::builder(3)
+        .add(Dense::new(3, 3))
+        .add(Scale::new(3))
+        .add(Tanh)
+        .add(Dense::new(3, 2))
+        .build(3)
+        .unwrap();
+    let x = uniform(3, 3, -1.0, 1.0, 4);
+    let t = DMatrix::from_column_slice(3, 1, &[1.0, 0.0, 1.0]);
+    let r = check_network(&mut net, &x, &t, &SoftmaxCrossEntropy, Tolerance::default()).unwrap();
+    assert!(r.passed(), "{r}");
+    let names: Vec<&str> = r.tensors.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["0.weight", "1.bias", "2.scale", "3.weight", "4.bias"]);
+    assert!(r.max_rel_error() <= 1e-6, "{r}");
+}
+
+#[test]
+fn scale_layer_learns_a_scaling() {
+    // Targets tanh(x ⊙ s) for a known s; a Scale followed by the built-in Tanh can fit them exactly.
+    let truth = [2.0, -1.0, 0.5];
+    let x = uniform(40, 3, -1.0, 1.0, 5);
+    let t = DMatrix::from_fn(40, 3, |i, j| (x[(i, j)] * truth[j]).tanh());
+
+    let mut net = Sequential::<f64>::builder(3).add(Scale::new(3)).add(Tanh).build(6).unwrap();
+    let before = net.layer::<Scale<f64>>(0).expect("layer 0 is a Scale").scale().clone();
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(1.0).unwrap()).epochs(3000);
+    let history = net.fit(&x, &t, &mut config).unwrap();
+    assert!(history.final_loss().unwrap() < 1e-8, "{:?}", history.final_loss());
+
+    let learned = net.layer::<Scale<f64>>(0).unwrap().scale();
+    assert_ne!(learned, &before);
+    for j in 0..3 {
+        assert!((learned[j] - truth[j]).abs() < 1e-3, "scale {j}: {} vs {}", learned[j], truth[j]);
+    }
+    // The network's predictions are the layer's forward pass, followed by tanh.
+    let y = net.predict(&x).unwrap();
+    let expected = DMatrix::from_fn(40, 3, |i, j| (x[(i, j)] * learned[j]).tanh());
+    assert!((y - expected).amax() < 1e-15);
+}
+
+#[test]
+fn layer_lookup_by_type() {
+    let net = Sequential::<f64>::builder(2)
+        .add(Dense::new(2, 2))
+        .add(Scale::new(2))
+        .add_boxed(Box::new(Tanh))
+        .build(7)
+        .unwrap();
+    assert_eq!(net.layer::<Scale<f64>>(1).unwrap().scale().shape(), (1, 2));
+    assert!(net.layer::<Scale<f64>>(0).is_none(), "layer 0 is a Dense");
+    assert!(net.layer::<Dense<f64>>(1).is_none(), "layer 1 is a Scale");
+    assert!(net.layer::<Scale<f64>>(2).is_none(), "layer 2 is a Tanh");
+    assert!(net.layer::<Scale<f64>>(3).is_none(), "no layer 3");
+    let kinds: Vec<&str> = net.layers().map(|l| l.kind()).collect();
+    assert_eq!(kinds, ["dense", "scale", "tanh"]);
+    assert_eq!(net.num_params(), 2 * 2 + 2 + 2);
+}
+
+#[test]
+fn custom_layer_errors_name_its_position() {
+    let err = Sequential::<f64>::builder(3)
+        .add(Dense::new(3, 4))
+        .add(Scale::new(3))
+        .build(8)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::LayerChain { layer: LayerId { index: Some(1), kind: "scale" }, expected: 3, got: 4 }),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "layer 1 (scale) expects 3 input features, but the layers before it give 4");
+}
+
+#[test]
+fn custom_layer_in_f32() {
+    let mut net = Sequential::<f32>::builder(2).add(Scale::new(2)).build(9).unwrap();
+    let s = net.layer::<Scale<f32>>(0).unwrap().scale().clone();
+    let x = DMatrix::from_row_slice(2, 2, &[1.0_f32, 2.0, -3.0, 0.5]);
+    let y = net.predict(&x).unwrap();
+    assert_eq!(y, DMatrix::from_fn(2, 2, |i, j| x[(i, j)] * s[j]));
+    // Set the scale by hand through the mutable lookup, as one would transplant weights.
+    let layer = net.layer_mut::<Scale<f32>>(0).unwrap();
+    layer.visit_params_mut(&mut |p| p.value_mut().fill(2.0));
+    assert_eq!(net.predict(&x).unwrap(), &x * 2.0);
+}

@@ -1,0 +1,223 @@
+//! Saving and loading: bit-exact round trips, loading into networks built in code, atomic saves,
+//! and hostile files (RELIABILITY.md §8 rows 27–34) — errors, never panics.
+
+use backprop::prelude::*;
+use backprop::FormatError;
+use nalgebra::DMatrix;
+use proptest::prelude::*;
+
+fn mlp<T: backprop::Real>(seed: u64) -> Sequential<T> {
+    Sequential::<T>::builder(3)
+        .add(Dense::new(3, 4))
+        .add(Relu)
+        .add(Dropout::new(0.5).unwrap())
+        .add(Dense::new(4, 2).without_bias())
+        .add(Softmax)
+        .build(seed)
+        .unwrap()
+}
+
+fn values<T: backprop::Real>(net: &Sequential<T>) -> Vec<DMatrix<T>> {
+    net.params().iter().map(|p| p.value().clone()).collect()
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("backprop-model-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn round_trip_is_bit_exact_in_f32_and_f64() {
+    let x = DMatrix::from_fn(5, 3, |i, j| (i as f64 - 2.0) * 0.3 + j as f64 * 0.1);
+    let net = mlp::<f64>(1);
+    let copy = Sequential::<f64>::from_bytes(&net.to_bytes().unwrap()).unwrap();
+    assert_eq!(values(&copy), values(&net));
+    assert_eq!(copy.predict(&x).unwrap(), net.predict(&x).unwrap());
+
+    let net = mlp::<f32>(2);
+    let copy = Sequential::<f32>::from_bytes(&net.to_bytes().unwrap()).unwrap();
+    assert_eq!(values(&copy), values(&net));
+    assert_eq!(copy.predict(&x.map(|v| v as f32)).unwrap(), net.predict(&x.map(|v| v as f32)).unwrap());
+}
+
+#[test]
+fn save_and_load_through_a_file() {
+    let path = temp_path("mlp.safetensors");
+    let net = mlp::<f64>(3);
+    net.save(&path).unwrap();
+    let loaded = Sequential::<f64>::load(&path).unwrap();
+    assert_eq!(values(&loaded), values(&net));
+    let mut other = mlp::<f64>(4);
+    assert_ne!(values(&other), values(&net));
+    other.load_weights(&path).unwrap();
+    assert_eq!(values(&other), values(&net));
+}
+
+#[test]
+fn loading_another_scalar_type_is_a_typed_error() {
+    let bytes = mlp::<f64>(1).to_bytes().unwrap();
+    let err = Sequential::<f32>::from_bytes(&bytes).unwrap_err();
+    assert!(matches!(err, Error::Format(FormatError::WrongDtype { .. })), "{err}");
+}
+
+#[test]
+fn load_weights_into_another_architecture_names_the_tensor_and_changes_nothing() {
+    let bytes = mlp::<f64>(1).to_bytes().unwrap();
+    let mut wider = Sequential::<f64>::builder(3)
+        .add(Dense::new(3, 5))
+        .add(Relu)
+        .add(Dropout::new(0.5).unwrap())
+        .add(Dense::new(5, 2).without_bias())
+        .add(Softmax)
+        .build(9)
+        .unwrap();
+    let before = values(&wider);
+    let err = wider.load_weights_from_bytes(&bytes).unwrap_err();
+    match &err {
+        Error::Format(FormatError::TensorShape { name, expected, got }) => {
+            assert_eq!(name, "0.weight");
+            assert_eq!((expected.as_slice(), got.as_slice()), ([3, 5].as_slice(), [3, 4].as_slice()));
+        }
+        other => panic!("expected a tensor shape error, got {other}"),
+    }
+    assert!(err.to_string().contains("0.weight"));
+    assert_eq!(values(&wider), before);
+
+    let mut no_bias = Sequential::<f64>::builder(3).add(Dense::new(3, 4).without_bias()).build(0).unwrap();
+    let before = values(&no_bias);
+    let err = no_bias.load_weights_from_bytes(&bytes).unwrap_err();
+    assert!(matches!(err, Error::Format(FormatError::UnexpectedTensor { .. })), "{err}");
+    assert_eq!(values(&no_bias), before);
+}
+
+#[test]
+fn a_failed_save_leaves_the_existing_file_intact() {
+    let path = temp_path("keep.safetensors");
+    mlp::<f64>(1).save(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = mlp::<f64>(2).save(path.join("not-a-dir").join("x.safetensors")).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let missing = Sequential::<f64>::load(temp_path("missing.safetensors")).unwrap_err();
+    assert!(matches!(missing, Error::Io { .. }));
+}
+
+/// A valid file with its metadata entry `key` replaced by `value` (re-serialized properly).
+fn with_metadata(net: &Sequential<f64>, key: &str, value: Option<&str>) -> Vec<u8> {
+    let bytes = net.to_bytes().unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    match value {
+        Some(v) => meta.insert(key.to_string(), v.to_string()),
+        None => meta.remove(key),
+    };
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = file.tensors();
+    safetensors::serialize(tensors, Some(meta)).unwrap()
+}
+
+#[test]
+fn hostile_metadata_is_a_typed_error() {
+    let net = mlp::<f64>(1);
+    let cases: &[(&str, Option<&str>)] = &[
+        ("format", Some("pytorch")),
+        ("format", None),
+        ("format_version", Some("2")),
+        ("dtype", Some("F32")),
+        ("input_shape", Some("banana")),
+        ("input_shape", Some("4")),
+        ("layers", Some("18446744073709551615")),
+        ("layers", Some("-1")),
+        ("layers", Some("4")),
+        ("layer.0", Some("conv9d size=3")),
+        ("layer.0", Some("dense in_dim=3 out_dim=4")),
+        ("layer.0", Some("dense bias=true in_dim=3 out_dim=4000000000000")),
+        ("layer.0", Some("dense bias=true in_dim=300000 out_dim=400000")),
+        ("layer.2", Some("dropout p=1.5 scaling=inverted")),
+        ("layer.2", Some("dropout p=0.5")),
+        ("layer.1", Some("leaky_relu alpha=inf")),
+        ("layer.1", None),
+    ];
+    for (key, value) in cases {
+        let bytes = with_metadata(&net, key, *value);
+        match Sequential::<f64>::from_bytes(&bytes) {
+            Err(Error::Format(_)) | Err(Error::LayerChain { .. }) | Err(Error::InvalidConfig { .. }) => {}
+            other => panic!("{key}={value:?}: expected a typed error, got {other:?}"),
+        }
+    }
+    let unknown = Sequential::<f64>::from_bytes(&with_metadata(&net, "layer.0", Some("conv9d size=3")));
+    assert!(matches!(unknown, Err(Error::Format(FormatError::UnknownLayer { index: 0, .. }))));
+}
+
+#[test]
+fn non_finite_weights_are_refused() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut net = mlp::<f64>(1);
+        let mut w = net.layer::<Dense<f64>>(0).unwrap().weight().clone();
+        w[(1, 2)] = bad;
+        // set_weight checks shapes, not values: build the bad file through it.
+        net.layer_mut::<Dense<f64>>(0).unwrap().set_weight(&w).unwrap();
+        let err = Sequential::<f64>::from_bytes(&net.to_bytes().unwrap()).unwrap_err();
+        match err {
+            Error::Format(FormatError::NonFinite { name, row, col, .. }) => {
+                assert_eq!((name.as_str(), row, col), ("0.weight", 1, 2));
+            }
+            other => panic!("expected NonFinite, got {other}"),
+        }
+    }
+}
+
+#[test]
+fn empty_file_every_truncation_and_a_lying_header_are_errors() {
+    let bytes = mlp::<f64>(1).to_bytes().unwrap();
+    assert!(matches!(Sequential::<f64>::from_bytes(&[]), Err(Error::Format(_))));
+    for len in 0..bytes.len() {
+        assert!(Sequential::<f64>::from_bytes(&bytes[..len]).is_err(), "prefix of {len} bytes loaded");
+    }
+    // A header claiming far more bytes than the file holds.
+    let mut lying = bytes.clone();
+    lying[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    assert!(matches!(Sequential::<f64>::from_bytes(&lying), Err(Error::Format(_))));
+    let mut trailing = bytes.clone();
+    trailing.extend_from_slice(b"polyglot");
+    assert!(Sequential::<f64>::from_bytes(&trailing).is_err());
+}
+
+#[test]
+fn every_single_byte_corruption_is_an_error_or_a_valid_network() {
+    let bytes = mlp::<f64>(1).to_bytes().unwrap();
+    let mut tried = 0;
+    for i in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[i] ^= flip;
+            tried += 1;
+            if let Ok(net) = Sequential::<f64>::from_bytes(&bad) {
+                // A flip inside a weight's bytes gives another valid network of the same shape.
+                assert_eq!(net.num_params(), mlp::<f64>(1).num_params());
+            }
+        }
+    }
+    println!("single-byte corruptions tried: {tried}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Sequential::<f32>::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn random_truncations_and_corruptions_never_panic(cut in 0usize..2000, at in 0usize..2000, byte in any::<u8>()) {
+        let bytes = mlp::<f32>(5).to_bytes().unwrap();
+        let mut bad = bytes[..cut.min(bytes.len())].to_vec();
+        if !bad.is_empty() {
+            let i = at % bad.len();
+            bad[i] = byte;
+        }
+        let _ = Sequential::<f32>::from_bytes(&bad);
+    }
+}
