@@ -2,15 +2,132 @@
 
 use crate::layer::ensure_shape;
 use crate::loss::check_finite;
+use crate::metrics::accuracy;
 use crate::network::check_rows;
-use crate::{seeded, Error, Loss, Network, Optimizer, Real, Result, Stream};
+use crate::{seeded, Error, Loss, Network, Optimizer, Real, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand::RngExt;
+use std::fmt;
+use std::path::Path;
+use std::time::Instant;
 
-/// How to train: the loss, the optimizer, epochs, batches and the seed.
+/// Where validation data comes from.
+#[derive(Debug, Clone)]
+enum Validation<T: Real> {
+    /// Separate inputs and targets.
+    Data(DMatrix<T>, DMatrix<T>),
+    /// The last `fraction` of the training rows, set aside before any shuffling (as Keras does).
+    Split(f64),
+}
+
+/// How the learning rate changes from epoch to epoch; `η₀` is the optimizer's rate when `fit`
+/// starts and `e` the epoch, from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Schedule {
+    /// `η = η₀` throughout.
+    #[default]
+    Constant,
+    /// `η = η₀ · gamma^⌊e / every⌋`: multiplied by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between two cuts (≥ 1).
+        every: usize,
+        /// Factor of each cut, in (0, 1].
+        gamma: f64,
+    },
+    /// `η = η₀ · gamma^e`.
+    Exponential {
+        /// Factor per epoch, in (0, 1].
+        gamma: f64,
+    },
+    /// Cosine annealing (Loshchilov & Hutter 2017, <https://arxiv.org/abs/1608.03983>) over the
+    /// configured epochs: `η = min + (η₀ − min)·(1 + cos(π·e/E))/2`.
+    Cosine {
+        /// The rate reached at the end, in [0, η₀).
+        min_learning_rate: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate of epoch `epoch` of `epochs`, starting from `base`.
+    pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        match *self {
+            Schedule::Constant => base,
+            Schedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
+            Schedule::Exponential { gamma } => base * gamma.powi(epoch as i32),
+            Schedule::Cosine { min_learning_rate } => {
+                let progress = epoch as f64 / epochs.max(1) as f64;
+                min_learning_rate + (base - min_learning_rate) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |name, value: f64, expected| {
+            Err(Error::InvalidConfig {
+                name,
+                value: value.to_string(),
+                expected,
+            })
+        };
+        match *self {
+            Schedule::Step { every: 0, .. } => bad("schedule step", 0.0, ">= 1 epoch"),
+            Schedule::Step { gamma, .. } | Schedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
+                bad("schedule gamma", gamma, "in (0, 1]")
+            }
+            Schedule::Cosine { min_learning_rate: m } if !(m.is_finite() && m >= 0.0) => {
+                bad("schedule min_learning_rate", m, ">= 0 and finite")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a per-epoch callback tells the training loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Go on training.
+    Continue,
+    /// Stop after this epoch.
+    Stop,
+}
+
+/// The numbers of one epoch, as handed to the callback and kept in [`History`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochStats {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// Training loss (see [`History::loss`]).
+    pub loss: f64,
+    /// Training accuracy over the epoch's batches, measured before each batch's update.
+    pub accuracy: f64,
+    /// Loss on the validation data after the epoch, if there is any.
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation data after the epoch, if there is any.
+    pub val_accuracy: Option<f64>,
+    /// The learning rate used in the epoch.
+    pub learning_rate: f64,
+    /// Wall-clock seconds the epoch took (training and validation).
+    pub seconds: f64,
+}
+
+impl fmt::Display for EpochStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "epoch {:>4}  loss {:.6}  accuracy {:.4}", self.epoch + 1, self.loss, self.accuracy)?;
+        if let (Some(l), Some(a)) = (self.val_loss, self.val_accuracy) {
+            write!(f, "  val_loss {l:.6}  val_accuracy {a:.4}")?;
+        }
+        write!(f, "  lr {:.3e}  {:.2}s", self.learning_rate, self.seconds)
+    }
+}
+
+type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
+
+/// How to train: the loss, the optimizer, epochs, batches, the seed, and the optional extras
+/// (validation, early stopping, a learning-rate schedule, progress lines, a callback).
 ///
 /// Defaults: 1 epoch, full batch (every sample in one batch, the course's gradient descent),
-/// shuffling on (it only matters with minibatches), seed 0.
+/// shuffling on (it only matters with minibatches), seed 0, no validation, constant learning rate,
+/// silent.
 ///
 /// The optimizer lives in the configuration, so calling `fit` again with the same configuration
 /// continues with the optimizer's state.
@@ -22,7 +139,6 @@ use rand::RngExt;
 /// assert_eq!(config.epoch_count(), 20000);
 /// # Ok::<(), backprop::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct FitConfig<T: Real> {
     loss: Box<dyn Loss<T>>,
     optimizer: Box<dyn Optimizer<T>>,
@@ -30,6 +146,29 @@ pub struct FitConfig<T: Real> {
     batch_size: Option<usize>,
     shuffle: bool,
     seed: u64,
+    validation: Option<Validation<T>>,
+    patience: Option<usize>,
+    schedule: Schedule,
+    progress: bool,
+    callback: Option<Callback>,
+}
+
+impl<T: Real> fmt::Debug for FitConfig<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FitConfig")
+            .field("loss", &self.loss)
+            .field("optimizer", &self.optimizer)
+            .field("epochs", &self.epochs)
+            .field("batch_size", &self.batch_size)
+            .field("shuffle", &self.shuffle)
+            .field("seed", &self.seed)
+            .field("validation", &self.validation.as_ref().map(|_| "set"))
+            .field("patience", &self.patience)
+            .field("schedule", &self.schedule)
+            .field("progress", &self.progress)
+            .field("callback", &self.callback.as_ref().map(|_| "set"))
+            .finish()
+    }
 }
 
 impl<T: Real> FitConfig<T> {
@@ -42,6 +181,11 @@ impl<T: Real> FitConfig<T> {
             batch_size: None,
             shuffle: true,
             seed: 0,
+            validation: None,
+            patience: None,
+            schedule: Schedule::Constant,
+            progress: false,
+            callback: None,
         }
     }
 
@@ -70,6 +214,46 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
+    /// Measures loss and accuracy on `x`, `t` after every epoch (the data is copied into the
+    /// configuration).
+    pub fn validation_data(mut self, x: &DMatrix<T>, t: &DMatrix<T>) -> Self {
+        self.validation = Some(Validation::Data(x.clone(), t.clone()));
+        self
+    }
+
+    /// Sets aside the last `fraction` (in (0, 1)) of the training rows, before any shuffling,
+    /// as validation data.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
+        self.validation = Some(Validation::Split(fraction));
+        self
+    }
+
+    /// Stops when the monitored loss (validation loss if there is validation data, else
+    /// training loss) has not improved for `patience` epochs, and in any case ends training with
+    /// the parameters of the best epoch.
+    pub fn early_stopping(mut self, patience: usize) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+
+    /// Changes the learning rate from epoch to epoch.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Prints one line per epoch to standard error (off by default).
+    pub fn progress(mut self, progress: bool) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// Calls `callback` after every epoch; returning [`Control::Stop`] ends training.
+    pub fn on_epoch(mut self, callback: impl FnMut(&EpochStats) -> Control + Send + 'static) -> Self {
+        self.callback = Some(Box::new(callback));
+        self
+    }
+
     /// The number of epochs.
     pub fn epoch_count(&self) -> usize {
         self.epochs
@@ -86,34 +270,44 @@ impl<T: Real> FitConfig<T> {
     }
 
     fn validate(&self) -> Result<()> {
+        let invalid = |name, value: String, expected| Err(Error::InvalidConfig { name, value, expected });
         if self.epochs == 0 {
-            return Err(Error::InvalidConfig {
-                name: "epochs",
-                value: "0".into(),
-                expected: ">= 1",
-            });
+            return invalid("epochs", "0".into(), ">= 1");
         }
         if self.batch_size == Some(0) {
-            return Err(Error::InvalidConfig {
-                name: "batch_size",
-                value: "0".into(),
-                expected: ">= 1",
-            });
+            return invalid("batch_size", "0".into(), ">= 1");
         }
-        Ok(())
+        if let Some(Validation::Split(f)) = self.validation {
+            if !(f > 0.0 && f < 1.0) {
+                return invalid("validation_split", f.to_string(), "in (0, 1)");
+            }
+        }
+        self.schedule.validate()
     }
 }
 
-/// What happened during training: the course's `Error_list` and more.
+/// What happened during training: the course's `Error_list` and more, one entry per epoch.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct History {
-    /// The training loss of every epoch: the average of its batches' losses (computed before
-    /// each batch's update), weighted by batch size. With full-batch training it is the loss of
-    /// the whole set.
+    /// The training loss of every epoch: the average of its batches' losses (each computed before
+    /// the batch's update, plus the optimizer's L2 penalty if any), weighted by batch size. With
+    /// full-batch training it is the loss of the whole set.
     pub loss: Vec<f64>,
+    /// Training accuracy of every epoch (see [`EpochStats::accuracy`]).
+    pub accuracy: Vec<f64>,
+    /// Validation loss of every epoch (empty without validation data).
+    pub val_loss: Vec<f64>,
+    /// Validation accuracy of every epoch (empty without validation data).
+    pub val_accuracy: Vec<f64>,
+    /// Learning rate of every epoch.
+    pub learning_rate: Vec<f64>,
+    /// Seconds every epoch took.
+    pub seconds: Vec<f64>,
     /// Optimizer steps taken.
     pub steps: usize,
+    /// With early stopping: the epoch whose parameters the network ends with.
+    pub best_epoch: Option<usize>,
 }
 
 impl History {
@@ -121,6 +315,88 @@ impl History {
     pub fn final_loss(&self) -> Option<f64> {
         self.loss.last().copied()
     }
+
+    /// Number of epochs run.
+    pub fn epochs(&self) -> usize {
+        self.loss.len()
+    }
+
+    fn push(&mut self, s: &EpochStats) {
+        self.loss.push(s.loss);
+        self.accuracy.push(s.accuracy);
+        if let (Some(l), Some(a)) = (s.val_loss, s.val_accuracy) {
+            self.val_loss.push(l);
+            self.val_accuracy.push(a);
+        }
+        self.learning_rate.push(s.learning_rate);
+        self.seconds.push(s.seconds);
+    }
+
+    /// The history as CSV: a header line, then one line per epoch
+    /// (`epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds`; validation columns
+    /// empty without validation data).
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n");
+        let opt = |v: &[f64], i: usize| v.get(i).map(|x| x.to_string()).unwrap_or_default();
+        for i in 0..self.loss.len() {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                i + 1,
+                self.loss[i],
+                opt(&self.accuracy, i),
+                opt(&self.val_loss, i),
+                opt(&self.val_accuracy, i),
+                opt(&self.learning_rate, i),
+                opt(&self.seconds, i),
+            ));
+        }
+        csv
+    }
+
+    /// Writes [`to_csv`](History::to_csv) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be written; an existing file is then intact.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_atomically(path.as_ref(), self.to_csv().as_bytes())
+    }
+}
+
+/// Copies every parameter value of `net`, in order.
+fn snapshot<T: Real, N: Network<T>>(net: &N) -> Vec<DMatrix<T>> {
+    let mut values = Vec::new();
+    net.visit_params(&mut |p| values.push(p.value().clone()));
+    net.visit_buffers(&mut |_, m| values.push(m.clone()));
+    values
+}
+
+/// Puts back values taken by [`snapshot`].
+fn restore<T: Real, N: Network<T>>(net: &mut N, values: &[DMatrix<T>]) {
+    let mut values = values.iter();
+    net.visit_params_mut(&mut |p| {
+        if let Some(v) = values.next() {
+            p.value_mut().copy_from(v);
+        }
+    });
+    net.visit_buffers_mut(&mut |_, m| {
+        if let Some(v) = values.next() {
+            m.copy_from(v);
+        }
+    });
+}
+
+/// Checks inputs and targets for `net` and `loss`.
+fn check_data<T: Real, N: Network<T>>(net: &N, loss: &dyn Loss<T>, what: &'static str, x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::EmptyInput { what, got: x.into() });
+    }
+    if x.ncols() != net.input_width() {
+        // predict reports the mismatch with the first layer's name.
+        net.predict(&DMatrix::zeros(0, x.ncols()))?;
+    }
+    check_rows(x, t)?;
+    check_finite(what, x)?;
+    loss.check_targets(net.output_width(), t)
 }
 
 pub(crate) fn fit<T: Real, N: Network<T>>(
@@ -130,19 +406,42 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     config: &mut FitConfig<T>,
 ) -> Result<History> {
     config.validate()?;
-    if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(Error::EmptyInput {
-            what: "x",
-            got: x.into(),
-        });
+    // Split off validation rows (views, no copy) before checking anything else.
+    let split = match &config.validation {
+        Some(Validation::Split(f)) => {
+            let n_val = ((x.nrows() as f64) * f).round() as usize;
+            if n_val == 0 || n_val >= x.nrows() {
+                return Err(Error::InvalidConfig {
+                    name: "validation_split",
+                    value: format!("{f} of {} rows", x.nrows()),
+                    expected: "a fraction leaving at least one row on each side",
+                });
+            }
+            Some(x.nrows() - n_val)
+        }
+        _ => None,
+    };
+    let (x_train, t_train, val) = match (split, &config.validation) {
+        (Some(n), _) => {
+            let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
+            if x.nrows() != t.nrows() {
+                check_rows(x, t)?;
+            }
+            let n_all = x.nrows();
+            (
+                std::borrow::Cow::Owned(rows(x, 0..n)),
+                std::borrow::Cow::Owned(rows(t, 0..n)),
+                Some((rows(x, n..n_all), rows(t, n..n_all))),
+            )
+        }
+        (None, Some(Validation::Data(xv, tv))) => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), Some((xv.clone(), tv.clone()))),
+        _ => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), None),
+    };
+    let (x, t) = (x_train.as_ref(), t_train.as_ref());
+    check_data(net, config.loss.as_ref(), "x", x, t)?;
+    if let Some((xv, tv)) = &val {
+        check_data(net, config.loss.as_ref(), "validation x", xv, tv)?;
     }
-    if x.ncols() != net.input_width() {
-        // predict reports the mismatch with the first layer's name.
-        net.predict(&DMatrix::zeros(0, x.ncols()))?;
-    }
-    check_rows(x, t)?;
-    check_finite("x", x)?;
-    config.loss.check_targets(net.output_width(), t)?;
 
     let n = x.nrows();
     let batch = config.batch_size.unwrap_or(n).min(n);
@@ -150,24 +449,20 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
     let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    let mut history = History {
-        loss: Vec::with_capacity(config.epochs),
-        steps: 0,
-    };
+    let base_rate = config.optimizer.learning_rate();
+    let mut history = History::default();
+    let mut best: Option<(f64, usize, Vec<DMatrix<T>>)> = None;
 
     for epoch in 0..config.epochs {
-        let mut sum = 0.0;
-        let mut step = |net: &mut N, xb: &DMatrix<T>, tb: &DMatrix<T>, train_rng: &mut _| {
-            net.train_step(xb, tb, config.loss.as_ref(), config.optimizer.as_mut(), train_rng)
-                .map_err(|e| match e {
-                    Error::Diverged { loss, .. } => Error::Diverged { epoch, loss },
-                    e => e,
-                })
-        };
+        let start = Instant::now();
+        let rate = config.schedule.rate(base_rate, epoch, config.epochs);
+        if config.schedule != Schedule::Constant {
+            config.optimizer.set_learning_rate(rate)?;
+        }
+        let mut tally = Tally::default();
         if batch == n {
             // Full batch: the data itself, no copy.
-            sum += step(net, x, t, &mut train_rng)?.to_f64() * n as f64;
-            history.steps += 1;
+            tally.step(net, config, x, t, &mut train_rng, epoch)?;
         } else {
             if config.shuffle {
                 shuffle(&mut order, &mut shuffle_rng);
@@ -175,17 +470,88 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
             for rows in order.chunks(batch) {
                 gather_rows(x, rows, &mut xb);
                 gather_rows(t, rows, &mut tb);
-                sum += step(net, &xb, &tb, &mut train_rng)?.to_f64() * rows.len() as f64;
-                history.steps += 1;
+                tally.step(net, config, &xb, &tb, &mut train_rng, epoch)?;
             }
         }
-        history.loss.push(sum / n as f64);
+        history.steps += tally.steps;
+        let (val_loss, val_accuracy) = match &val {
+            Some((xv, tv)) => {
+                let e = net.evaluate(xv, tv, config.loss.as_ref())?;
+                (Some(e.loss), Some(e.accuracy))
+            }
+            None => (None, None),
+        };
+        let stats = EpochStats {
+            epoch,
+            loss: tally.loss / n as f64,
+            accuracy: tally.correct / n as f64,
+            val_loss,
+            val_accuracy,
+            learning_rate: config.optimizer.learning_rate(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        history.push(&stats);
+        if config.progress {
+            eprintln!("{stats}");
+        }
+        let mut stop = config.callback.as_mut().is_some_and(|cb| cb(&stats) == Control::Stop);
+        if let Some(patience) = config.patience {
+            let monitored = val_loss.unwrap_or(stats.loss);
+            match &best {
+                Some((value, _, _)) if monitored >= *value => {}
+                _ => best = Some((monitored, epoch, snapshot(net))),
+            }
+            if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= patience) {
+                stop = true;
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    if let Some((_, epoch, values)) = best {
+        restore(net, &values);
+        history.best_epoch = Some(epoch);
     }
     Ok(history)
 }
 
+/// Loss and correct predictions summed over an epoch's batches.
+#[derive(Default)]
+struct Tally {
+    loss: f64,
+    correct: f64,
+    steps: usize,
+}
+
+impl Tally {
+    fn step<T: Real, N: Network<T>>(
+        &mut self,
+        net: &mut N,
+        config: &mut FitConfig<T>,
+        x: &DMatrix<T>,
+        t: &DMatrix<T>,
+        rng: &mut SeededRng,
+        epoch: usize,
+    ) -> Result<()> {
+        let loss = net
+            .train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)
+            .map_err(|e| match e {
+                Error::Diverged { loss, .. } => Error::Diverged { epoch, loss },
+                e => e,
+            })?;
+        let rows = x.nrows() as f64;
+        self.loss += loss.to_f64() * rows;
+        if let Some(y) = net.last_output() {
+            self.correct += accuracy(y, t)? * rows;
+        }
+        self.steps += 1;
+        Ok(())
+    }
+}
+
 /// Fisher–Yates shuffle, drawing from the crate's seeded generator.
-fn shuffle(order: &mut [usize], rng: &mut crate::SeededRng) {
+fn shuffle(order: &mut [usize], rng: &mut SeededRng) {
     for i in (1..order.len()).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);

@@ -75,7 +75,7 @@ mod real;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use error::{Dims, Error, FormatError, LayerId, Result};
-pub use fit::{FitConfig, History};
+pub use fit::{Control, EpochStats, FitConfig, History, Schedule};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{ensure_shape, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Shape, Softmax};
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};

@@ -51,6 +51,19 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// [`visit_params`](Network::visit_params).
     fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<T>));
 
+    /// Calls `f` on every buffer (state saved but never optimized, such as batch-norm running
+    /// statistics), layer by layer. The default has none.
+    fn visit_buffers<'a>(&'a self, _f: &mut dyn FnMut(&'static str, &'a DMatrix<T>)) {}
+
+    /// Calls `f` on every buffer, mutably, in the order of
+    /// [`visit_buffers`](Network::visit_buffers).
+    fn visit_buffers_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {}
+
+    /// The output of the last training step, if there was one (used for training accuracy).
+    fn last_output(&self) -> Option<&DMatrix<T>> {
+        None
+    }
+
     /// Every parameter, in the order of [`visit_params`](Network::visit_params).
     fn params(&self) -> Vec<&Param<T>> {
         let mut params = Vec::new();
@@ -409,5 +422,21 @@ impl<T: Real> Network<T> for Sequential<T> {
         for layer in &mut self.layers {
             layer.visit_params_mut(f);
         }
+    }
+
+    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a DMatrix<T>)) {
+        for layer in &self.layers {
+            layer.visit_buffers(f);
+        }
+    }
+
+    fn visit_buffers_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {
+        for layer in &mut self.layers {
+            layer.visit_buffers_mut(f);
+        }
+    }
+
+    fn last_output(&self) -> Option<&DMatrix<T>> {
+        self.outputs.last().filter(|y| y.nrows() > 0)
     }
 }

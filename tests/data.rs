@@ -480,7 +480,7 @@ fn stratified_split_keeps_class_proportions() {
         let s = stratified_split(&x, &labels, fraction, seed).unwrap();
         assert_eq!(s, stratified_split(&x, &labels, fraction, seed).unwrap());
         check_disjoint_complete(&s, &x, &labels);
-        assert_eq!(s.test_x.nrows(), (1797.0 * fraction as f64).round() as usize);
+        assert_eq!(s.test_x.nrows(), (1797.0 * fraction).round() as usize);
         for class in 0..10 {
             let n_c = labels.iter().filter(|&&k| k == class).count() as f64;
             let t_c = s.test_labels.iter().filter(|&&k| k == class).count() as f64;

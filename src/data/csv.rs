@@ -128,7 +128,7 @@ fn parse_label(cell: &str) -> Option<usize> {
     }
     let v = cell.parse::<f64>().ok()?;
     // 2^53: every integer below it is exact in f64, and fits usize on 64-bit targets.
-    (v >= 0.0 && v < 9_007_199_254_740_992.0 && v.fract() == 0.0)
+    ((0.0..9_007_199_254_740_992.0).contains(&v) && v.fract() == 0.0)
         .then_some(v as u64)
         .and_then(|k| usize::try_from(k).ok())
 }

@@ -110,7 +110,9 @@ impl<T: Real> Optimizer<T> for AdaGrad {
         let eps = T::cast(self.eps);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else { continue };
+            let Some((value, grad)) = param.take_update() else {
+                continue;
+            };
             for_columns(value, grad, bufs, |w, g, [h]| {
                 for ((w, &g), h) in w.iter_mut().zip(g).zip(h.iter_mut()) {
                     let g = g + l2 * *w;

@@ -132,7 +132,9 @@ impl Adam {
         let eps = T::cast(self.eps);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else { continue };
+            let Some((value, grad)) = param.take_update() else {
+                continue;
+            };
             for_columns(value, grad, bufs, |w, g, [m, v]| {
                 for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                     let g = g + l2 * *w;

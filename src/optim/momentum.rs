@@ -111,7 +111,9 @@ impl<T: Real> Optimizer<T> for Momentum {
         let alpha = T::cast(self.momentum);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else { continue };
+            let Some((value, grad)) = param.take_update() else {
+                continue;
+            };
             for_columns(value, grad, bufs, |w, g, [v]| {
                 for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                     let g = g + l2 * *w;

@@ -66,7 +66,11 @@ impl<const K: usize> Debug for State<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.slots {
             None => f.write_str("State(not created)"),
-            Some(slots) => write!(f, "State({})", describe(slots.dims().iter().copied(), Some(slots.scalar()))),
+            Some(slots) => write!(
+                f,
+                "State({})",
+                describe(slots.dims().iter().copied(), Some(slots.scalar()))
+            ),
         }
     }
 }

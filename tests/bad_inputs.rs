@@ -1,0 +1,456 @@
+//! Bad inputs give the right error and change nothing (RELIABILITY.md §8): the network's
+//! parameters are bitwise as before, the caller's data is untouched, nothing panics.
+
+use backprop::{
+    seeded, Adam, Dense, Dims, Error, FitConfig, Identity, Init, Layer, LayerId, Network, Optimizer, Param,
+    Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Stream, Tanh, BinaryCrossEntropy,
+    MAX_ELEMENTS,
+};
+use nalgebra::DMatrix;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+/// 2 features → 3 classes.
+fn classifier() -> Sequential<f64> {
+    Sequential::builder(2)
+        .add(Dense::new(2, 4))
+        .add(Tanh)
+        .add(Dense::new(4, 3))
+        .build(1)
+        .unwrap()
+}
+
+/// 2 features → 1 real output.
+fn regressor() -> Sequential<f64> {
+    Sequential::builder(2).add(Dense::new(2, 1)).add(Identity).build(2).unwrap()
+}
+
+/// Six samples of two features.
+fn inputs() -> DMatrix<f64> {
+    Init::Uniform { low: -1.0, high: 1.0 }.matrix(6, 2, &mut seeded(3, Stream::Init)).unwrap()
+}
+
+/// Class indices in 0..3 for [`inputs`].
+fn labels() -> DMatrix<f64> {
+    DMatrix::from_column_slice(6, 1, &[0.0, 1.0, 2.0, 2.0, 1.0, 0.0])
+}
+
+fn sce_config() -> FitConfig<f64> {
+    FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3)
+}
+
+/// Every parameter's shape and bits.
+fn snapshot<N: Network<f64>>(net: &N) -> Vec<((usize, usize), Vec<u64>)> {
+    net.params().iter().map(|p| (p.value().shape(), p.value().iter().map(|v| v.to_bits()).collect())).collect()
+}
+
+fn bits(m: &DMatrix<f64>) -> ((usize, usize), Vec<u64>) {
+    (m.shape(), m.iter().map(|v| v.to_bits()).collect())
+}
+
+/// Runs `fit`, which must fail; checks that neither the network nor the data changed.
+fn fit_err(net: &mut Sequential<f64>, x: &DMatrix<f64>, t: &DMatrix<f64>, config: &mut FitConfig<f64>) -> Error {
+    let (before, x_before, t_before) = (snapshot(net), bits(x), bits(t));
+    let err = net.fit(x, t, config).expect_err("fit must fail");
+    assert_eq!(snapshot(net), before, "parameters changed by a failed fit ({err})");
+    assert_eq!((bits(x), bits(t)), (x_before, t_before), "caller's data changed");
+    err
+}
+
+/// Runs `predict`, which must fail; checks that neither the network nor the data changed.
+fn predict_err(net: &Sequential<f64>, x: &DMatrix<f64>) -> Error {
+    let (before, x_before) = (snapshot(net), bits(x));
+    let err = net.predict(x).expect_err("predict must fail");
+    assert_eq!(snapshot(net), before);
+    assert_eq!(bits(x), x_before);
+    err
+}
+
+// ---------------------------------------------------------------------------------------------
+// Empty and misshapen data
+
+#[test]
+fn fit_on_no_rows_is_empty_input() {
+    let mut net = classifier();
+    let err = fit_err(&mut net, &DMatrix::zeros(0, 2), &DMatrix::zeros(0, 1), &mut sce_config());
+    assert!(matches!(err, Error::EmptyInput { what: "x", got: Dims(0, 2) }), "{err:?}");
+}
+
+#[test]
+fn predict_on_no_rows_is_an_empty_result() {
+    let net = classifier();
+    let before = snapshot(&net);
+    let y = net.predict(&DMatrix::zeros(0, 2)).unwrap();
+    assert_eq!(y.shape(), (0, 3));
+    assert_eq!(snapshot(&net), before);
+}
+
+#[test]
+fn wrong_feature_count() {
+    let mut net = classifier();
+    let x = DMatrix::from_element(6, 3, 0.5);
+    let err = fit_err(&mut net, &x, &labels(), &mut sce_config());
+    let expected = LayerId { index: Some(0), kind: "dense" };
+    assert!(matches!(err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if layer == expected), "{err:?}");
+    assert_eq!(err.to_string(), "layer 0 (dense) expects input with 2 features, got 3");
+
+    let err = predict_err(&net, &x);
+    assert!(matches!(err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if layer == expected), "{err:?}");
+    assert!(format!("{err}").contains("expects input with 2 features, got 3"), "{err}");
+
+    // No columns at all, even with no rows.
+    let err = predict_err(&net, &DMatrix::zeros(0, 0));
+    assert!(matches!(err, Error::FeatureMismatch { expected: 2, got: 0, .. }), "{err:?}");
+}
+
+#[test]
+fn rows_of_x_and_targets_differ() {
+    let mut net = classifier();
+    let t = DMatrix::from_column_slice(5, 1, &[0.0, 1.0, 2.0, 2.0, 1.0]);
+    let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5 }), "{err:?}");
+    assert_eq!(err.to_string(), "x has 6 rows but the targets have 5; each row is one sample");
+
+    let err = net.evaluate(&inputs(), &t, &SoftmaxCrossEntropy).unwrap_err();
+    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5 }), "{err:?}");
+}
+
+#[test]
+fn one_hot_targets_of_the_wrong_width() {
+    let mut net = classifier();
+    for width in [2, 4] {
+        let t = DMatrix::from_fn(6, width, |i, j| if i % width == j { 1.0 } else { 0.0 });
+        let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+        assert!(
+            matches!(err, Error::TargetShapeMismatch { loss: "softmax_cross_entropy", got, .. } if got == Dims(6, width)),
+            "{err:?}"
+        );
+    }
+    // The same for a regression loss: one target column per output.
+    let mut net = regressor();
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).unwrap());
+    let err = fit_err(&mut net, &inputs(), &DMatrix::zeros(6, 2), &mut config);
+    assert!(matches!(err, Error::TargetShapeMismatch { loss: "squared_error", got: Dims(6, 2), .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Non-finite values and labels
+
+#[test]
+fn non_finite_inputs() {
+    let mut net = classifier();
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut x = inputs();
+        x[(4, 1)] = bad;
+        let err = fit_err(&mut net, &x, &labels(), &mut sce_config());
+        assert!(matches!(err, Error::NonFinite { what: "x", row: 4, col: 1, .. }), "{err:?}");
+        let Error::NonFinite { value, .. } = err else { unreachable!() };
+        assert_eq!(value.to_bits(), bad.to_bits());
+
+        let err = predict_err(&net, &x);
+        assert!(matches!(err, Error::NonFinite { what: "x", row: 4, col: 1, .. }), "{err:?}");
+    }
+    let mut x = inputs();
+    x[(2, 0)] = f64::NAN;
+    assert_eq!(predict_err(&net, &x).to_string(), "x holds a non-finite value NaN at row 2, column 0");
+}
+
+#[test]
+fn non_finite_targets() {
+    // Regression targets.
+    let mut net = regressor();
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).unwrap());
+    let mut t = DMatrix::from_element(6, 1, 0.5);
+    t[(3, 0)] = f64::NAN;
+    let err = fit_err(&mut net, &inputs(), &t, &mut config);
+    assert!(matches!(err, Error::NonFinite { what: "targets", row: 3, col: 0, .. }), "{err:?}");
+
+    // A class label that is NaN.
+    let mut net = classifier();
+    let mut t = labels();
+    t[(5, 0)] = f64::NAN;
+    let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+    assert!(matches!(err, Error::NonFinite { what: "targets", row: 5, col: 0, .. }), "{err:?}");
+
+    // One-hot targets with an infinity.
+    let mut t = DMatrix::from_fn(6, 3, |i, j| if labels()[i] == j as f64 { 1.0 } else { 0.0 });
+    t[(1, 2)] = f64::INFINITY;
+    let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+    assert!(matches!(err, Error::NonFinite { what: "targets", row: 1, col: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn class_labels_out_of_range_fractional_or_negative() {
+    let mut net = classifier();
+    for bad in [3.0, 7.0, 1.5, -1.0, 0.25] {
+        let mut t = labels();
+        t[(4, 0)] = bad;
+        let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+        assert!(matches!(err, Error::LabelOutOfRange { row: 4, label, classes: 3 } if label == bad), "{err:?}");
+
+        let err = net.evaluate(&inputs(), &t, &SoftmaxCrossEntropy).unwrap_err();
+        assert!(matches!(err, Error::LabelOutOfRange { row: 4, classes: 3, .. }), "{err:?}");
+    }
+    let mut t = labels();
+    t[(4, 0)] = 3.0;
+    let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
+    assert_eq!(err.to_string(), "label 3 at row 4 is not a class index in 0..3");
+}
+
+#[test]
+fn binary_targets_outside_zero_one() {
+    let mut net = Sequential::builder(2).add(Dense::new(2, 1)).add(Sigmoid).build(4).unwrap();
+    let mut config = FitConfig::new(BinaryCrossEntropy, Sgd::new(0.1).unwrap());
+    let mut t = DMatrix::from_element(6, 1, 1.0);
+    t[(2, 0)] = 1.5;
+    let err = fit_err(&mut net, &inputs(), &t, &mut config);
+    assert!(matches!(err, Error::LabelOutOfRange { row: 2, classes: 2, .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+#[test]
+fn zero_epochs_or_batch_size() {
+    let mut net = classifier();
+    let err = fit_err(&mut net, &inputs(), &labels(), &mut sce_config().epochs(0));
+    assert!(matches!(&err, Error::InvalidConfig { name: "epochs", value, .. } if value == "0"), "{err:?}");
+    let err = fit_err(&mut net, &inputs(), &labels(), &mut sce_config().batch_size(0));
+    assert!(matches!(&err, Error::InvalidConfig { name: "batch_size", value, .. } if value == "0"), "{err:?}");
+}
+
+#[test]
+fn learning_rates_that_are_not_positive_and_finite() {
+    for lr in [0.0, -0.1, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let err = Sgd::new(lr).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{lr}: {err:?}");
+        let err = Adam::new(lr).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{lr}: {err:?}");
+    }
+    assert_eq!(Sgd::new(-1.0).unwrap_err().to_string(), "invalid learning_rate: expected > 0 and finite, got -1");
+
+    // Changing the rate later is checked the same way, and a refused rate is not taken.
+    let mut sgd = Sgd::new(0.5).unwrap();
+    let err = Optimizer::<f64>::set_learning_rate(&mut sgd, f64::NAN).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{err:?}");
+    assert_eq!(sgd.learning_rate(), 0.5);
+}
+
+#[test]
+fn layers_that_do_not_chain() {
+    let err = Sequential::<f64>::builder(4).add(Dense::new(4, 8)).add(Dense::new(16, 2)).build(0).unwrap_err();
+    let expected = LayerId { index: Some(1), kind: "dense" };
+    assert!(matches!(err, Error::LayerChain { layer, expected: 16, got: 8 } if layer == expected), "{err:?}");
+    assert_eq!(err.to_string(), "layer 1 (dense) expects 16 input features, but the layers before it give 8");
+
+    // The first layer against the network's input width.
+    let err = Sequential::<f64>::builder(3).add(Sigmoid).add(Dense::new(2, 2)).build(0).unwrap_err();
+    assert!(matches!(err, Error::LayerChain { layer: LayerId { index: Some(1), .. }, expected: 2, got: 3 }), "{err:?}");
+}
+
+#[test]
+fn a_network_without_layers() {
+    let err = Sequential::<f64>::builder(3).build(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "layers", .. }), "{err:?}");
+}
+
+#[test]
+fn zero_dimensions() {
+    let err = Sequential::<f64>::builder(3).add(Dense::new(3, 0)).build(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "out_dim", .. }), "{err:?}");
+    let err = Sequential::<f64>::builder(2).add(Dense::new(0, 2)).build(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "in_dim", .. }), "{err:?}");
+    let err = Sequential::<f64>::builder(0).add(Dense::new(0, 2)).build(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "input width", .. }), "{err:?}");
+    // A layer on its own.
+    let err = Dense::<f32>::new(0, 0).build(Shape::Flat(0), &mut seeded(0, Stream::Init)).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "in_dim", .. }), "{err:?}");
+}
+
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn huge_layers_are_refused_before_allocating() {
+    // 2⁶⁴ elements overflow usize; allocating would abort the process, so the test finishing
+    // shows that nothing was allocated.
+    let n = 1usize << 32;
+    let err = Sequential::<f32>::builder(n).add(Dense::new(n, n)).build(0).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { rows, cols, limit, .. } if rows == n && cols == n && limit == MAX_ELEMENTS),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("4294967296x4294967296"), "{err}");
+
+    // No overflow, but over the cap: 2³¹ elements.
+    let err = Sequential::<f64>::builder(1 << 15).add(Dense::new(1 << 15, 1 << 16)).build(0).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { rows: 32768, cols: 65536, .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training that goes wrong
+
+#[test]
+fn diverging_training_keeps_the_last_finite_parameters() {
+    let x = inputs();
+    let t = DMatrix::from_fn(6, 1, |i, _| 3.0 * x[(i, 0)] - 2.0 * x[(i, 1)] + 1.0);
+    let config = || FitConfig::new(SquaredError::mean(), Sgd::new(1e6).unwrap()).epochs(10_000);
+
+    let mut net = regressor();
+    let initial = snapshot(&net);
+    let err = net.fit(&x, &t, &mut config()).unwrap_err();
+    let Error::Diverged { epoch, loss } = err else { panic!("expected Diverged, got {err:?}") };
+    assert!(!loss.is_finite(), "{loss}");
+    assert!(epoch >= 1 && epoch < 10_000, "{epoch}");
+    assert!(net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite())));
+    assert_ne!(snapshot(&net), initial, "epochs before the divergence did train");
+
+    // The failed update was not applied: the parameters are those after `epoch` good epochs.
+    let mut replay = regressor();
+    replay.fit(&x, &t, &mut config().epochs(epoch)).unwrap();
+    assert_eq!(snapshot(&net), snapshot(&replay));
+}
+
+#[test]
+fn a_batch_larger_than_the_data_is_one_step_per_epoch() {
+    let (x, t) = (inputs(), labels());
+    let mut net = classifier();
+    let history = net.fit(&x, &t, &mut sce_config().epochs(5).batch_size(100)).unwrap();
+    assert_eq!(history.steps, 5);
+    assert_eq!(history.loss.len(), 5);
+
+    // Exactly full-batch training.
+    let mut full = classifier();
+    let full_history = full.fit(&x, &t, &mut sce_config().epochs(5)).unwrap();
+    assert_eq!(snapshot(&net), snapshot(&full));
+    assert_eq!(history.loss, full_history.loss);
+
+    // Whereas 4 of 6 rows makes two steps (4 + 2) per epoch.
+    let history = classifier().fit(&x, &t, &mut sce_config().epochs(5).batch_size(4)).unwrap();
+    assert_eq!(history.steps, 10);
+}
+
+#[test]
+fn fit_after_a_failed_fit() {
+    let (x, t) = (inputs(), labels());
+    let mut bad_x = x.clone();
+    bad_x[(0, 0)] = f64::NAN;
+    // Adam keeps state created on its first step: a failed fit must not have created any.
+    let config = || FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01).unwrap()).epochs(20);
+
+    let mut net = classifier();
+    let mut reused = config();
+    fit_err(&mut net, &bad_x, &t, &mut reused);
+    fit_err(&mut net, &x, &t, &mut config().epochs(0));
+    let history = net.fit(&x, &t, &mut reused).unwrap();
+
+    let mut fresh = classifier();
+    let fresh_history = fresh.fit(&x, &t, &mut config()).unwrap();
+    assert_eq!(history.loss, fresh_history.loss);
+    assert_eq!(history.steps, fresh_history.steps);
+    assert_eq!(snapshot(&net), snapshot(&fresh));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers and optimizers used directly
+
+#[test]
+fn set_weight_with_the_wrong_shape() {
+    let mut net = classifier();
+    let before = snapshot(&net);
+    let dense = net.layer_mut::<Dense<f64>>(0).unwrap();
+    let err = dense.set_weight(&DMatrix::zeros(4, 2)).unwrap_err();
+    assert!(
+        matches!(err, Error::ShapeMismatch { what: "weight", expected: Dims(2, 4), got: Dims(4, 2), .. }),
+        "{err:?}"
+    );
+    let err = dense.set_bias(&DMatrix::zeros(4, 1)).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { what: "bias", expected: Dims(1, 4), .. }), "{err:?}");
+    assert_eq!(snapshot(&net), before);
+
+    // The right shape is taken.
+    let w = DMatrix::from_element(2, 4, 0.25);
+    net.layer_mut::<Dense<f64>>(0).unwrap().set_weight(&w).unwrap();
+    assert_eq!(net.layer::<Dense<f64>>(0).unwrap().weight(), &w);
+}
+
+#[test]
+fn an_unbuilt_layer() {
+    let mut dense = Dense::<f64>::new(2, 3);
+    let err = dense.set_weight(&DMatrix::zeros(2, 3)).unwrap_err();
+    assert!(matches!(err, Error::NotBuilt { layer: LayerId { index: None, kind: "dense" } }), "{err:?}");
+    let mut y = DMatrix::zeros(0, 0);
+    let err = dense.forward(&DMatrix::zeros(1, 2), &mut y).unwrap_err();
+    assert!(matches!(err, Error::NotBuilt { .. }), "{err:?}");
+}
+
+/// Runs `backward` with a `grad_y` of the wrong shape: it must fail and write nothing.
+fn backward_err<L: Layer<f64>>(layer: &mut L, x: &DMatrix<f64>, bad_grad_y: &DMatrix<f64>) -> Error {
+    let mut y = DMatrix::zeros(0, 0);
+    layer.forward_train(x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
+    let mut dx = DMatrix::from_element(1, 1, 42.0);
+    let err = layer.backward(x, &y, bad_grad_y, Some(&mut dx)).unwrap_err();
+    assert_eq!(dx, DMatrix::from_element(1, 1, 42.0), "grad_x written by a failed backward");
+    layer.visit_params(&mut |p| assert!(p.grad().is_none(), "a failed backward marked a gradient fresh"));
+    err
+}
+
+#[test]
+fn backward_with_the_wrong_grad_y_shape() {
+    let x = inputs(); // 6 × 2
+    let mut dense = Dense::<f64>::new(2, 3);
+    dense.build(Shape::Flat(2), &mut seeded(5, Stream::Init)).unwrap();
+    let err = backward_err(&mut dense, &x, &DMatrix::zeros(6, 4));
+    assert!(
+        matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 3), got: Dims(6, 4), .. }),
+        "{err:?}"
+    );
+    let err = backward_err(&mut dense, &x, &DMatrix::zeros(5, 3));
+    assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", got: Dims(5, 3), .. }), "{err:?}");
+
+    let err = backward_err(&mut Sigmoid, &x, &DMatrix::zeros(2, 6));
+    assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 2), .. }), "{err:?}");
+    let err = backward_err(&mut Softmax, &x, &DMatrix::zeros(6, 1));
+    assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 2), .. }), "{err:?}");
+}
+
+fn values(params: &[&mut Param<f64>]) -> Vec<((usize, usize), Vec<u64>)> {
+    params.iter().map(|p| bits(p.value())).collect()
+}
+
+#[test]
+fn optimizer_step_without_a_fresh_gradient() {
+    let x = inputs();
+    let mut dense = Dense::<f64>::new(2, 3);
+    dense.build(Shape::Flat(2), &mut seeded(6, Stream::Init)).unwrap();
+    let mut y = DMatrix::zeros(0, 0);
+    dense.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
+    dense.backward(&x, &y, &DMatrix::from_element(6, 3, 1.0), None).unwrap();
+
+    let mut sgd = Sgd::new(0.1).unwrap();
+    let mut params = Vec::new();
+    dense.visit_params_mut(&mut |p| params.push(p));
+    let before = values(&params);
+    sgd.step(&mut params).unwrap();
+    let after_one = values(&params);
+    assert_ne!(after_one, before);
+
+    // The second step has no gradient to use.
+    let err = sgd.step(&mut params).unwrap_err();
+    assert!(matches!(err, Error::MissingGradient { index: 0, name: "weight" }), "{err:?}");
+    assert_eq!(values(&params), after_one);
+}
+
+#[test]
+fn optimizer_checks_every_gradient_before_moving_any() {
+    // Only the weight has a fresh gradient: the step must refuse and move nothing, not even it.
+    let mut weight = Param::new("weight", DMatrix::from_element(2, 2, 1.0_f64));
+    let mut bias = Param::new("bias", DMatrix::from_element(1, 2, 1.0_f64));
+    weight.grad_mut().fill(1.0);
+    for optimizer in [&mut Sgd::new(0.1).unwrap() as &mut dyn Optimizer<f64>, &mut Adam::new(0.1).unwrap()] {
+        let mut params = [&mut weight, &mut bias];
+        let err = optimizer.step(&mut params).unwrap_err();
+        assert!(matches!(err, Error::MissingGradient { index: 1, name: "bias" }), "{err:?}");
+        assert_eq!(weight.value(), &DMatrix::from_element(2, 2, 1.0));
+        assert!(weight.grad().is_some(), "the weight's gradient is still there for a retry");
+    }
+}
