@@ -346,7 +346,10 @@ pub enum Error {
 
 /// Dimensions as `2x28x28` for error messages.
 fn join_dims(dims: &[u32]) -> String {
-    dims.iter().map(u32::to_string).collect::<Vec<_>>().join("x")
+    dims.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 /// `Result` with this crate's [`Error`].

@@ -3,7 +3,7 @@
 use crate::fit::{self, FitConfig, History};
 use crate::loss::check_finite;
 use crate::metrics::{accuracy, Evaluation};
-use crate::{seeded, Error, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream};
+use crate::{seeded, Error, WeightDecay, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream};
 use nalgebra::DMatrix;
 use std::any::Any;
 use std::fmt::Debug;
@@ -115,11 +115,12 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     }
 }
 
-/// Empties `list` and returns its allocation as a list of references of another lifetime.
+/// Empties `list` and returns its allocation as an empty list of references of another lifetime,
+/// so a training step can fill it without allocating.
 ///
-/// No element survives, so no reference changes lifetime; the standard library reuses the
-/// allocation when collecting an emptied vector into one of the same element layout.
-fn recycle<'a, 'b, P>(mut list: Vec<&'a mut P>) -> Vec<&'b mut P> {
+/// No element survives, so no reference outlives its borrow; the standard library collects a
+/// vector's `into_iter` in place when the element layout is the same, keeping the allocation.
+fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
     list.clear();
     list.into_iter().map(|_| unreachable!("the list is empty")).collect()
 }
@@ -399,7 +400,16 @@ impl<T: Real> Network<T> for Sequential<T> {
         for layer in &mut self.layers {
             layer.visit_params_mut(&mut |p| params.push(p));
         }
-        let finite = params.iter().all(|p| p.grad().is_none_or(|g| g.as_slice().iter().all(|v| v.is_finite())));
+        // The book's L2 weight decay adds ½λΣW² to the loss; only then is the list needed.
+        let penalty = if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
+            let weights: Vec<&Param<T>> = params.iter().map(|p| &**p).collect();
+            optimizer.penalty(&weights)
+        } else {
+            0.0
+        };
+        let value = value + T::cast(penalty);
+        let finite = value.is_finite()
+            && params.iter().all(|p| p.grad().is_none_or(|g| g.as_slice().iter().all(|v| v.is_finite())));
         let stepped = if finite {
             optimizer.step(&mut params)
         } else {

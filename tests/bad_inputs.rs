@@ -2,7 +2,7 @@
 //! parameters are bitwise as before, the caller's data is untouched, nothing panics.
 
 use backprop::{
-    seeded, Adam, Dense, Dims, Error, FitConfig, Identity, Init, Layer, LayerId, Network, Optimizer, Param,
+    seeded, Adam, Dense, Dims, Dropout, Error, FitConfig, Identity, Init, Layer, LayerId, Network, Optimizer, Param,
     Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Stream, Tanh, BinaryCrossEntropy,
     MAX_ELEMENTS,
 };
@@ -300,7 +300,7 @@ fn diverging_training_keeps_the_last_finite_parameters() {
     let err = net.fit(&x, &t, &mut config()).unwrap_err();
     let Error::Diverged { epoch, loss } = err else { panic!("expected Diverged, got {err:?}") };
     assert!(!loss.is_finite(), "{loss}");
-    assert!(epoch >= 1 && epoch < 10_000, "{epoch}");
+    assert!((1..10_000).contains(&epoch), "{epoch}");
     assert!(net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite())));
     assert_ne!(snapshot(&net), initial, "epochs before the divergence did train");
 
@@ -411,6 +411,18 @@ fn backward_with_the_wrong_grad_y_shape() {
     assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 2), .. }), "{err:?}");
     let err = backward_err(&mut Softmax, &x, &DMatrix::zeros(6, 1));
     assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 2), .. }), "{err:?}");
+}
+
+#[test]
+fn backward_without_a_training_forward_pass() {
+    // Dropout needs the mask of a training forward pass; inference leaves none.
+    let x = inputs();
+    let mut dropout = Dropout::<f64>::new(0.5).unwrap();
+    let err = dropout.backward(&x, &x, &x, None).unwrap_err();
+    assert!(matches!(err, Error::NoForwardCache { layer: LayerId { kind: "dropout", .. } }), "{err:?}");
+    let mut y = DMatrix::zeros(0, 0);
+    dropout.forward(&x, &mut y).unwrap();
+    assert!(matches!(dropout.backward(&x, &y, &x, None), Err(Error::NoForwardCache { .. })));
 }
 
 fn values(params: &[&mut Param<f64>]) -> Vec<((usize, usize), Vec<u64>)> {

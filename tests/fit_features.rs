@@ -134,3 +134,18 @@ fn history_writes_csv() {
     h.write_csv(&path).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), csv);
 }
+
+#[test]
+fn l2_weight_decay_is_part_of_the_reported_loss() {
+    let (x, t) = blobs(10, 9);
+    let mut net = classifier(2);
+    let lambda = 0.3;
+    // ½λΣW² over the weights only (biases do not decay), before the update.
+    let penalty: f64 = 0.5
+        * lambda
+        * net.params().iter().filter(|p| p.name() == "weight").flat_map(|p| p.value().iter()).map(|w| w * w).sum::<f64>();
+    let data_loss = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap().loss;
+    let sgd = Sgd::new(0.1).unwrap().with_weight_decay(backprop::WeightDecay::L2(lambda)).unwrap();
+    let h = net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, sgd)).unwrap();
+    assert!((h.loss[0] - (data_loss + penalty)).abs() < 1e-12, "{} vs {}", h.loss[0], data_loss + penalty);
+}

@@ -4,7 +4,7 @@
 
 use backprop::gradcheck::{check_layer, check_loss, check_network, GradReport, Tolerance};
 use backprop::{
-    seeded, Activation, BinaryCrossEntropy, Dense, Identity, Init, Layer, LeakyRelu, Reduction, Relu, Sequential,
+    seeded, Activation, BinaryCrossEntropy, Dense, Dropout, Identity, Init, Layer, LeakyRelu, Reduction, Relu, Sequential,
     Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Step, Stream, Tanh,
 };
 use nalgebra::DMatrix;
@@ -149,6 +149,29 @@ fn softmax_layer() {
     let x = uniform(3, 4, -2.0, 2.0, 12);
     let r = check_layer(&mut Softmax, &x, Tolerance::default()).unwrap();
     assert_smooth(&r, &[12]);
+}
+
+#[test]
+fn dropout_with_its_mask_frozen() {
+    // Every forward pass of a check draws the same mask, so dropout is a fixed linear map.
+    let x = uniform(4, 6, -2.0, 2.0, 30);
+    let mut dropout = Dropout::<f64>::new(0.5).unwrap();
+    let r = check_layer(&mut dropout, &x, Tolerance::default()).unwrap();
+    assert_smooth(&r, &[24]);
+    let dx = input_grad(&mut dropout, &x, &DMatrix::from_element(4, 6, 1.0));
+    assert!(dx.iter().any(|&v| v == 0.0) && dx.iter().any(|&v| v == 2.0), "a real mask: {dx}");
+
+    let mut net = Sequential::<f64>::builder(3)
+        .add(Dense::new(3, 6))
+        .add(Tanh)
+        .add(Dropout::new(0.3).unwrap())
+        .add(Dense::new(6, 2))
+        .build(31)
+        .unwrap();
+    let x = uniform(3, 3, -1.0, 1.0, 32);
+    let t = DMatrix::from_column_slice(3, 1, &[1.0, 0.0, 1.0]);
+    let r = check_network(&mut net, &x, &t, &SoftmaxCrossEntropy, Tolerance::default()).unwrap();
+    assert_smooth(&r, &[18, 6, 12, 2]);
 }
 
 /// An activation with a wrong derivative: the check must catch it, or the passing checks above

@@ -95,7 +95,8 @@ pub fn load_mnist<T: Real>(dir: impl AsRef<Path>) -> Result<Mnist<T>> {
         what: "MNIST",
         hint: &hint,
     };
-    let [train_images, train_labels, test_images, test_labels] = MNIST_FILES.map(|name| find(dir, name));
+    let [train_images, train_labels, test_images, test_labels] =
+        MNIST_FILES.map(|name| find(dir, name));
     let (train_x, train_labels) = pair(&train_images, &train_labels, &missing)?;
     let (test_x, test_labels) = pair(&test_images, &test_labels, &missing)?;
     Ok(Mnist {
@@ -117,7 +118,11 @@ fn find(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
-fn pair<T: Real>(images_path: &Path, labels_path: &Path, missing: &Missing<'_>) -> Result<(DMatrix<T>, Vec<usize>)> {
+fn pair<T: Real>(
+    images_path: &Path,
+    labels_path: &Path,
+    missing: &Missing<'_>,
+) -> Result<(DMatrix<T>, Vec<usize>)> {
     // Both files must exist before the big one is read.
     for path in [images_path, labels_path] {
         if !path.exists() {
@@ -147,12 +152,19 @@ fn images<T: Real>(path: &Path, missing: &Missing<'_>) -> Result<DMatrix<T>> {
     let &[count, rows, cols] = dims.as_slice() else {
         return Err(too_large(&src, dims)); // unreachable: the magic fixes 3 dimensions
     };
-    let (n, width) = match (usize::try_from(count), usize::try_from(u64::from(rows) * u64::from(cols))) {
+    let (n, width) = match (
+        usize::try_from(count),
+        usize::try_from(u64::from(rows) * u64::from(cols)),
+    ) {
         (Ok(n), Ok(w)) => (n, w),
         _ => return Err(too_large(&src, dims)),
     };
     let bytes = body(&mut src, &dims, "pixel data")?;
-    Ok(DMatrix::from_row_iterator(n, width, bytes.iter().map(|&b| T::cast(f64::from(b)))))
+    Ok(DMatrix::from_row_iterator(
+        n,
+        width,
+        bytes.iter().map(|&b| T::cast(f64::from(b))),
+    ))
 }
 
 fn labels(path: &Path, missing: &Missing<'_>) -> Result<Vec<usize>> {
@@ -182,11 +194,17 @@ fn header(src: &mut Source, magic: u32, format: &'static str) -> Result<Vec<u32>
     let mut raw = vec![0u8; 4 * ndims];
     let got = read_full(&mut src.reader, &mut raw).map_err(|e| io_error("read", &src.path, e))?;
     if got < raw.len() {
-        return Err(truncated(src, "dimensions", 4, raw.len() as u64, got as u64));
+        return Err(truncated(
+            src,
+            "dimensions",
+            4,
+            raw.len() as u64,
+            got as u64,
+        ));
     }
     Ok(raw
         .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .map(|c| u32::from_be_bytes(c.try_into().unwrap_or_default()))
         .collect())
 }
 

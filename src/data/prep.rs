@@ -70,7 +70,12 @@ pub struct Split<T: Real> {
 /// # Errors
 /// [`Error::RowCountMismatch`] when `x` and `labels` differ in length;
 /// [`Error::InvalidConfig`] for a `test_fraction` outside (0, 1) or fewer than 2 rows.
-pub fn train_test_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64, seed: u64) -> Result<Split<T>> {
+pub fn train_test_split<T: Real>(
+    x: &DMatrix<T>,
+    labels: &[usize],
+    test_fraction: f64,
+    seed: u64,
+) -> Result<Split<T>> {
     let n_test = test_count(x, labels, test_fraction)?;
     let mut rng = seeded(seed, Stream::Shuffle);
     let mut test: Vec<usize> = (0..labels.len()).collect();
@@ -96,7 +101,12 @@ pub fn train_test_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction
 /// assert_eq!(s.train_x.nrows() + s.test_x.nrows(), 10);
 /// # Ok::<(), backprop::Error>(())
 /// ```
-pub fn stratified_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64, seed: u64) -> Result<Split<T>> {
+pub fn stratified_split<T: Real>(
+    x: &DMatrix<T>,
+    labels: &[usize],
+    test_fraction: f64,
+    seed: u64,
+) -> Result<Split<T>> {
     let n_test = test_count(x, labels, test_fraction)?;
     let mut rng = seeded(seed, Stream::Shuffle);
     let mut classes: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -108,7 +118,10 @@ pub fn stratified_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction
         shuffle(g, &mut rng);
     }
     // Largest remainder: floor(n_c · f) each, then one more for the largest fractions.
-    let exact: Vec<f64> = groups.iter().map(|g| g.len() as f64 * test_fraction).collect();
+    let exact: Vec<f64> = groups
+        .iter()
+        .map(|g| g.len() as f64 * test_fraction)
+        .collect();
     let mut quota: Vec<usize> = groups
         .iter()
         .zip(&exact)
@@ -185,7 +198,12 @@ fn shuffle(v: &mut [usize], rng: &mut SeededRng) {
     }
 }
 
-fn gather<T: Real>(x: &DMatrix<T>, labels: &[usize], train: Vec<usize>, test: Vec<usize>) -> Split<T> {
+fn gather<T: Real>(
+    x: &DMatrix<T>,
+    labels: &[usize],
+    train: Vec<usize>,
+    test: Vec<usize>,
+) -> Split<T> {
     let pick = |idx: &[usize]| idx.iter().filter_map(|&i| labels.get(i).copied()).collect();
     Split {
         train_x: x.select_rows(&train),
@@ -212,7 +230,7 @@ fn gather<T: Real>(x: &DMatrix<T>, labels: &[usize], train: Vec<usize>, test: Ve
 /// ```
 /// use backprop::data::Standardizer;
 /// use nalgebra::DMatrix;
-/// let train = DMatrix::from_row_slice(3, 2, &[1.0, 5.0, 2.0, 5.0, 3.0, 5.0]);
+/// let train = DMatrix::<f64>::from_row_slice(3, 2, &[1.0, 5.0, 2.0, 5.0, 3.0, 5.0]);
 /// let s = Standardizer::fit(&train)?;
 /// assert_eq!(s.mean(), [2.0, 5.0]);
 /// assert_eq!(s.std()[1], 1.0); // the constant column
@@ -242,7 +260,10 @@ impl<T: Real> Standardizer<T> {
         }
         check_finite("data to fit a standardizer on", train)?;
         let n = train.nrows() as f64;
-        let (mut mean, mut std) = (Vec::with_capacity(train.ncols()), Vec::with_capacity(train.ncols()));
+        let (mut mean, mut std) = (
+            Vec::with_capacity(train.ncols()),
+            Vec::with_capacity(train.ncols()),
+        );
         for col in train.column_iter() {
             let first = col.iter().next().map_or(0.0, |v| v.to_f64());
             let m0 = col.iter().map(|v| v.to_f64()).sum::<f64>() / n;
@@ -296,7 +317,11 @@ impl<T: Real> Standardizer<T> {
 
 fn check_finite<T: Real>(what: &'static str, x: &DMatrix<T>) -> Result<()> {
     for (j, col) in x.column_iter().enumerate() {
-        if let Some((i, v)) = col.iter().enumerate().find(|(_, v)| !v.to_f64().is_finite()) {
+        if let Some((i, v)) = col
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !v.to_f64().is_finite())
+        {
             return Err(Error::NonFinite {
                 what,
                 row: i,

@@ -38,13 +38,22 @@ pub(crate) fn open(path: &Path, missing: &Missing<'_>) -> Result<Source> {
         },
         _ => io_error("open", path, e),
     })?;
-    let raw_len = file.metadata().map_err(|e| io_error("read", path, e))?.len();
+    let raw_len = file
+        .metadata()
+        .map_err(|e| io_error("read", path, e))?
+        .len();
     let mut head = [0u8; 2];
     let got = read_full(&mut file, &mut head).map_err(|e| io_error("read", path, e))?;
     let start = Cursor::new(head.get(..got).unwrap_or_default().to_vec());
     let bytes = start.chain(BufReader::with_capacity(1 << 16, file));
     let (reader, raw_len): (Box<dyn Read>, _) = if got == 2 && head == GZIP_MAGIC {
-        (Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(bytes))), None)
+        (
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                MultiGzDecoder::new(bytes),
+            )),
+            None,
+        )
     } else {
         (Box::new(bytes), Some(raw_len))
     };

@@ -1,6 +1,6 @@
 //! The fully connected (affine) layer.
 
-use super::{check_backward_shapes, ensure_shape, transpose_into, Layer, LayerConfig, Param, Shape};
+use super::{check_backward_shapes, ensure_shape, tr_mul_into, transpose_into, Layer, LayerConfig, Param, Shape};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -211,8 +211,7 @@ impl<T: Real> Layer<T> for Dense<T> {
     ) -> Result<()> {
         self.check_input(x)?;
         check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
-        let xt = transpose_into(x, &mut self.x_t);
-        self.weight.grad_mut().gemm(T::one(), xt, grad_y, T::zero());
+        tr_mul_into(self.weight.grad_mut(), x, grad_y, &mut self.x_t);
         if let Some(bias) = &mut self.bias {
             for (db, column) in bias.grad_mut().iter_mut().zip(grad_y.column_iter()) {
                 *db = column.sum();

@@ -311,6 +311,26 @@ pub(crate) fn transpose_into<'b, T: Real>(m: &DMatrix<T>, buf: &'b mut DMatrix<T
     buf
 }
 
+/// nalgebra's `gemm` hands a product to its fast kernel (matrixmultiply) only when the output and
+/// the left factor both have more than this many rows and columns (nalgebra's `SMALL_DIM`);
+/// smaller products it computes column by column.
+const NALGEBRA_SMALL_DIM: usize = 5;
+
+/// Writes `aᵀ·b` into `out`, which must already be `a.ncols() × b.ncols()`.
+///
+/// When `gemm` would reach its fast kernel, `aᵀ` is copied into `buf` for it (see
+/// [`transpose_into`]). Otherwise the copy buys nothing, and `gemm_tr` — dot products of columns
+/// of `a` and `b`, both contiguous — is cheaper: for the course's 2-3-1 XOR network it cuts the
+/// training time by about a seventh.
+pub(crate) fn tr_mul_into<T: Real>(out: &mut DMatrix<T>, a: &DMatrix<T>, b: &DMatrix<T>, buf: &mut DMatrix<T>) {
+    let fast = a.ncols() > NALGEBRA_SMALL_DIM && a.nrows() > NALGEBRA_SMALL_DIM && b.ncols() > NALGEBRA_SMALL_DIM;
+    if fast {
+        out.gemm(T::one(), transpose_into(a, buf), b, T::zero());
+    } else {
+        out.gemm_tr(T::one(), a, b, T::zero());
+    }
+}
+
 /// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).
 pub(crate) fn check_backward_shapes<T: Real>(
     layer: &'static str,

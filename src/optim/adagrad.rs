@@ -4,7 +4,7 @@ use super::state::{for_columns, State};
 use super::{check_eps, check_learning_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
-/// AdaGrad (Duchi et al., http://jmlr.org/papers/v12/duchi11a.html): every element's step is
+/// AdaGrad (Duchi et al., <http://jmlr.org/papers/v12/duchi11a.html>): every element's step is
 /// divided by the root of the sum of its squared gradients so far.
 ///
 /// ```text

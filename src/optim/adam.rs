@@ -4,7 +4,7 @@ use super::state::{for_columns, State};
 use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
-/// Adam (http://arxiv.org/abs/1412.6980v8): running averages of the gradient and of its square,
+/// Adam (<http://arxiv.org/abs/1412.6980v8>): running averages of the gradient and of its square,
 /// corrected for starting at 0.
 ///
 /// ```text

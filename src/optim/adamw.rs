@@ -4,7 +4,7 @@ use super::{Adam, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
 /// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
-/// http://arxiv.org/abs/1711.05101): [`Adam`] with [`WeightDecay::Decoupled`]`(λ)`.
+/// <http://arxiv.org/abs/1711.05101>): [`Adam`] with [`WeightDecay::Decoupled`]`(λ)`.
 ///
 /// ```text
 /// t ← t + 1

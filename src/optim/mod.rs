@@ -93,7 +93,7 @@ pub trait Optimizer<T: Real>: Debug + Send {
 ///   gets `λ·W` added before the optimizer's update uses it (and, in adaptive optimizers, is
 ///   scaled with it). [`Optimizer::penalty`] gives the term.
 /// - [`Decoupled`](WeightDecay::Decoupled), as in AdamW (Loshchilov & Hutter,
-///   http://arxiv.org/abs/1711.05101): `W ← W − η·λ·W` applied besides the gradient step, with
+///   <http://arxiv.org/abs/1711.05101>): `W ← W − η·λ·W` applied besides the gradient step, with
 ///   `W` the value before the step, whatever the optimizer does with the gradient.
 ///
 /// For [`Sgd`] the two give the same steps; they differ in every optimizer with state.

@@ -4,7 +4,7 @@ use super::state::{for_columns, State};
 use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
-/// Momentum (Polyak 1964; see Sutskever et al., http://proceedings.mlr.press/v28/sutskever13.html):
+/// Momentum (Polyak 1964; see Sutskever et al., <http://proceedings.mlr.press/v28/sutskever13.html>):
 /// a velocity `v` that accumulates the gradients and moves the parameter.
 ///
 /// ```text

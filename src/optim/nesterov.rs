@@ -4,7 +4,7 @@ use super::state::{for_columns, State};
 use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
-/// Nesterov's Accelerated Gradient (http://arxiv.org/abs/1212.0901): momentum that looks ahead,
+/// Nesterov's Accelerated Gradient (<http://arxiv.org/abs/1212.0901>): momentum that looks ahead,
 /// in the form of Bengio et al. (eq. 7 there), which needs the gradient at `W` only.
 ///
 /// ```text

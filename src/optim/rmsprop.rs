@@ -5,7 +5,7 @@ use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 
 /// RMSProp (Hinton, *Neural Networks for Machine Learning*, lecture 6e,
-/// http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf): every element's
+/// <http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf>): every element's
 /// step is divided by the root of a running average of its squared gradients.
 ///
 /// ```text
