@@ -83,14 +83,6 @@ fn report(name: &str, times: &mut [Duration]) {
     times.sort_unstable();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let n = times.len();
-    let median = if n % 2 == 1 {
-        ms(times[n / 2])
-    } else {
-        (ms(times[n / 2 - 1]) + ms(times[n / 2])) / 2.0
-    };
-    println!(
-        "bench: name={name} median_ms={median:.3} min_ms={:.3} max_ms={:.3}",
-        ms(times[0]),
-        ms(times[n - 1])
-    );
+    let median = if n % 2 == 1 { ms(times[n / 2]) } else { (ms(times[n / 2 - 1]) + ms(times[n / 2])) / 2.0 };
+    println!("bench: name={name} median_ms={median:.3} min_ms={:.3} max_ms={:.3}", ms(times[0]), ms(times[n - 1]));
 }

@@ -91,5 +91,5 @@ pub mod prelude {
         Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
         SquaredError, Step, Tanh,
     };
-    pub use crate::{AdaGrad, Adam, AdamW, Momentum, Nesterov, RmsProp, WeightDecay};
+    pub use crate::{AdaGrad, Adam, AdamW, Control, Momentum, Nesterov, RmsProp, Schedule, WeightDecay};
 }

@@ -2,8 +2,8 @@
 //! parameters are bitwise as before, the caller's data is untouched, nothing panics.
 
 use backprop::{
-    seeded, Adam, Dense, Dims, Dropout, Error, FitConfig, Identity, Init, Layer, LayerId, Network, Optimizer, Param,
-    Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Stream, Tanh, BinaryCrossEntropy,
+    seeded, Adam, BinaryCrossEntropy, Dense, Dims, Dropout, Error, FitConfig, Identity, Init, Layer, LayerId, Network,
+    Optimizer, Param, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Stream, Tanh,
     MAX_ELEMENTS,
 };
 use nalgebra::DMatrix;
@@ -13,12 +13,7 @@ use nalgebra::DMatrix;
 
 /// 2 features → 3 classes.
 fn classifier() -> Sequential<f64> {
-    Sequential::builder(2)
-        .add(Dense::new(2, 4))
-        .add(Tanh)
-        .add(Dense::new(4, 3))
-        .build(1)
-        .unwrap()
+    Sequential::builder(2).add(Dense::new(2, 4)).add(Tanh).add(Dense::new(4, 3)).build(1).unwrap()
 }
 
 /// 2 features → 1 real output.

@@ -3,8 +3,8 @@
 
 use backprop::gradcheck::{check_layer, check_network, Tolerance};
 use backprop::{
-    ensure_shape, seeded, Dense, Dims, Error, FitConfig, Init, Layer, LayerId, Network, Param, Real, Result,
-    SeededRng, Sequential, Sgd, Shape, SoftmaxCrossEntropy, SquaredError, Stream, Tanh,
+    ensure_shape, seeded, Dense, Dims, Error, FitConfig, Init, Layer, LayerId, Network, Param, Real, Result, SeededRng,
+    Sequential, Sgd, Shape, SoftmaxCrossEntropy, SquaredError, Stream, Tanh,
 };
 use nalgebra::DMatrix;
 
@@ -21,10 +21,7 @@ struct Scale<T: Real> {
 
 impl<T: Real> Scale<T> {
     fn new(width: usize) -> Self {
-        Scale {
-            width,
-            scale: Param::new("scale", DMatrix::zeros(0, 0)),
-        }
+        Scale { width, scale: Param::new("scale", DMatrix::zeros(0, 0)) }
     }
 
     fn scale(&self) -> &DMatrix<T> {
@@ -33,11 +30,7 @@ impl<T: Real> Scale<T> {
 
     fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
         if x.ncols() != self.width {
-            return Err(Error::FeatureMismatch {
-                layer: LayerId::kind(KIND),
-                expected: self.width,
-                got: x.ncols(),
-            });
+            return Err(Error::FeatureMismatch { layer: LayerId::kind(KIND), expected: self.width, got: x.ncols() });
         }
         Ok(())
     }
@@ -50,11 +43,7 @@ impl<T: Real> Layer<T> for Scale<T> {
 
     fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
         if input.len() != self.width {
-            return Err(Error::LayerChain {
-                layer: LayerId::kind(KIND),
-                expected: self.width,
-                got: input.len(),
-            });
+            return Err(Error::LayerChain { layer: LayerId::kind(KIND), expected: self.width, got: input.len() });
         }
         // Random rather than ones, so a gradient check is not at a special point.
         let s = Init::Uniform { low: 0.5, high: 1.5 }.matrix(1, self.width, rng)?;
@@ -190,11 +179,7 @@ fn layer_lookup_by_type() {
 
 #[test]
 fn custom_layer_errors_name_its_position() {
-    let err = Sequential::<f64>::builder(3)
-        .add(Dense::new(3, 4))
-        .add(Scale::new(3))
-        .build(8)
-        .unwrap_err();
+    let err = Sequential::<f64>::builder(3).add(Dense::new(3, 4)).add(Scale::new(3)).build(8).unwrap_err();
     assert!(
         matches!(err, Error::LayerChain { layer: LayerId { index: Some(1), kind: "scale" }, expected: 3, got: 4 }),
         "{err:?}"

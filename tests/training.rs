@@ -163,12 +163,7 @@ fn three_blobs() -> (DMatrix<f64>, DMatrix<f64>) {
 #[test]
 fn minibatch_classifier_separates_three_blobs() {
     let (x, t) = three_blobs();
-    let mut net = Sequential::<f64>::builder(2)
-        .add(Dense::new(2, 8))
-        .add(Tanh)
-        .add(Dense::new(8, 3))
-        .build(2)
-        .unwrap();
+    let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 8)).add(Tanh).add(Dense::new(8, 3)).build(2).unwrap();
     let before = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap();
     assert!(before.accuracy < 1.0, "the untrained network must not already be perfect");
 

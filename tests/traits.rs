@@ -17,7 +17,8 @@ fn error_and_networks_are_send_and_sync() {
     assert_send_sync::<Box<dyn Layer<f64>>>();
 
     // The error converts into the usual boxed error, and keeps its message.
-    let err: Box<dyn std::error::Error + Send + Sync + 'static> = Sequential::<f64>::builder(3).build(0).unwrap_err().into();
+    let err: Box<dyn std::error::Error + Send + Sync + 'static> =
+        Sequential::<f64>::builder(3).build(0).unwrap_err().into();
     assert!(err.to_string().contains("at least one layer"), "{err}");
 }
 
@@ -27,11 +28,7 @@ fn boxed_layers_are_usable() {
     let kinds: Vec<&str> = layers.iter().map(|l| l.kind()).collect();
     assert_eq!(kinds, ["dense", "tanh", "sigmoid"]);
 
-    let net = layers
-        .into_iter()
-        .fold(Sequential::<f64>::builder(2), |b, l| b.add_boxed(l))
-        .build(0)
-        .unwrap();
+    let net = layers.into_iter().fold(Sequential::<f64>::builder(2), |b, l| b.add_boxed(l)).build(0).unwrap();
     let y = net.predict(&DMatrix::from_element(4, 2, 0.5)).unwrap();
     assert_eq!(y.shape(), (4, 3));
     // tanh then sigmoid: every output in (σ(−1), σ(1)).
