@@ -53,12 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // XOR as two layers of gates: the hidden layer is NAND and OR side by side (one column of
     // W and one bias each), the output layer is AND of the two.
-    let mut xor = Sequential::<f64>::builder(2)
-        .add(Dense::new(2, 2))
-        .add(Step)
-        .add(Dense::new(2, 1))
-        .add(Step)
-        .build(0)?;
+    let mut xor =
+        Sequential::<f64>::builder(2).add(Dense::new(2, 2)).add(Step).add(Dense::new(2, 1)).add(Step).build(0)?;
     let hidden = xor.layer_mut::<Dense<f64>>(0).ok_or("layer 0 is dense")?;
     hidden.set_weight(&DMatrix::from_row_slice(2, 2, &[-0.5, 0.5, -0.5, 0.5]))?; // [NAND | OR]
     hidden.set_bias(&DMatrix::from_row_slice(1, 2, &[0.7, -0.2]))?;

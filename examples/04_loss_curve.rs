@@ -35,10 +35,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let first = history.loss.first().copied().unwrap_or(f64::NAN);
     let last = history.final_loss().unwrap_or(f64::NAN);
-    println!(
-        "result: path={} epochs={} first_loss={first:.4} last_loss={last:.4}",
-        path.display(),
-        history.loss.len()
-    );
+    println!("result: path={} epochs={} first_loss={first:.4} last_loss={last:.4}", path.display(), history.loss.len());
     Ok(())
 }

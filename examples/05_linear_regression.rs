@@ -47,9 +47,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("least squares:      y = {ls_a:.4} x + {ls_b:.4}");
     println!("learned (a, b):     y = {a:.4} x + {b:.4}");
     let loss = net.evaluate(&x, &t, &SquaredError::mean())?.loss;
-    println!(
-        "result: a={a:.4} b={b:.4} loss={loss:.6} epochs={} seed={seed}",
-        history.loss.len()
-    );
+    println!("result: a={a:.4} b={b:.4} loss={loss:.6} epochs={} seed={seed}", history.loss.len());
     Ok(())
 }

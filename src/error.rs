@@ -210,10 +210,10 @@ pub enum Error {
     // === Output ===
     /// A picture (e.g. a loss curve) could not be drawn or written; the file at `path` is as it
     /// was before the call.
-    #[error("cannot draw {path}: {message}")]
+    #[error("cannot draw {}: {message}", .path.display())]
     Plot {
         /// The file that was to be written.
-        path: String,
+        path: std::path::PathBuf,
         /// What went wrong: the drawing library's or the file system's message.
         message: String,
     },
@@ -363,10 +363,10 @@ impl Error {
             | Error::ShapeMismatch { layer, .. }
             | Error::LayerChain { layer, .. }
             | Error::NoForwardCache { layer }
-            | Error::NotBuilt { layer } => {
-                if layer.index.is_none() {
-                    layer.index = Some(index);
-                }
+            | Error::NotBuilt { layer }
+                if layer.index.is_none() =>
+            {
+                layer.index = Some(index);
             }
             _ => {}
         }

@@ -184,7 +184,8 @@ impl Comparer {
                     t.worst = (i, j);
                 }
                 t.max_rel_error = t.max_rel_error.max(rel);
-                if !(abs <= atol + rtol * numerical.abs()) {
+                let within = abs <= atol + rtol * numerical.abs(); // false for NaN, too
+                if !within {
                     t.failures += 1;
                 }
             }

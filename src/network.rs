@@ -180,6 +180,7 @@ pub struct SequentialBuilder<T: Real> {
 
 impl<T: Real> SequentialBuilder<T> {
     /// Appends a layer (any [`Layer`], including any [`Activation`](crate::Activation)).
+    #[allow(clippy::should_implement_trait)] // named like Keras' `model.add`, not `+`
     pub fn add<L: Layer<T>>(mut self, layer: L) -> Self {
         self.layers.push(Box::new(layer));
         self
