@@ -1,8 +1,7 @@
 //! Element-wise activation functions and their derivatives, side by side.
 //!
-//! An [`Activation`] is a function applied to every element; wrap it in
-//! [`ActivationLayer`](crate::ActivationLayer) (or push it straight into a network builder) to use
-//! it as a layer. Softmax is not element-wise, so it is a layer of its own
+//! An [`Activation`] is a function applied to every element. Every activation is also a
+//! [`Layer`](crate::Layer): push it straight into a network builder. Softmax is not element-wise, so it is a layer of its own
 //! ([`Softmax`](crate::Softmax)).
 
 use crate::{LayerConfig, Real};

@@ -51,6 +51,9 @@
 //! | reading and transplanting weights (실습 2-1) | `03_xor_weights` | [`Sequential::layer`], [`Dense::weight`] |
 //! | the loss curve (실습 2-2) | `04_loss_curve` | [`History`], `plot` feature |
 //! | linear regression | `05_linear_regression` | [`Identity`], [`Reduction::Mean`] |
+//! | MLP on the 8×8 digits | `06_digits` | [`data`], [`SoftmaxCrossEntropy`], [`Dropout`], [`AdamW`] |
+//! | MLP on MNIST | `07_mnist_mlp` | [`data::load_mnist`], [`FitConfig::early_stopping`], [`Schedule`] |
+//! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`] |
 //! | checking gradients | — | [`gradcheck`] |
 
 #![deny(missing_docs)]
