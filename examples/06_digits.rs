@@ -49,10 +49,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         backprop::plot::history_svg(&svg, "digits MLP", &history)?;
         println!("curves drawn to {}", svg.display());
     }
-    println!(
-        "result: test_accuracy={:.4} epochs={} seconds={seconds:.2}",
-        test.accuracy,
-        history.epochs()
-    );
+    println!("result: test_accuracy={:.4} epochs={} seconds={seconds:.2}", test.accuracy, history.epochs());
     Ok(())
 }

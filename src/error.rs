@@ -199,7 +199,9 @@ pub enum Error {
         got: String,
     },
     /// Training produced a non-finite loss or gradient; the update was not applied.
-    #[error("training diverged at epoch {epoch}: loss {loss}; the update was not applied (try a smaller learning rate)")]
+    #[error(
+        "training diverged at epoch {epoch}: loss {loss}; the update was not applied (try a smaller learning rate)"
+    )]
     Diverged {
         /// Epoch (from 0) of the failed step.
         epoch: usize,
@@ -346,10 +348,7 @@ pub enum Error {
 
 /// Dimensions as `2x28x28` for error messages.
 fn join_dims(dims: &[u32]) -> String {
-    dims.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join("x")
+    dims.iter().map(u32::to_string).collect::<Vec<_>>().join("x")
 }
 
 /// `Result` with this crate's [`Error`].

@@ -62,13 +62,7 @@ impl Schedule {
     }
 
     fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, expected| {
-            Err(Error::InvalidConfig {
-                name,
-                value: value.to_string(),
-                expected,
-            })
-        };
+        let bad = |name, value: f64, expected| Err(Error::InvalidConfig { name, value: value.to_string(), expected });
         match *self {
             Schedule::Step { every: 0, .. } => bad("schedule step", 0.0, ">= 1 epoch"),
             Schedule::Step { gamma, .. } | Schedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {
@@ -386,7 +380,13 @@ fn restore<T: Real, N: Network<T>>(net: &mut N, values: &[DMatrix<T>]) {
 }
 
 /// Checks inputs and targets for `net` and `loss`.
-fn check_data<T: Real, N: Network<T>>(net: &N, loss: &dyn Loss<T>, what: &'static str, x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
+fn check_data<T: Real, N: Network<T>>(
+    net: &N,
+    loss: &dyn Loss<T>,
+    what: &'static str,
+    x: &DMatrix<T>,
+    t: &DMatrix<T>,
+) -> Result<()> {
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(Error::EmptyInput { what, got: x.into() });
     }
@@ -434,7 +434,9 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
                 Some((rows(x, n..n_all), rows(t, n..n_all))),
             )
         }
-        (None, Some(Validation::Data(xv, tv))) => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), Some((xv.clone(), tv.clone()))),
+        (None, Some(Validation::Data(xv, tv))) => {
+            (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), Some((xv.clone(), tv.clone())))
+        }
         _ => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), None),
     };
     let (x, t) = (x_train.as_ref(), t_train.as_ref());
@@ -539,12 +541,10 @@ impl Tally {
         rng: &mut SeededRng,
         epoch: usize,
     ) -> Result<()> {
-        let loss = net
-            .train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)
-            .map_err(|e| match e {
-                Error::Diverged { loss, .. } => Error::Diverged { epoch, loss },
-                e => e,
-            })?;
+        let loss = net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng).map_err(|e| match e {
+            Error::Diverged { loss, .. } => Error::Diverged { epoch, loss },
+            e => e,
+        })?;
         let rows = x.nrows() as f64;
         self.loss += loss.to_f64() * rows;
         if let Some(y) = net.last_output() {

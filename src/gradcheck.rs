@@ -46,11 +46,7 @@ pub struct Tolerance {
 impl Default for Tolerance {
     /// ε = 1e-6, atol = 1e-5, rtol = 1e-3 (PyTorch's gradcheck defaults).
     fn default() -> Self {
-        Tolerance {
-            eps: 1e-6,
-            atol: 1e-5,
-            rtol: 1e-3,
-        }
+        Tolerance { eps: 1e-6, atol: 1e-5, rtol: 1e-3 }
     }
 }
 
@@ -111,7 +107,11 @@ impl GradReport {
 impl fmt::Display for GradReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verdict = if self.passed() { "passed" } else { "FAILED" };
-        writeln!(f, "gradient check {verdict} (eps {:e}, atol {:e}, rtol {:e})", self.tolerance.eps, self.tolerance.atol, self.tolerance.rtol)?;
+        writeln!(
+            f,
+            "gradient check {verdict} (eps {:e}, atol {:e}, rtol {:e})",
+            self.tolerance.eps, self.tolerance.atol, self.tolerance.rtol
+        )?;
         for t in &self.tensors {
             writeln!(
                 f,
@@ -134,14 +134,7 @@ struct Comparer {
 
 impl Comparer {
     fn new(tol: Tolerance) -> Self {
-        Comparer {
-            tol,
-            report: GradReport {
-                tensors: Vec::new(),
-                kinks: Vec::new(),
-                tolerance: tol,
-            },
-        }
+        Comparer { tol, report: GradReport { tensors: Vec::new(), kinks: Vec::new(), tolerance: tol } }
     }
 
     /// Checks tensor `name` of shape `dims` against `analytical`; `eval(i, j, delta)` returns E
@@ -153,26 +146,15 @@ impl Comparer {
         mut eval: impl FnMut(usize, usize, f64) -> Result<f64>,
     ) -> Result<()> {
         let Tolerance { eps, atol, rtol } = self.tol;
-        let mut t = TensorReport {
-            name,
-            checked: 0,
-            max_abs_error: 0.0,
-            max_rel_error: 0.0,
-            worst: (0, 0),
-            failures: 0,
-        };
+        let mut t =
+            TensorReport { name, checked: 0, max_abs_error: 0.0, max_rel_error: 0.0, worst: (0, 0), failures: 0 };
         for j in 0..analytical.ncols() {
             for i in 0..analytical.nrows() {
                 let (plus, mid, minus) = (eval(i, j, eps)?, eval(i, j, 0.0)?, eval(i, j, -eps)?);
                 let numerical = (plus - minus) / (2.0 * eps);
                 let (left, right) = ((mid - minus) / eps, (plus - mid) / eps);
                 if (left - right).abs() > atol + rtol * numerical.abs() {
-                    self.report.kinks.push(Kink {
-                        name: t.name.clone(),
-                        at: (i, j),
-                        left,
-                        right,
-                    });
+                    self.report.kinks.push(Kink { name: t.name.clone(), at: (i, j), left, right });
                     continue;
                 }
                 let a = analytical[(i, j)];
@@ -243,7 +225,12 @@ pub fn check_layer<L: Layer<f64> + ?Sized>(layer: &mut L, x: &DMatrix<f64>, tol:
 ///
 /// # Errors
 /// Whatever the loss returns for `y` and `t`.
-pub fn check_loss<L: Loss<f64> + ?Sized>(loss: &L, y: &DMatrix<f64>, t: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+pub fn check_loss<L: Loss<f64> + ?Sized>(
+    loss: &L,
+    y: &DMatrix<f64>,
+    t: &DMatrix<f64>,
+    tol: Tolerance,
+) -> Result<GradReport> {
     let mut grad = DMatrix::zeros(0, 0);
     loss.grad(y, t, &mut grad)?;
     let mut cmp = Comparer::new(tol);

@@ -39,12 +39,7 @@ pub const MAX_ELEMENTS: usize = 1 << 30;
 pub(crate) fn check_size(what: &'static str, rows: usize, cols: usize) -> Result<()> {
     match rows.checked_mul(cols) {
         Some(n) if n <= MAX_ELEMENTS => Ok(()),
-        _ => Err(Error::TooLarge {
-            what,
-            rows,
-            cols,
-            limit: MAX_ELEMENTS,
-        }),
+        _ => Err(Error::TooLarge { what, rows, cols, limit: MAX_ELEMENTS }),
     }
 }
 
@@ -100,11 +95,9 @@ impl Init {
                     expected: "finite bounds with low < high",
                 })
             }
-            Init::Constant(c) if !c.is_finite() => Err(Error::InvalidConfig {
-                name: "constant init",
-                value: c.to_string(),
-                expected: "a finite number",
-            }),
+            Init::Constant(c) if !c.is_finite() => {
+                Err(Error::InvalidConfig { name: "constant init", value: c.to_string(), expected: "a finite number" })
+            }
             _ => Ok(()),
         }
     }

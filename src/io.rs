@@ -31,7 +31,8 @@
 //! ```
 
 use crate::{
-    Dense, Dropout, DropoutScaling, Error, FormatError, Identity, Layer, LayerConfig, LayerId, LeakyRelu, Real, Relu, Result, Sequential, Shape, Sigmoid, Softmax, Step, Tanh,
+    Dense, Dropout, DropoutScaling, Error, FormatError, Identity, Layer, LayerConfig, LayerId, LeakyRelu, Real, Relu,
+    Result, Sequential, Shape, Sigmoid, Softmax, Step, Tanh,
 };
 use nalgebra::DMatrix;
 use safetensors::{Dtype, SafeTensors, View};
@@ -58,11 +59,7 @@ impl Tensor {
                 m[(r, c)].write_le(&mut data);
             }
         }
-        Tensor {
-            dtype: dtype_of::<T>(),
-            shape: vec![m.nrows(), m.ncols()],
-            data,
-        }
+        Tensor { dtype: dtype_of::<T>(), shape: vec![m.nrows(), m.ncols()], data }
     }
 }
 
@@ -143,22 +140,14 @@ fn decode_config(key: &str, text: &str) -> Result<LayerConfig> {
 }
 
 fn bad_metadata(key: &str, value: &str, expected: &'static str) -> Error {
-    Error::Format(FormatError::BadMetadata {
-        key: key.to_string(),
-        value: value.chars().take(80).collect(),
-        expected,
-    })
+    Error::Format(FormatError::BadMetadata { key: key.to_string(), value: value.chars().take(80).collect(), expected })
 }
 
 fn parse_shape(text: &str) -> Option<Shape> {
     let dims: Vec<usize> = text.split('x').map(|d| d.parse().ok()).collect::<Option<_>>()?;
     match dims[..] {
         [n] => Some(Shape::Flat(n)),
-        [channels, height, width] => Some(Shape::Image {
-            channels,
-            height,
-            width,
-        }),
+        [channels, height, width] => Some(Shape::Image { channels, height, width }),
         _ => None,
     }
 }
@@ -166,10 +155,8 @@ fn parse_shape(text: &str) -> Option<Shape> {
 /// A setting of a layer's configuration, parsed.
 fn setting<V: std::str::FromStr>(index: usize, config: &LayerConfig, name: &'static str) -> Result<V> {
     let key = format!("layer.{index}");
-    let text = config
-        .settings
-        .get(name)
-        .ok_or_else(|| bad_metadata(&key, &config.kind, "a layer with all its settings"))?;
+    let text =
+        config.settings.get(name).ok_or_else(|| bad_metadata(&key, &config.kind, "a layer with all its settings"))?;
     text.parse().map_err(|_| bad_metadata(&key, text, "a number or true/false for each setting"))
 }
 
@@ -178,7 +165,8 @@ fn setting<V: std::str::FromStr>(index: usize, config: &LayerConfig, name: &'sta
 fn layer_from_config<T: Real>(index: usize, config: &LayerConfig) -> Result<(Box<dyn Layer<T>>, usize)> {
     let layer: Box<dyn Layer<T>> = match config.kind.as_str() {
         "dense" => {
-            let (in_dim, out_dim): (usize, usize) = (setting(index, config, "in_dim")?, setting(index, config, "out_dim")?);
+            let (in_dim, out_dim): (usize, usize) =
+                (setting(index, config, "in_dim")?, setting(index, config, "out_dim")?);
             let bias: bool = setting(index, config, "bias")?;
             let values = in_dim.checked_mul(out_dim).and_then(|w| w.checked_add(if bias { out_dim } else { 0 }));
             let layer = Dense::<T>::new(in_dim, out_dim);
@@ -202,16 +190,17 @@ fn layer_from_config<T: Real>(index: usize, config: &LayerConfig) -> Result<(Box
             let scaling = match config.settings.get("scaling").map(String::as_str) {
                 Some("inverted") => DropoutScaling::Inverted,
                 Some("at_inference") => DropoutScaling::AtInference,
-                _ => return Err(bad_metadata(&format!("layer.{index}"), &config.kind, "scaling=inverted or at_inference")),
+                _ => {
+                    return Err(bad_metadata(
+                        &format!("layer.{index}"),
+                        &config.kind,
+                        "scaling=inverted or at_inference",
+                    ))
+                }
             };
             Box::new(Dropout::<T>::new(setting(index, config, "p")?)?.with_scaling(scaling))
         }
-        other => {
-            return Err(Error::Format(FormatError::UnknownLayer {
-                index,
-                kind: other.to_string(),
-            }))
-        }
+        other => return Err(Error::Format(FormatError::UnknownLayer { index, kind: other.to_string() })),
     };
     Ok((layer, 0))
 }
@@ -227,9 +216,7 @@ fn read_network_tensors<T: Real>(net: &Sequential<T>, file: &SafeTensors<'_>) ->
     }
     let mut values = Vec::with_capacity(wanted.len());
     for (name, current) in wanted {
-        let view = file
-            .tensor(&name)
-            .map_err(|_| Error::Format(FormatError::MissingTensor { name: name.clone() }))?;
+        let view = file.tensor(&name).map_err(|_| Error::Format(FormatError::MissingTensor { name: name.clone() }))?;
         if view.dtype() != dtype_of::<T>() {
             return Err(Error::Format(FormatError::WrongDtype {
                 tensor: name,
@@ -247,7 +234,11 @@ fn read_network_tensors<T: Real>(net: &Sequential<T>, file: &SafeTensors<'_>) ->
         }
         let numbers: Vec<T> = view.data().chunks_exact(T::BYTES).filter_map(T::read_le).collect();
         if numbers.len() != rows * cols {
-            return Err(format_err(format!("tensor {name:?} holds {} values, expected {}", numbers.len(), rows * cols)));
+            return Err(format_err(format!(
+                "tensor {name:?} holds {} values, expected {}",
+                numbers.len(),
+                rows * cols
+            )));
         }
         if let Some(k) = numbers.iter().position(|v| !v.is_finite()) {
             return Err(Error::Format(FormatError::NonFinite {
@@ -326,9 +317,7 @@ impl<T: Real> Sequential<T> {
         let empty = HashMap::new();
         let meta = header.metadata().as_ref().unwrap_or(&empty);
         let get = |key: &'static str| {
-            meta.get(key)
-                .map(String::as_str)
-                .ok_or(Error::Format(FormatError::MissingMetadata { key }))
+            meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
         };
         if get("format")? != FORMAT {
             return Err(bad_metadata("format", get("format")?, "\"backprop\""));
@@ -346,7 +335,8 @@ impl<T: Real> Sequential<T> {
         }
         let input = parse_shape(get("input_shape")?)
             .ok_or_else(|| bad_metadata("input_shape", get("input_shape").unwrap_or_default(), "N or CxHxW"))?;
-        let count: usize = get("layers")?.parse().map_err(|_| bad_metadata("layers", get("layers").unwrap_or_default(), "a count"))?;
+        let count: usize =
+            get("layers")?.parse().map_err(|_| bad_metadata("layers", get("layers").unwrap_or_default(), "a count"))?;
         if meta.keys().filter(|k| k.starts_with("layer.")).count() != count {
             return Err(bad_metadata("layers", get("layers")?, "the number of layer.<i> entries"));
         }
@@ -412,11 +402,7 @@ impl<T: Real> Sequential<T> {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read(path).map_err(|source| Error::Io { action: "read", path: path.to_path_buf(), source })
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it to `path`.

@@ -90,8 +90,8 @@ pub use real::Real;
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Activation, BinaryCrossEntropy, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu, Loss,
-        Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
+        Activation, BinaryCrossEntropy, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu,
+        Loss, Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
         SquaredError, Step, Tanh,
     };
     pub use crate::{AdaGrad, Adam, AdamW, Control, Momentum, Nesterov, RmsProp, Schedule, WeightDecay};

@@ -34,10 +34,7 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
 /// Checks rows, then the loss's own target rules.
 fn check<T: Real, L: Loss<T> + ?Sized>(loss: &L, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
     if y.nrows() != t.nrows() {
-        return Err(Error::RowCountMismatch {
-            x_rows: y.nrows(),
-            t_rows: t.nrows(),
-        });
+        return Err(Error::RowCountMismatch { x_rows: y.nrows(), t_rows: t.nrows() });
     }
     loss.check_targets(y.ncols(), t)
 }
@@ -47,12 +44,7 @@ pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Resul
     // Column-major order; report the first bad value found.
     match m.as_slice().iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(k) => Err(Error::NonFinite {
-            what,
-            row: k % m.nrows(),
-            col: k / m.nrows(),
-            value: m[k].to_f64(),
-        }),
+        Some(k) => Err(Error::NonFinite { what, row: k % m.nrows(), col: k / m.nrows(), value: m[k].to_f64() }),
     }
 }
 
@@ -101,16 +93,12 @@ pub struct SquaredError {
 impl SquaredError {
     /// `E = ½ Σ (y − t)²`, the course's loss.
     pub fn half_sum() -> Self {
-        SquaredError {
-            reduction: Reduction::HalfSum,
-        }
+        SquaredError { reduction: Reduction::HalfSum }
     }
 
     /// `E = Σ (y − t)² / N`, the mean squared error.
     pub fn mean() -> Self {
-        SquaredError {
-            reduction: Reduction::Mean,
-        }
+        SquaredError { reduction: Reduction::Mean }
     }
 
     /// `(E = scale · Σ (y − t)², ∂E/∂y = 2·scale·(y − t))` for `n` elements.
@@ -136,11 +124,7 @@ impl<T: Real> Loss<T> for SquaredError {
 
     fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
-        let sum = y
-            .as_slice()
-            .iter()
-            .zip(t.as_slice())
-            .fold(T::zero(), |acc, (&yi, &ti)| acc + (yi - ti) * (yi - ti));
+        let sum = y.as_slice().iter().zip(t.as_slice()).fold(T::zero(), |acc, (&yi, &ti)| acc + (yi - ti) * (yi - ti));
         Ok(self.scale::<T>(y.len()) * sum)
     }
 
@@ -202,11 +186,7 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
             for (row, &label) in t.iter().enumerate() {
                 let l = label.to_f64();
                 if l < 0.0 || l.fract() != 0.0 || l >= width as f64 {
-                    return Err(Error::LabelOutOfRange {
-                        row,
-                        label: l,
-                        classes: width,
-                    });
+                    return Err(Error::LabelOutOfRange { row, label: l, classes: width });
                 }
             }
             Ok(())
@@ -274,11 +254,7 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
         check_same_shape(Loss::<T>::name(self), width, t)?;
         match t.iter().position(|&v| v < T::zero() || v > T::one()) {
             None => Ok(()),
-            Some(k) => Err(Error::LabelOutOfRange {
-                row: k % t.nrows(),
-                label: t[k].to_f64(),
-                classes: 2,
-            }),
+            Some(k) => Err(Error::LabelOutOfRange { row: k % t.nrows(), label: t[k].to_f64(), classes: 2 }),
         }
     }
 
@@ -298,11 +274,7 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
         let inv_n = T::one() / T::cast(y.len().max(1) as f64);
         ensure_shape(grad, y.nrows(), y.ncols());
         for ((g, &p), &ti) in grad.iter_mut().zip(y.iter()).zip(t.iter()) {
-            *g = if p < lo || p > hi {
-                T::zero()
-            } else {
-                (p - ti) / (p * (T::one() - p)) * inv_n
-            };
+            *g = if p < lo || p > hi { T::zero() } else { (p - ti) / (p * (T::one() - p)) * inv_n };
         }
         Ok(())
     }

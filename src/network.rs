@@ -3,7 +3,9 @@
 use crate::fit::{self, FitConfig, History};
 use crate::loss::check_finite;
 use crate::metrics::{accuracy, Evaluation};
-use crate::{seeded, Error, WeightDecay, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream};
+use crate::{
+    seeded, Error, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream, WeightDecay,
+};
 use nalgebra::DMatrix;
 use std::any::Any;
 use std::fmt::Debug;
@@ -108,10 +110,7 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         check_rows(x, t)?;
         loss.check_targets(self.output_width(), t)?;
         let y = self.predict(x)?;
-        Ok(Evaluation {
-            loss: loss.loss(&y, t)?.to_f64(),
-            accuracy: accuracy(&y, t)?,
-        })
+        Ok(Evaluation { loss: loss.loss(&y, t)?.to_f64(), accuracy: accuracy(&y, t)? })
     }
 }
 
@@ -127,10 +126,7 @@ fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
 
 pub(crate) fn check_rows<T: Real>(x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
     if x.nrows() != t.nrows() {
-        return Err(Error::RowCountMismatch {
-            x_rows: x.nrows(),
-            t_rows: t.nrows(),
-        });
+        return Err(Error::RowCountMismatch { x_rows: x.nrows(), t_rows: t.nrows() });
     }
     Ok(())
 }
@@ -200,18 +196,10 @@ impl<T: Real> SequentialBuilder<T> {
     /// layer) where two layers do not fit; the layers' own configuration errors.
     pub fn build(mut self, seed: u64) -> Result<Sequential<T>> {
         if self.layers.is_empty() {
-            return Err(Error::InvalidConfig {
-                name: "layers",
-                value: "none".into(),
-                expected: "at least one layer",
-            });
+            return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
         }
         if self.input.is_empty() {
-            return Err(Error::InvalidConfig {
-                name: "input width",
-                value: "0".into(),
-                expected: ">= 1",
-            });
+            return Err(Error::InvalidConfig { name: "input width", value: "0".into(), expected: ">= 1" });
         }
         let mut rng = seeded(seed, Stream::Init);
         let mut shape = self.input;
@@ -238,10 +226,7 @@ impl<T: Real> Sequential<T> {
 
     /// Starts a network whose samples have shape `input` (e.g. an image).
     pub fn builder_shaped(input: Shape) -> SequentialBuilder<T> {
-        SequentialBuilder {
-            input,
-            layers: Vec::new(),
-        }
+        SequentialBuilder { input, layers: Vec::new() }
     }
 
     /// The shape of one input sample.
@@ -301,15 +286,9 @@ impl<T: Real> Sequential<T> {
     /// [`Error::NoSuchParam`] if the layer has no such parameter; [`Error::ShapeMismatch`] if
     /// `value` has another shape. The network is unchanged on error.
     pub fn set_param(&mut self, layer: usize, name: &str, value: &DMatrix<T>) -> Result<()> {
-        let mut result = Err(Error::NoSuchParam {
-            layer,
-            name: name.to_string(),
-        });
+        let mut result = Err(Error::NoSuchParam { layer, name: name.to_string() });
         if let Some(l) = self.layers.get_mut(layer) {
-            let id = LayerId {
-                index: Some(layer),
-                kind: l.kind(),
-            };
+            let id = LayerId { index: Some(layer), kind: l.kind() };
             let mut done = false;
             l.visit_params_mut(&mut |p| {
                 if p.name() == name && !done {
@@ -330,17 +309,13 @@ impl<T: Real> Sequential<T> {
     fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
         if x.ncols() != self.input_width() {
             return Err(Error::FeatureMismatch {
-                layer: LayerId {
-                    index: Some(0),
-                    kind: self.layers[0].kind(),
-                },
+                layer: LayerId { index: Some(0), kind: self.layers[0].kind() },
                 expected: self.input_width(),
                 got: x.ncols(),
             });
         }
         check_finite("x", x)
     }
-
 }
 
 impl<T: Real> Network<T> for Sequential<T> {
@@ -383,19 +358,14 @@ impl<T: Real> Network<T> for Sequential<T> {
         let y = &self.outputs[last];
         let value = loss.loss(y, t)?;
         if !value.is_finite() {
-            return Err(Error::Diverged {
-                epoch: 0,
-                loss: value.to_f64(),
-            });
+            return Err(Error::Diverged { epoch: 0, loss: value.to_f64() });
         }
         loss.grad(y, t, &mut self.grads[last])?;
         for (i, layer) in self.layers.iter_mut().enumerate().rev() {
             let input = if i == 0 { x } else { &self.outputs[i - 1] };
             let (before, rest) = self.grads.split_at_mut(i);
             let grad_x = before.last_mut().filter(|_| i > 0);
-            layer
-                .backward(input, &self.outputs[i], &rest[0], grad_x)
-                .map_err(|e| e.at_layer(i))?;
+            layer.backward(input, &self.outputs[i], &rest[0], grad_x).map_err(|e| e.at_layer(i))?;
         }
         let mut params = recycle(std::mem::take(&mut self.param_list));
         for layer in &mut self.layers {
@@ -411,14 +381,8 @@ impl<T: Real> Network<T> for Sequential<T> {
         let value = value + T::cast(penalty);
         let finite = value.is_finite()
             && params.iter().all(|p| p.grad().is_none_or(|g| g.as_slice().iter().all(|v| v.is_finite())));
-        let stepped = if finite {
-            optimizer.step(&mut params)
-        } else {
-            Err(Error::Diverged {
-                epoch: 0,
-                loss: value.to_f64(),
-            })
-        };
+        let stepped =
+            if finite { optimizer.step(&mut params) } else { Err(Error::Diverged { epoch: 0, loss: value.to_f64() }) };
         self.param_list = recycle(params);
         stepped.map(|()| value)
     }

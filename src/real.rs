@@ -8,9 +8,7 @@ use std::fmt::{Debug, Display};
 ///
 /// It is nalgebra's [`RealField`] plus the two conversions the crate needs to write constants
 /// and to report numbers in errors.
-pub trait Real:
-    RealField + Copy + Default + Debug + Display + SampleUniform + Send + Sync + 'static
-{
+pub trait Real: RealField + Copy + Default + Debug + Display + SampleUniform + Send + Sync + 'static {
     /// The name of the type, as `"f32"` or `"f64"`.
     const NAME: &'static str;
 

@@ -1,9 +1,8 @@
 //! The `data` module: real files (digits, MNIST when present), hostile files, splits, scaling.
 
 use backprop::data::{
-    self, labels_column, load_mnist, one_hot, read_digits, read_idx_images, read_idx_labels,
-    read_labeled_csv, stratified_split, train_test_split, Standardizer, MAX_DATA_BYTES,
-    MNIST_FILES,
+    self, labels_column, load_mnist, one_hot, read_digits, read_idx_images, read_idx_labels, read_labeled_csv,
+    stratified_split, train_test_split, Standardizer, MAX_DATA_BYTES, MNIST_FILES,
 };
 use backprop::Error;
 use flate2::write::GzEncoder;
@@ -56,10 +55,7 @@ impl Drop for Temp {
 fn unique(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "backprop-data-test-{}-{n}-{name}",
-        std::process::id()
-    ))
+    std::env::temp_dir().join(format!("backprop-data-test-{}-{n}-{name}", std::process::id()))
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> Temp {
@@ -118,11 +114,7 @@ fn digits_real_file_shapes_and_values() {
     let path = digits_path();
     let start = Instant::now();
     let (x, labels) = read_digits::<f64>(&path).unwrap();
-    println!(
-        "read_digits::<f64>({}) took {:?}",
-        path.display(),
-        start.elapsed()
-    );
+    println!("read_digits::<f64>({}) took {:?}", path.display(), start.elapsed());
     assert_eq!(x.shape(), (1797, 64));
     assert_eq!(labels.len(), 1797);
     let mut counts = [0usize; 10];
@@ -130,9 +122,7 @@ fn digits_real_file_shapes_and_values() {
         counts[k] += 1; // panics (fails) on a label > 9
     }
     assert!(counts.iter().all(|&c| c > 150), "{counts:?}");
-    assert!(x
-        .iter()
-        .all(|&v| (0.0..=16.0).contains(&v) && v.fract() == 0.0));
+    assert!(x.iter().all(|&v| (0.0..=16.0).contains(&v) && v.fract() == 0.0));
     // The first row of the file, in reading order.
     let first: Vec<f64> = x.row(0).iter().take(8).copied().collect();
     assert_eq!(first, [0.0, 0.0, 5.0, 13.0, 9.0, 1.0, 0.0, 0.0]);
@@ -145,16 +135,10 @@ fn digits_real_file_shapes_and_values() {
 
 #[test]
 fn vendored_digits_match_the_shared_copy() {
-    let vendored =
-        std::fs::read("data/digits.csv.gz").expect("data/digits.csv.gz ships with the repository");
+    let vendored = std::fs::read("data/digits.csv.gz").expect("data/digits.csv.gz ships with the repository");
     let shared = shared_dir().join("digits.csv.gz");
     match std::fs::read(&shared) {
-        Ok(s) => assert_eq!(
-            s,
-            vendored,
-            "data/digits.csv.gz differs from {}",
-            shared.display()
-        ),
+        Ok(s) => assert_eq!(s, vendored, "data/digits.csv.gz differs from {}", shared.display()),
         Err(_) => println!("note: {} not present; compared nothing", shared.display()),
     }
     assert!(Path::new("data/README.md").exists());
@@ -165,23 +149,13 @@ fn vendored_digits_match_the_shared_copy() {
 #[test]
 fn mnist_real_files_if_present() {
     let dir = shared_dir().join("mnist");
-    if !MNIST_FILES
-        .iter()
-        .all(|f| dir.join(format!("{f}.gz")).exists() || dir.join(f).exists())
-    {
-        println!(
-            "note: MNIST not found in {}; skipping the MNIST checks",
-            dir.display()
-        );
+    if !MNIST_FILES.iter().all(|f| dir.join(format!("{f}.gz")).exists() || dir.join(f).exists()) {
+        println!("note: MNIST not found in {}; skipping the MNIST checks", dir.display());
         return;
     }
     let start = Instant::now();
     let m = load_mnist::<f32>(&dir).unwrap();
-    println!(
-        "load_mnist::<f32>({}) took {:?}",
-        dir.display(),
-        start.elapsed()
-    );
+    println!("load_mnist::<f32>({}) took {:?}", dir.display(), start.elapsed());
     assert_eq!(m.train_x.shape(), (60000, 784));
     assert_eq!(m.test_x.shape(), (10000, 784));
     let count = |labels: &[usize]| {
@@ -189,36 +163,21 @@ fn mnist_real_files_if_present() {
         labels.iter().for_each(|&k| c[k] += 1);
         c
     };
-    assert_eq!(
-        count(&m.train_labels),
-        [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
-    );
-    assert_eq!(
-        count(&m.test_labels),
-        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-    );
+    assert_eq!(count(&m.train_labels), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(count(&m.test_labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
     assert!(m.train_x.iter().all(|&v| (0.0..=255.0).contains(&v)));
     assert_eq!(m.train_x.max(), 255.0);
     assert_eq!(m.train_x.min(), 0.0);
     // The first training image is a 5; its middle row has ink, its first row none.
     assert_eq!(m.train_labels[0], 5);
     assert!(m.train_x.row(0).iter().take(28).all(|&v| v == 0.0));
-    assert!(m
-        .train_x
-        .row(0)
-        .iter()
-        .skip(14 * 28)
-        .take(28)
-        .any(|&v| v > 0.0));
+    assert!(m.train_x.row(0).iter().skip(14 * 28).take(28).any(|&v| v > 0.0));
 
     let start = Instant::now();
     let x = read_idx_images::<f64>(dir.join("t10k-images-idx3-ubyte.gz")).unwrap();
     println!("read_idx_images::<f64>(t10k) took {:?}", start.elapsed());
     assert_eq!(x.shape(), (10000, 784));
-    assert!(x
-        .iter()
-        .zip(m.test_x.iter())
-        .all(|(&a, &b)| a == f64::from(b)));
+    assert!(x.iter().zip(m.test_x.iter()).all(|(&a, &b)| a == f64::from(b)));
 }
 
 // ---------- IDX: valid files ----------
@@ -242,28 +201,17 @@ fn idx_raw_and_gzip_read_the_same_row_major_images() {
     assert_eq!(read_idx_labels(labels.path()).unwrap(), [7, 0, 255]);
     // Zero images is a valid (empty) file.
     let empty = temp_file("empty.idx", &idx_images(0, 28, 28));
-    assert_eq!(
-        read_idx_images::<f32>(empty.path()).unwrap().shape(),
-        (0, 784)
-    );
+    assert_eq!(read_idx_images::<f32>(empty.path()).unwrap().shape(), (0, 784));
 }
 
 #[test]
 fn load_mnist_accepts_raw_and_gz_names() {
     let dir = temp_dir("mnist-ok");
     let d = dir.path();
-    std::fs::write(
-        d.join("train-images-idx3-ubyte.gz"),
-        gzip(&idx_images(4, 2, 2)),
-    )
-    .unwrap();
+    std::fs::write(d.join("train-images-idx3-ubyte.gz"), gzip(&idx_images(4, 2, 2))).unwrap();
     std::fs::write(d.join("train-labels-idx1-ubyte"), idx_labels(&[1, 2, 3, 4])).unwrap();
     std::fs::write(d.join("t10k-images-idx3-ubyte"), idx_images(2, 2, 2)).unwrap();
-    std::fs::write(
-        d.join("t10k-labels-idx1-ubyte.gz"),
-        gzip(&idx_labels(&[9, 8])),
-    )
-    .unwrap();
+    std::fs::write(d.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(&[9, 8]))).unwrap();
     let m = load_mnist::<f64>(d).unwrap();
     assert_eq!(m.train_x.shape(), (4, 4));
     assert_eq!(m.train_labels, [1, 2, 3, 4]);
@@ -278,57 +226,19 @@ fn wrong_magic_names_the_value_found() {
     let images = temp_file("magic-img.idx", &idx_images(2, 2, 2));
     let labels = temp_file("magic-lab.idx", &idx_labels(&[1, 2]));
     let (e, s) = err_text(read_idx_labels(images.path()));
-    assert!(
-        matches!(
-            e,
-            Error::BadMagic {
-                expected: 0x801,
-                found: 0x803,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(
-        s.contains("0x00000803") && s.contains(&images.path().display().to_string()),
-        "{s}"
-    );
+    assert!(matches!(e, Error::BadMagic { expected: 0x801, found: 0x803, .. }), "{e:?}");
+    assert!(s.contains("0x00000803") && s.contains(&images.path().display().to_string()), "{s}");
     let (e, _) = err_text(read_idx_images::<f32>(labels.path()));
-    assert!(
-        matches!(
-            e,
-            Error::BadMagic {
-                expected: 0x803,
-                found: 0x801,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::BadMagic { expected: 0x803, found: 0x801, .. }), "{e:?}");
     // A text file, and a gzip of a text file.
     let text = temp_file("magic.txt", b"hello world, not idx");
     let (e, _) = err_text(read_idx_images::<f32>(text.path()));
-    assert!(
-        matches!(
-            e,
-            Error::BadMagic {
-                found: 0x68656c6c,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::BadMagic { found: 0x68656c6c, .. }), "{e:?}");
     let gz = temp_file("magic.txt.gz", &gzip(b"hello world, not idx"));
-    assert!(matches!(
-        read_idx_images::<f32>(gz.path()),
-        Err(Error::BadMagic { .. })
-    ));
+    assert!(matches!(read_idx_images::<f32>(gz.path()), Err(Error::BadMagic { .. })));
     // Another element type (0x0D = f32) with 3 dimensions.
     let float = temp_file("magic-f32.idx", &idx_header(0x0D03, &[1, 1, 1]));
-    assert!(matches!(
-        read_idx_images::<f32>(float.path()),
-        Err(Error::BadMagic { found: 0x0D03, .. })
-    ));
+    assert!(matches!(read_idx_images::<f32>(float.path()), Err(Error::BadMagic { found: 0x0D03, .. })));
 }
 
 #[test]
@@ -338,57 +248,32 @@ fn every_prefix_of_a_valid_file_is_an_error() {
     for cut in 0..images.len() {
         let f = temp_file("prefix-img.idx", &images[..cut]);
         match read_idx_images::<f64>(f.path()) {
-            Err(Error::Truncated {
-                needed,
-                available,
-                offset,
-                ..
-            }) => {
+            Err(Error::Truncated { needed, available, offset, .. }) => {
                 assert!(available < needed, "cut {cut}");
                 assert_eq!(offset + available, cut as u64, "cut {cut}");
             }
             other => panic!("prefix {cut}: {other:?}"),
         }
         let g = temp_file("prefix-img.gz", &gzip(&images[..cut]));
-        assert!(
-            matches!(
-                read_idx_images::<f64>(g.path()),
-                Err(Error::Truncated { .. })
-            ),
-            "gz of prefix {cut}"
-        );
+        assert!(matches!(read_idx_images::<f64>(g.path()), Err(Error::Truncated { .. })), "gz of prefix {cut}");
     }
     for cut in 0..labels.len() {
         let f = temp_file("prefix-lab.idx", &labels[..cut]);
-        assert!(
-            matches!(read_idx_labels(f.path()), Err(Error::Truncated { .. })),
-            "prefix {cut}"
-        );
+        assert!(matches!(read_idx_labels(f.path()), Err(Error::Truncated { .. })), "prefix {cut}");
     }
     // Cutting the gzip stream itself: any error, never a panic or a wrong success.
     let gz = gzip(&images);
     for cut in 0..gz.len() {
         let f = temp_file("prefix.gz", &gz[..cut]);
-        assert!(
-            read_idx_images::<f64>(f.path()).is_err(),
-            "gzip cut at {cut}"
-        );
+        assert!(read_idx_images::<f64>(f.path()).is_err(), "gzip cut at {cut}");
     }
     // Examples of the messages.
     let f = temp_file("cut.idx", &images[..20]);
     let (_, s) = err_text(read_idx_images::<f64>(f.path()));
-    assert!(
-        s.contains(
-            "is truncated: 18 bytes of pixel data needed from byte 16, but only 4 are there"
-        ),
-        "{s}"
-    );
+    assert!(s.contains("is truncated: 18 bytes of pixel data needed from byte 16, but only 4 are there"), "{s}");
     let f = temp_file("cut2.idx", &images[..6]);
     let (_, s) = err_text(read_idx_images::<f64>(f.path()));
-    assert!(
-        s.contains("12 bytes of dimensions needed from byte 4, but only 2"),
-        "{s}"
-    );
+    assert!(s.contains("12 bytes of dimensions needed from byte 4, but only 2"), "{s}");
 }
 
 #[test]
@@ -422,25 +307,16 @@ fn corrupt_gzip_is_an_io_error_naming_the_file() {
 
 #[test]
 fn overflowing_or_oversized_dims_are_refused_before_reading() {
-    let f = temp_file(
-        "overflow.idx",
-        &idx_header(0x0803, &[u32::MAX, u32::MAX, u32::MAX]),
-    );
+    let f = temp_file("overflow.idx", &idx_header(0x0803, &[u32::MAX, u32::MAX, u32::MAX]));
     let (e, s) = err_text(read_idx_images::<f64>(f.path()));
     assert!(matches!(e, Error::IdxTooLarge { .. }), "{e:?}");
     assert!(s.contains("4294967295x4294967295x4294967295"), "{s}");
     // No overflow, but past the limit.
     let f = temp_file("big.idx", &idx_header(0x0803, &[2, 1 << 15, 1 << 15]));
     let (e, _) = err_text(read_idx_images::<f64>(f.path()));
-    assert!(
-        matches!(e, Error::IdxTooLarge { limit, .. } if limit == MAX_DATA_BYTES),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::IdxTooLarge { limit, .. } if limit == MAX_DATA_BYTES), "{e:?}");
     let f = temp_file("big-lab.gz", &gzip(&idx_header(0x0801, &[u32::MAX])));
-    assert!(matches!(
-        read_idx_labels(f.path()),
-        Err(Error::IdxTooLarge { .. })
-    ));
+    assert!(matches!(read_idx_labels(f.path()), Err(Error::IdxTooLarge { .. })));
 }
 
 #[test]
@@ -453,109 +329,44 @@ fn huge_claimed_count_in_a_tiny_file_fails_fast() {
     let labels = temp_file("huge-lab.idx.gz", &gzip(&idx_header(0x0801, &[1 << 30])));
     let start = Instant::now();
     let (e, _) = err_text(read_idx_images::<f64>(raw.path()));
-    assert!(
-        matches!(
-            e,
-            Error::Truncated {
-                needed: 784_000_000,
-                available: 16,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::Truncated { needed: 784_000_000, available: 16, .. }), "{e:?}");
     let (e, _) = err_text(read_idx_images::<f64>(gz.path()));
-    assert!(
-        matches!(
-            e,
-            Error::Truncated {
-                needed: 784_000_000,
-                available: 16,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::Truncated { needed: 784_000_000, available: 16, .. }), "{e:?}");
     let (e, _) = err_text(read_idx_labels(labels.path()));
     assert!(matches!(e, Error::Truncated { available: 0, .. }), "{e:?}");
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_millis(500), "took {:?}", start.elapsed());
 }
 
 #[test]
 fn image_and_label_counts_must_agree() {
     let dir = temp_dir("mnist-mismatch");
     let d = dir.path();
-    std::fs::write(
-        d.join("train-images-idx3-ubyte.gz"),
-        gzip(&idx_images(5, 2, 2)),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("train-labels-idx1-ubyte.gz"),
-        gzip(&idx_labels(&[1, 2, 3, 4])),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("t10k-images-idx3-ubyte.gz"),
-        gzip(&idx_images(1, 2, 2)),
-    )
-    .unwrap();
+    std::fs::write(d.join("train-images-idx3-ubyte.gz"), gzip(&idx_images(5, 2, 2))).unwrap();
+    std::fs::write(d.join("train-labels-idx1-ubyte.gz"), gzip(&idx_labels(&[1, 2, 3, 4]))).unwrap();
+    std::fs::write(d.join("t10k-images-idx3-ubyte.gz"), gzip(&idx_images(1, 2, 2))).unwrap();
     std::fs::write(d.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(&[1]))).unwrap();
     let (e, s) = err_text(load_mnist::<f32>(d));
-    assert!(
-        matches!(
-            e,
-            Error::CountMismatch {
-                image_count: 5,
-                label_count: 4,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(
-        s.contains("train-images-idx3-ubyte.gz") && s.contains("train-labels-idx1-ubyte.gz"),
-        "{s}"
-    );
+    assert!(matches!(e, Error::CountMismatch { image_count: 5, label_count: 4, .. }), "{e:?}");
+    assert!(s.contains("train-images-idx3-ubyte.gz") && s.contains("train-labels-idx1-ubyte.gz"), "{s}");
 }
 
 #[test]
 fn missing_files_say_which_and_where() {
     let dir = temp_dir("mnist-missing");
     let (e, s) = err_text(load_mnist::<f32>(dir.path()));
-    assert!(
-        matches!(e, Error::DataFileNotFound { what: "MNIST", .. }),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::DataFileNotFound { what: "MNIST", .. }), "{e:?}");
     let expected = dir.path().join("train-images-idx3-ubyte.gz");
-    assert!(
-        s.contains(&format!("MNIST file {} not found", expected.display())),
-        "{s}"
-    );
-    assert!(
-        s.contains("BACKPROP_DATA") && s.contains(&format!("into {}", dir.path().display())),
-        "{s}"
-    );
+    assert!(s.contains(&format!("MNIST file {} not found", expected.display())), "{s}");
+    assert!(s.contains("BACKPROP_DATA") && s.contains(&format!("into {}", dir.path().display())), "{s}");
     // With only the images present, the labels file is named.
-    std::fs::write(
-        dir.path().join("train-images-idx3-ubyte"),
-        idx_images(1, 1, 1),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("train-images-idx3-ubyte"), idx_images(1, 1, 1)).unwrap();
     let (_, s) = err_text(load_mnist::<f32>(dir.path()));
     assert!(s.contains("train-labels-idx1-ubyte.gz"), "{s}");
 
     let nowhere = unique("no-such-digits.csv.gz");
     let (e, s) = err_text(read_digits::<f32>(&nowhere));
     assert!(matches!(e, Error::DataFileNotFound { .. }), "{e:?}");
-    assert!(
-        s.contains(&nowhere.display().to_string()) && s.contains("data/digits.csv.gz"),
-        "{s}"
-    );
+    assert!(s.contains(&nowhere.display().to_string()) && s.contains("data/digits.csv.gz"), "{s}");
     let (_, s) = err_text(read_idx_labels(&nowhere));
     assert!(s.contains(&nowhere.display().to_string()), "{s}");
 }
@@ -566,51 +377,18 @@ fn missing_files_say_which_and_where() {
 fn csv_non_numeric_cell_names_line_column_and_text() {
     let f = temp_file("bad.csv", b"1,2,0\n3,4,1\n5,x7,1\n");
     let (e, s) = err_text(read_labeled_csv::<f64>(f.path()));
-    assert!(
-        matches!(e, Error::BadCell { line: 3, column: 2, ref text, .. } if text == "x7"),
-        "{e:?}"
-    );
-    assert!(
-        s.contains("line 3, column 2") && s.contains("\"x7\""),
-        "{s}"
-    );
+    assert!(matches!(e, Error::BadCell { line: 3, column: 2, ref text, .. } if text == "x7"), "{e:?}");
+    assert!(s.contains("line 3, column 2") && s.contains("\"x7\""), "{s}");
     // Also through gzip, and for the label column.
     let g = temp_file("bad.csv.gz", &gzip(b"1,2,0\n3,4,-1\n"));
     let (e, _) = err_text(read_labeled_csv::<f32>(g.path()));
-    assert!(
-        matches!(
-            e,
-            Error::BadCell {
-                line: 2,
-                column: 3,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::BadCell { line: 2, column: 3, .. }), "{e:?}");
     let h = temp_file("frac.csv", b"1,2,0.5\n");
-    assert!(matches!(
-        read_labeled_csv::<f32>(h.path()),
-        Err(Error::BadCell { column: 3, .. })
-    ));
+    assert!(matches!(read_labeled_csv::<f32>(h.path()), Err(Error::BadCell { column: 3, .. })));
     let nan = temp_file("nan.csv", b"1,2,0\nNaN,2,0\n");
-    assert!(matches!(
-        read_labeled_csv::<f32>(nan.path()),
-        Err(Error::BadCell {
-            line: 2,
-            column: 1,
-            ..
-        })
-    ));
+    assert!(matches!(read_labeled_csv::<f32>(nan.path()), Err(Error::BadCell { line: 2, column: 1, .. })));
     let bin = temp_file("bin.csv", b"1,2,0\n1,\xff\xfe,0\n");
-    assert!(matches!(
-        read_labeled_csv::<f32>(bin.path()),
-        Err(Error::BadCell {
-            line: 2,
-            column: 2,
-            ..
-        })
-    ));
+    assert!(matches!(read_labeled_csv::<f32>(bin.path()), Err(Error::BadCell { line: 2, column: 2, .. })));
 }
 
 #[test]
@@ -621,37 +399,12 @@ fn csv_shapes_header_blank_lines_and_widths() {
     assert_eq!(labels, [3, 6]);
     let f = temp_file("width.csv", b"1,2,0\n1,2,3,0\n");
     let (e, _) = err_text(read_labeled_csv::<f64>(f.path()));
-    assert!(
-        matches!(
-            e,
-            Error::RowWidth {
-                line: 2,
-                expected: 3,
-                got: 4,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::RowWidth { line: 2, expected: 3, got: 4, .. }), "{e:?}");
     let f = temp_file("width-digits.csv", b"1,2,0\n");
-    assert!(matches!(
-        read_digits::<f64>(f.path()),
-        Err(Error::RowWidth {
-            line: 1,
-            expected: 65,
-            got: 3,
-            ..
-        })
-    ));
+    assert!(matches!(read_digits::<f64>(f.path()), Err(Error::RowWidth { line: 1, expected: 65, got: 3, .. })));
     for (name, text) in [("empty.csv", &b""[..]), ("header-only.csv", b"a,b,c\n\n")] {
         let f = temp_file(name, text);
-        assert!(
-            matches!(
-                read_labeled_csv::<f64>(f.path()),
-                Err(Error::EmptyDataFile { .. })
-            ),
-            "{name}"
-        );
+        assert!(matches!(read_labeled_csv::<f64>(f.path()), Err(Error::EmptyDataFile { .. })), "{name}");
     }
     // Every prefix of a gzip CSV: errors or a valid shorter result, never a panic.
     let gz = gzip(b"1,2,0\n3,4,1\n5,6,2\n");
@@ -669,31 +422,12 @@ fn csv_shapes_header_blank_lines_and_widths() {
 fn one_hot_and_labels_column() {
     let t = one_hot::<f64>(&[2, 0, 1, 2], 3).unwrap();
     assert_eq!(t.shape(), (4, 3));
-    assert_eq!(
-        t,
-        DMatrix::from_row_slice(4, 3, &[0., 0., 1., 1., 0., 0., 0., 1., 0., 0., 0., 1.])
-    );
+    assert_eq!(t, DMatrix::from_row_slice(4, 3, &[0., 0., 1., 1., 0., 0., 0., 1., 0., 0., 0., 1.]));
     let (e, s) = err_text(one_hot::<f32>(&[0, 1, 3], 3));
-    assert!(
-        matches!(
-            e,
-            Error::LabelOutOfRange {
-                row: 2,
-                classes: 3,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::LabelOutOfRange { row: 2, classes: 3, .. }), "{e:?}");
     assert!(s.contains("row 2"), "{s}");
-    assert!(matches!(
-        one_hot::<f32>(&[0], 0),
-        Err(Error::LabelOutOfRange { .. })
-    ));
-    assert!(matches!(
-        one_hot::<f32>(&[0], usize::MAX),
-        Err(Error::TooLarge { .. })
-    ));
+    assert!(matches!(one_hot::<f32>(&[0], 0), Err(Error::LabelOutOfRange { .. })));
+    assert!(matches!(one_hot::<f32>(&[0], usize::MAX), Err(Error::TooLarge { .. })));
     assert_eq!(one_hot::<f32>(&[], 10).unwrap().shape(), (0, 10));
     let c = labels_column::<f32>(&[3, 1]);
     assert_eq!(c, DMatrix::from_row_slice(2, 1, &[3.0, 1.0]));
@@ -702,18 +436,12 @@ fn one_hot_and_labels_column() {
 // ---------- splits ----------
 
 fn check_disjoint_complete(s: &data::Split<f64>, x: &DMatrix<f64>, labels: &[usize]) {
-    let mut all: Vec<usize> = s
-        .train_indices
-        .iter()
-        .chain(&s.test_indices)
-        .copied()
-        .collect();
+    let mut all: Vec<usize> = s.train_indices.iter().chain(&s.test_indices).copied().collect();
     all.sort_unstable();
     assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
-    for (part_x, part_labels, idx) in [
-        (&s.train_x, &s.train_labels, &s.train_indices),
-        (&s.test_x, &s.test_labels, &s.test_indices),
-    ] {
+    for (part_x, part_labels, idx) in
+        [(&s.train_x, &s.train_labels, &s.train_indices), (&s.test_x, &s.test_labels, &s.test_indices)]
+    {
         assert_eq!(part_x.nrows(), idx.len());
         assert_eq!(part_labels.len(), idx.len());
         for (r, &i) in idx.iter().enumerate() {
@@ -755,10 +483,7 @@ fn stratified_split_keeps_class_proportions() {
         for class in 0..10 {
             let n_c = labels.iter().filter(|&&k| k == class).count() as f64;
             let t_c = s.test_labels.iter().filter(|&&k| k == class).count() as f64;
-            assert!(
-                (t_c - n_c * fraction).abs() <= 1.0,
-                "class {class}: {t_c} of {n_c} at {fraction}"
-            );
+            assert!((t_c - n_c * fraction).abs() <= 1.0, "class {class}: {t_c} of {n_c} at {fraction}");
         }
     }
     // Uneven classes, labels not 0..k.
@@ -780,10 +505,7 @@ fn stratified_split_keeps_class_proportions() {
     for class in [100, 7, 42] {
         let n_c = labels.iter().filter(|&&k| k == class).count() as f64;
         let t_c = s.test_labels.iter().filter(|&&k| k == class).count() as f64;
-        assert!(
-            (t_c - n_c * 0.3).abs() <= 1.0,
-            "class {class}: {t_c} of {n_c}"
-        );
+        assert!((t_c - n_c * 0.3).abs() <= 1.0, "class {class}: {t_c} of {n_c}");
     }
 }
 
@@ -791,33 +513,12 @@ fn stratified_split_keeps_class_proportions() {
 fn split_refuses_bad_arguments() {
     let x = DMatrix::<f64>::zeros(4, 2);
     for f in [0.0, 1.0, -0.5, f64::NAN, f64::INFINITY] {
-        assert!(
-            matches!(
-                train_test_split(&x, &[0, 0, 1, 1], f, 0),
-                Err(Error::InvalidConfig { .. })
-            ),
-            "{f}"
-        );
-        assert!(
-            matches!(
-                stratified_split(&x, &[0, 0, 1, 1], f, 0),
-                Err(Error::InvalidConfig { .. })
-            ),
-            "{f}"
-        );
+        assert!(matches!(train_test_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
+        assert!(matches!(stratified_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
     }
-    assert!(matches!(
-        train_test_split(&x, &[0, 1], 0.5, 0),
-        Err(Error::RowCountMismatch {
-            x_rows: 4,
-            t_rows: 2
-        })
-    ));
+    assert!(matches!(train_test_split(&x, &[0, 1], 0.5, 0), Err(Error::RowCountMismatch { x_rows: 4, t_rows: 2 })));
     let one = DMatrix::<f64>::zeros(1, 2);
-    assert!(matches!(
-        stratified_split(&one, &[0], 0.5, 0),
-        Err(Error::InvalidConfig { .. })
-    ));
+    assert!(matches!(stratified_split(&one, &[0], 0.5, 0), Err(Error::InvalidConfig { .. })));
 }
 
 // ---------- standardization ----------
@@ -838,11 +539,7 @@ fn standardizer_centres_and_scales_training_columns() {
             assert_eq!(scaler.std()[j], 1.0);
             assert!(col.iter().all(|&v| v == 0.0), "constant column {j}");
         } else {
-            assert!(
-                (var.sqrt() - 1.0).abs() < 1e-9,
-                "column {j}: std {}",
-                var.sqrt()
-            );
+            assert!((var.sqrt() - 1.0).abs() < 1e-9, "column {j}: std {}", var.sqrt());
         }
     }
     // The digits have always-blank pixels (column 0 is one).
@@ -859,56 +556,25 @@ fn standardizer_centres_and_scales_training_columns() {
 
 #[test]
 fn standardizer_constant_columns_stay_finite_and_widths_are_checked() {
-    let x = DMatrix::<f64>::from_row_slice(
-        3,
-        3,
-        &[0.1, 7.0, 1e-300, 0.1, 8.0, 2e-300, 0.1, 9.0, 3e-300],
-    );
+    let x = DMatrix::<f64>::from_row_slice(3, 3, &[0.1, 7.0, 1e-300, 0.1, 8.0, 2e-300, 0.1, 9.0, 3e-300]);
     let scaler = Standardizer::fit(&x).unwrap();
     let z = scaler.transform(&x).unwrap();
     assert!(z.iter().all(|v| v.is_finite()), "{z}");
-    assert_eq!(
-        z.column(0).iter().copied().collect::<Vec<_>>(),
-        [0.0, 0.0, 0.0]
-    );
+    assert_eq!(z.column(0).iter().copied().collect::<Vec<_>>(), [0.0, 0.0, 0.0]);
     // A test value off the constant training value is shifted, not blown up.
     let other = DMatrix::from_row_slice(1, 3, &[0.6, 8.0, 0.0]);
     assert!((scaler.transform(&other).unwrap()[(0, 0)] - 0.5).abs() < 1e-12);
     // f32 subnormal-scale column
     let tiny = DMatrix::from_row_slice(2, 1, &[0.0f32, 1e-44]);
-    assert!(Standardizer::fit(&tiny)
-        .unwrap()
-        .transform(&tiny)
-        .unwrap()
-        .iter()
-        .all(|v| v.is_finite()));
+    assert!(Standardizer::fit(&tiny).unwrap().transform(&tiny).unwrap().iter().all(|v| v.is_finite()));
 
     let (e, s) = err_text(scaler.transform(&DMatrix::zeros(2, 4)));
-    assert!(
-        matches!(
-            e,
-            Error::FeatureMismatch {
-                expected: 3,
-                got: 4,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::FeatureMismatch { expected: 3, got: 4, .. }), "{e:?}");
     assert!(s.contains("standardizer"), "{s}");
     let nan = DMatrix::from_row_slice(1, 3, &[0.0, f64::NAN, 0.0]);
-    assert!(matches!(
-        scaler.transform(&nan),
-        Err(Error::NonFinite { row: 0, col: 1, .. })
-    ));
-    assert!(matches!(
-        Standardizer::fit(&nan),
-        Err(Error::NonFinite { .. })
-    ));
-    assert!(matches!(
-        Standardizer::<f64>::fit(&DMatrix::zeros(0, 3)),
-        Err(Error::EmptyInput { .. })
-    ));
+    assert!(matches!(scaler.transform(&nan), Err(Error::NonFinite { row: 0, col: 1, .. })));
+    assert!(matches!(Standardizer::fit(&nan), Err(Error::NonFinite { .. })));
+    assert!(matches!(Standardizer::<f64>::fit(&DMatrix::zeros(0, 3)), Err(Error::EmptyInput { .. })));
 }
 
 #[test]
@@ -926,23 +592,10 @@ fn directories_and_empty_files_are_errors_not_panics() {
     assert!(read_idx_images::<f32>(dir.path()).is_err());
     assert!(read_labeled_csv::<f32>(dir.path()).is_err());
     let empty = temp_file("empty.bin", b"");
-    assert!(matches!(
-        read_idx_labels(empty.path()),
-        Err(Error::Truncated {
-            needed: 4,
-            available: 0,
-            ..
-        })
-    ));
-    assert!(matches!(
-        read_digits::<f32>(empty.path()),
-        Err(Error::EmptyDataFile { .. })
-    ));
+    assert!(matches!(read_idx_labels(empty.path()), Err(Error::Truncated { needed: 4, available: 0, .. })));
+    assert!(matches!(read_digits::<f32>(empty.path()), Err(Error::EmptyDataFile { .. })));
     let one = temp_file("one.bin", &[0x1f]);
-    assert!(matches!(
-        read_idx_labels(one.path()),
-        Err(Error::Truncated { available: 1, .. })
-    ));
+    assert!(matches!(read_idx_labels(one.path()), Err(Error::Truncated { available: 1, .. })));
     let gz_magic_only = temp_file("magic-only.gz", &[0x1f, 0x8b]);
     assert!(read_idx_labels(gz_magic_only.path()).is_err());
 }

@@ -22,10 +22,8 @@ fn validation_data_is_measured_every_epoch() {
     let (x, t) = blobs(80, 1);
     let (xv, tv) = blobs(40, 2);
     let mut net = classifier(0);
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap())
-        .epochs(30)
-        .batch_size(16)
-        .validation_data(&xv, &tv);
+    let mut config =
+        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(30).batch_size(16).validation_data(&xv, &tv);
     let h = net.fit(&x, &t, &mut config).unwrap();
     assert_eq!((h.val_loss.len(), h.val_accuracy.len(), h.accuracy.len()), (30, 30, 30));
     let last = net.evaluate(&xv, &tv, &SoftmaxCrossEntropy).unwrap();
@@ -40,9 +38,7 @@ fn validation_split_takes_the_last_rows_and_bad_fractions_are_errors() {
     let mut net = classifier(0);
     let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3).validation_split(0.2);
     let h = net.fit(&x, &t, &mut config).unwrap();
-    let tail = net
-        .evaluate(&x.rows(80, 20).into_owned(), &t.rows(80, 20).into_owned(), &SoftmaxCrossEntropy)
-        .unwrap();
+    let tail = net.evaluate(&x.rows(80, 20).into_owned(), &t.rows(80, 20).into_owned(), &SoftmaxCrossEntropy).unwrap();
     assert_eq!(h.val_loss[2], tail.loss);
     for bad in [0.0, 1.0, -0.5, f64::NAN, 0.001] {
         let before: Vec<_> = net.params().iter().map(|p| p.value().clone()).collect();
@@ -87,16 +83,14 @@ fn a_callback_sees_every_epoch_and_can_stop() {
     let (x, t) = blobs(40, 6);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap())
-        .epochs(100)
-        .on_epoch(move |s| {
-            log.lock().unwrap().push(s.epoch);
-            if s.epoch == 6 {
-                Control::Stop
-            } else {
-                Control::Continue
-            }
-        });
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(100).on_epoch(move |s| {
+        log.lock().unwrap().push(s.epoch);
+        if s.epoch == 6 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
     let h = classifier(0).fit(&x, &t, &mut config).unwrap();
     assert_eq!(h.epochs(), 7);
     assert_eq!(*seen.lock().unwrap(), (0..7).collect::<Vec<_>>());
@@ -115,7 +109,8 @@ fn schedules_follow_their_formulas_and_reach_the_optimizer() {
         .schedule(Schedule::Step { every: 1, gamma: 0.5 });
     let h = classifier(0).fit(&x, &t, &mut config).unwrap();
     assert_eq!(h.learning_rate, vec![0.4, 0.2, 0.1, 0.05]);
-    let bad = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4).unwrap()).schedule(Schedule::Exponential { gamma: 0.0 });
+    let bad =
+        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4).unwrap()).schedule(Schedule::Exponential { gamma: 0.0 });
     let mut bad = bad;
     assert!(matches!(classifier(0).fit(&x, &t, &mut bad), Err(Error::InvalidConfig { .. })));
 }
@@ -143,7 +138,13 @@ fn l2_weight_decay_is_part_of_the_reported_loss() {
     // ½λΣW² over the weights only (biases do not decay), before the update.
     let penalty: f64 = 0.5
         * lambda
-        * net.params().iter().filter(|p| p.name() == "weight").flat_map(|p| p.value().iter()).map(|w| w * w).sum::<f64>();
+        * net
+            .params()
+            .iter()
+            .filter(|p| p.name() == "weight")
+            .flat_map(|p| p.value().iter())
+            .map(|w| w * w)
+            .sum::<f64>();
     let data_loss = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap().loss;
     let sgd = Sgd::new(0.1).unwrap().with_weight_decay(backprop::WeightDecay::L2(lambda)).unwrap();
     let h = net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, sgd)).unwrap();

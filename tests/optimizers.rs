@@ -36,12 +36,7 @@ fn values(p: &Param<f64>) -> [f64; 2] {
 
 fn assert_close(got: [f64; 2], expected: [f64; 2], what: &str) {
     for k in 0..2 {
-        assert!(
-            (got[k] - expected[k]).abs() <= TOL,
-            "{what}: element {k} is {}, expected {}",
-            got[k],
-            expected[k]
-        );
+        assert!((got[k] - expected[k]).abs() <= TOL, "{what}: element {k} is {}, expected {}", got[k], expected[k]);
     }
 }
 
@@ -144,10 +139,7 @@ fn adagrad_steps_match_hand_computation() {
     //           = [0.8200000493333190, −1.9800000086666647]
     check_trajectory(
         &mut AdaGrad::new(LR).unwrap(),
-        &[
-            [0.900_000_033_333_332_2, -1.900_000_016_666_663_9],
-            [0.820_000_049_333_319_0, -1.980_000_008_666_664_7],
-        ],
+        &[[0.900_000_033_333_332_2, -1.900_000_016_666_663_9], [0.820_000_049_333_319_0, -1.980_000_008_666_664_7]],
     );
 }
 
@@ -237,33 +229,18 @@ fn adamw_steps_match_hand_computation() {
 fn non_default_hyperparameters_are_used() {
     // Momentum 0.5: step 1 v = [−0.03, 0.06], W = [0.97, −1.94];
     // step 2 v = 0.5·[−0.03, 0.06] − [0.04, 0.08] = [−0.055, −0.05], W = [0.915, −1.99]
-    check_trajectory(
-        &mut Momentum::new(LR).unwrap().with_momentum(0.5).unwrap(),
-        &[[0.97, -1.94], [0.915, -1.99]],
-    );
+    check_trajectory(&mut Momentum::new(LR).unwrap().with_momentum(0.5).unwrap(), &[[0.97, -1.94], [0.915, -1.99]]);
     // Momentum 0 is plain gradient descent.
-    check_trajectory(
-        &mut Momentum::new(LR).unwrap().with_momentum(0.0).unwrap(),
-        &[[0.97, -1.94], [0.93, -2.02]],
-    );
+    check_trajectory(&mut Momentum::new(LR).unwrap().with_momentum(0.0).unwrap(), &[[0.97, -1.94], [0.93, -2.02]]);
     // Nesterov 0.5: step 1 v = [−0.03, 0.06], W = [1 − 0.015 − 0.03, −2 + 0.03 + 0.06] = [0.955, −1.91];
     // step 2 v = [−0.055, −0.05], W = [0.955 − 0.0275 − 0.04, −1.91 − 0.025 − 0.08] = [0.8875, −2.015]
-    check_trajectory(
-        &mut Nesterov::new(LR).unwrap().with_momentum(0.5).unwrap(),
-        &[[0.955, -1.91], [0.8875, -2.015]],
-    );
+    check_trajectory(&mut Nesterov::new(LR).unwrap().with_momentum(0.5).unwrap(), &[[0.955, -1.91], [0.8875, -2.015]]);
     // AdaGrad, ε = 0.1: step 1 h = [0.09, 0.36], W = [1 − 0.03/0.4, −2 + 0.06/0.7]
     //   = [0.925, −1.9142857142857143]
-    check_trajectory(
-        &mut AdaGrad::new(LR).unwrap().with_eps(0.1).unwrap(),
-        &[[0.925, -2.0 + 0.06 / 0.7]],
-    );
+    check_trajectory(&mut AdaGrad::new(LR).unwrap().with_eps(0.1).unwrap(), &[[0.925, -2.0 + 0.06 / 0.7]]);
     // RMSProp, ρ = 0.75, ε = 0.1: step 1 h = 0.25·[0.09, 0.36] = [0.0225, 0.09], √h = [0.15, 0.3]
     //   W = [1 − 0.03/0.25, −2 + 0.06/0.4] = [0.88, −1.85]
-    check_trajectory(
-        &mut RmsProp::new(LR).unwrap().with_rho(0.75).unwrap().with_eps(0.1).unwrap(),
-        &[[0.88, -1.85]],
-    );
+    check_trajectory(&mut RmsProp::new(LR).unwrap().with_rho(0.75).unwrap().with_eps(0.1).unwrap(), &[[0.88, -1.85]]);
     // Adam, β₁ = 0.5, β₂ = 0.75, ε = 0.1:
     // step 1: m̂ = g, v̂ = g², W = [1 − 0.03/0.4, −2 + 0.06/0.7] = [0.925, −1.9142857142857143]
     // step 2: m = 0.5·[0.15, −0.3] + 0.5·[0.4, 0.8] = [0.275, 0.25], m̂ = m/0.75 = [0.36̅, 0.3̅]
@@ -271,19 +248,9 @@ fn non_default_hyperparameters_are_used() {
     //         v̂ = v/0.4375 = [0.13, 0.52], √v̂ = [0.3605551275463989, 0.7211102550927979]
     //         W = [0.925 − 0.1·0.36̅/0.4605551275463989, −1.9142857142857143 − 0.1·0.3̅/0.8211102550927979]
     let w1 = [0.925, -2.0 + 0.06 / 0.7];
-    let w2 = [
-        w1[0] - 0.1 * (0.275 / 0.75) / (0.13f64.sqrt() + 0.1),
-        w1[1] - 0.1 * (0.25 / 0.75) / (0.52f64.sqrt() + 0.1),
-    ];
-    check_trajectory(
-        &mut Adam::new(LR)
-            .unwrap()
-            .with_betas(0.5, 0.75)
-            .unwrap()
-            .with_eps(0.1)
-            .unwrap(),
-        &[w1, w2],
-    );
+    let w2 =
+        [w1[0] - 0.1 * (0.275 / 0.75) / (0.13f64.sqrt() + 0.1), w1[1] - 0.1 * (0.25 / 0.75) / (0.52f64.sqrt() + 0.1)];
+    check_trajectory(&mut Adam::new(LR).unwrap().with_betas(0.5, 0.75).unwrap().with_eps(0.1).unwrap(), &[w1, w2]);
 }
 
 #[test]
@@ -318,15 +285,9 @@ fn defaults_and_names() {
     let rmsprop = RmsProp::new(LR).unwrap();
     assert_eq!((rmsprop.rho(), rmsprop.eps()), (0.99, 1e-7));
     let adam = Adam::new(LR).unwrap();
-    assert_eq!(
-        (adam.betas(), adam.eps(), adam.weight_decay()),
-        ((0.9, 0.999), 1e-8, WeightDecay::None)
-    );
+    assert_eq!((adam.betas(), adam.eps(), adam.weight_decay()), ((0.9, 0.999), 1e-8, WeightDecay::None));
     let adamw = AdamW::new(LR).unwrap();
-    assert_eq!(
-        (adamw.betas(), adamw.eps(), adamw.weight_decay()),
-        ((0.9, 0.999), 1e-8, WeightDecay::Decoupled(0.01))
-    );
+    assert_eq!((adamw.betas(), adamw.eps(), adamw.weight_decay()), ((0.9, 0.999), 1e-8, WeightDecay::Decoupled(0.01)));
     assert_eq!(Optimizer::<f64>::weight_decay(&adamw), WeightDecay::Decoupled(0.01));
 }
 
@@ -345,10 +306,7 @@ fn sgd_l2_decay_matches_hand_computation_and_spares_the_bias() {
     assert_close(steps[0].1, [0.97, -1.94], "bias step 1");
     assert_close(steps[1].1, [0.93, -2.02], "bias step 2");
     // For SGD, decoupled decay takes the same steps.
-    let mut decoupled = Sgd::new(LR)
-        .unwrap()
-        .with_weight_decay(WeightDecay::Decoupled(0.1))
-        .unwrap();
+    let mut decoupled = Sgd::new(LR).unwrap().with_weight_decay(WeightDecay::Decoupled(0.1)).unwrap();
     for (a, b) in trajectory_with_bias(&mut decoupled, 2).into_iter().zip(steps) {
         assert_close(a.0, b.0, "decoupled weight");
         assert_close(a.1, b.1, "decoupled bias");
@@ -361,10 +319,7 @@ fn momentum_l2_and_decoupled_decay_match_hand_computation() {
     // step 1: g' = [0.4, −0.8], v = [−0.04, 0.08], W = [0.96, −1.92]
     // step 2: g' = [0.4 + 0.096, 0.8 − 0.192] = [0.496, 0.608]
     //         v = 0.9·[−0.04, 0.08] − 0.1·[0.496, 0.608] = [−0.0856, 0.0112], W = [0.8744, −1.9088]
-    let mut l2 = Momentum::new(LR)
-        .unwrap()
-        .with_weight_decay(WeightDecay::L2(0.1))
-        .unwrap();
+    let mut l2 = Momentum::new(LR).unwrap().with_weight_decay(WeightDecay::L2(0.1)).unwrap();
     let steps = trajectory_with_bias(&mut l2, 2);
     assert_close(steps[0].0, [0.96, -1.92], "L2 weight step 1");
     assert_close(steps[1].0, [0.8744, -1.9088], "L2 weight step 2");
@@ -372,10 +327,7 @@ fn momentum_l2_and_decoupled_decay_match_hand_computation() {
     // Decoupled (0.1): v ← 0.9·v − η·g (undecayed), W ← W + v − η·0.1·W
     // step 1: v = [−0.03, 0.06], W = [1 − 0.03 − 0.01, −2 + 0.06 + 0.02] = [0.96, −1.92]
     // step 2: v = [−0.067, −0.026], W = [0.96 − 0.067 − 0.0096, −1.92 − 0.026 + 0.0192] = [0.8834, −1.9268]
-    let mut decoupled = Momentum::new(LR)
-        .unwrap()
-        .with_weight_decay(WeightDecay::Decoupled(0.1))
-        .unwrap();
+    let mut decoupled = Momentum::new(LR).unwrap().with_weight_decay(WeightDecay::Decoupled(0.1)).unwrap();
     let steps = trajectory_with_bias(&mut decoupled, 2);
     assert_close(steps[0].0, [0.96, -1.92], "decoupled weight step 1");
     assert_close(steps[1].0, [0.8834, -1.9268], "decoupled weight step 2");
@@ -397,22 +349,10 @@ fn adam_l2_decay_matches_hand_computation() {
     //           = [0.7999828949085526, −1.8918609999201952]
     let mut adam = Adam::new(LR).unwrap().with_weight_decay(WeightDecay::L2(0.1)).unwrap();
     let steps = trajectory_with_bias(&mut adam, 2);
-    assert_close(
-        steps[0].0,
-        [0.900_000_002_499_999_938, -1.900_000_001_249_999_984],
-        "weight step 1",
-    );
-    assert_close(
-        steps[1].0,
-        [0.799_982_894_908_552_572, -1.891_860_999_920_195_192],
-        "weight step 2",
-    );
+    assert_close(steps[0].0, [0.900_000_002_499_999_938, -1.900_000_001_249_999_984], "weight step 1");
+    assert_close(steps[1].0, [0.799_982_894_908_552_572, -1.891_860_999_920_195_192], "weight step 2");
     // The bias takes plain Adam's steps.
-    assert_close(
-        steps[1].1,
-        [0.800_267_718_368_259_002, -1.919_351_042_306_670_193],
-        "bias step 2",
-    );
+    assert_close(steps[1].1, [0.800_267_718_368_259_002, -1.919_351_042_306_670_193], "bias step 2");
 }
 
 #[test]
@@ -436,10 +376,7 @@ fn every_optimizer_decays_the_weight_but_not_the_bias() {
 
 #[test]
 fn a_weight_marked_not_to_decay_is_not_decayed() {
-    let mut adam = Adam::new(LR)
-        .unwrap()
-        .with_weight_decay(WeightDecay::Decoupled(0.5))
-        .unwrap();
+    let mut adam = Adam::new(LR).unwrap().with_weight_decay(WeightDecay::Decoupled(0.5)).unwrap();
     let mut w = weight().with_decay(false);
     *w.grad_mut() = row(G[0]);
     adam.step(&mut [&mut w]).unwrap();
@@ -450,10 +387,7 @@ fn a_weight_marked_not_to_decay_is_not_decayed() {
 #[test]
 fn adamw_is_adam_with_decoupled_decay() {
     let mut adamw = AdamW::new(LR).unwrap().with_weight_decay(0.05).unwrap();
-    let mut adam = Adam::new(LR)
-        .unwrap()
-        .with_weight_decay(WeightDecay::Decoupled(0.05))
-        .unwrap();
+    let mut adam = Adam::new(LR).unwrap().with_weight_decay(WeightDecay::Decoupled(0.05)).unwrap();
     assert_eq!(trajectory_with_bias(&mut adamw, 3), trajectory_with_bias(&mut adam, 3));
     assert_eq!((adamw.steps(), adam.steps()), (3, 3));
 }
@@ -586,10 +520,7 @@ fn invalid_weight_decay_is_refused() {
 #[test]
 fn invalid_config_errors_say_what_and_why() {
     let message = Adam::new(LR).unwrap().with_betas(0.9, 1.0).unwrap_err().to_string();
-    assert!(
-        message.contains("beta2") && message.contains("[0, 1)") && message.contains('1'),
-        "{message}"
-    );
+    assert!(message.contains("beta2") && message.contains("[0, 1)") && message.contains('1'), "{message}");
 }
 
 // === State checks: a failed step changes nothing ===
@@ -644,11 +575,7 @@ fn a_step_with_other_parameters_is_refused_and_changes_nothing() {
         let mut extra = Param::new("weight", DMatrix::from_element(3, 1, 0.5));
         *b.grad_mut() = row(G[2]);
         *extra.grad_mut() = DMatrix::from_element(3, 1, 1.0);
-        assert_state_mismatch(
-            opt.step(&mut [&mut w, &mut b, &mut extra]),
-            state,
-            "3 parameters: 1x2, 1x2, 3x1",
-        );
+        assert_state_mismatch(opt.step(&mut [&mut w, &mut b, &mut extra]), state, "3 parameters: 1x2, 1x2, 3x1");
 
         // Same number, another shape.
         let mut reshaped = Param::new("bias", DMatrix::from_row_slice(2, 1, &W0));
@@ -695,13 +622,7 @@ fn a_failed_first_step_creates_no_state() {
         let mut opt = make(name, WeightDecay::None);
         // A first step on one parameter without a gradient fails...
         let mut lone = weight();
-        assert!(matches!(
-            opt.step(&mut [&mut lone]),
-            Err(Error::MissingGradient {
-                index: 0,
-                name: "weight"
-            })
-        ));
+        assert!(matches!(opt.step(&mut [&mut lone]), Err(Error::MissingGradient { index: 0, name: "weight" })));
         assert_eq!(values(&lone), W0);
         // ...and leaves the optimizer as new: it then takes two parameters as a fresh one does.
         assert_eq!(trajectory_with_bias(opt.as_mut(), 2), reference, "{name}");
@@ -715,23 +636,14 @@ fn a_gradient_of_the_wrong_shape_is_refused_and_changes_nothing() {
         let mut w = weight();
         *w.grad_mut() = DMatrix::from_element(2, 1, 0.5);
         match opt.step(&mut [&mut w]) {
-            Err(Error::ShapeMismatch {
-                what, expected, got, ..
-            }) => {
-                assert_eq!(
-                    (what, expected.to_string(), got.to_string()),
-                    ("gradient", "1x2".into(), "2x1".into())
-                )
+            Err(Error::ShapeMismatch { what, expected, got, .. }) => {
+                assert_eq!((what, expected.to_string(), got.to_string()), ("gradient", "1x2".into(), "2x1".into()))
             }
             other => panic!("{name}: expected ShapeMismatch, got {other:?}"),
         }
         assert_eq!(values(&w), W0, "{name}");
         // The optimizer is still as new.
-        assert_eq!(
-            trajectory(opt.as_mut(), 2),
-            trajectory(make(name, WeightDecay::None).as_mut(), 2),
-            "{name}"
-        );
+        assert_eq!(trajectory(opt.as_mut(), 2), trajectory(make(name, WeightDecay::None).as_mut(), 2), "{name}");
     }
 }
 
@@ -744,11 +656,7 @@ fn state_is_for_one_scalar_type() {
 
     let mut w32 = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]));
     *w32.grad_mut() = DMatrix::from_row_slice(1, 2, &[0.3f32, -0.6]);
-    assert_state_mismatch(
-        adam.step(&mut [&mut w32]),
-        "1 f64 parameter: 1x2",
-        "1 f32 parameter: 1x2",
-    );
+    assert_state_mismatch(adam.step(&mut [&mut w32]), "1 f64 parameter: 1x2", "1 f32 parameter: 1x2");
     assert_eq!(w32.value()[(0, 0)], 1.0);
     assert_eq!(adam.steps(), 1);
 }
@@ -765,11 +673,7 @@ fn f32_parameters_follow_the_f64_steps() {
             "adam" => Box::new(Adam::new(LR).unwrap()),
             _ => Box::new(AdamW::new(LR).unwrap()),
         };
-        let decay = if name == "adamw" {
-            WeightDecay::Decoupled(0.01)
-        } else {
-            WeightDecay::None
-        };
+        let decay = if name == "adamw" { WeightDecay::Decoupled(0.01) } else { WeightDecay::None };
         let expected = trajectory(make(name, decay).as_mut(), 3);
         let mut w = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]));
         for (g, want) in G.iter().zip(expected) {
@@ -788,10 +692,7 @@ fn a_cloned_optimizer_continues_from_the_same_state() {
     let (mut w, mut b) = first_step(&mut adam);
     let mut copy = adam.clone();
     let (mut w2, mut b2) = (w.clone(), b.clone());
-    assert_eq!(
-        second_step(&mut adam, &mut w, &mut b),
-        second_step(&mut copy, &mut w2, &mut b2)
-    );
+    assert_eq!(second_step(&mut adam, &mut w, &mut b), second_step(&mut copy, &mut w2, &mut b2));
 }
 
 // === Training ===

@@ -23,21 +23,12 @@ const DIGITS_CELLS: usize = 65;
 pub fn read_digits<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let path = path.as_ref();
     let hint = || {
-        let dir = path
-            .parent()
-            .map_or_else(|| ".".into(), |p| p.display().to_string());
+        let dir = path.parent().map_or_else(|| ".".into(), |p| p.display().to_string());
         format!(
             "the repository ships it as data/digits.csv.gz; copy it into {dir} or set BACKPROP_DATA to a folder holding it"
         )
     };
-    read(
-        path,
-        &Missing {
-            what: "digits",
-            hint: &hint,
-        },
-        Some(DIGITS_CELLS),
-    )
+    read(path, &Missing { what: "digits", hint: &hint }, Some(DIGITS_CELLS))
 }
 
 /// Reads a numeric CSV file whose last column is a class label, raw or gzip-compressed.
@@ -55,21 +46,10 @@ pub fn read_digits<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<u
 /// line holds data; [`Error::FileTooLarge`].
 pub fn read_labeled_csv<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let hint = || "check the path".to_string();
-    read(
-        path.as_ref(),
-        &Missing {
-            what: "CSV",
-            hint: &hint,
-        },
-        None,
-    )
+    read(path.as_ref(), &Missing { what: "CSV", hint: &hint }, None)
 }
 
-fn read<T: Real>(
-    path: &Path,
-    missing: &Missing<'_>,
-    cells: Option<usize>,
-) -> Result<(DMatrix<T>, Vec<usize>)> {
+fn read<T: Real>(path: &Path, missing: &Missing<'_>, cells: Option<usize>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let src = open(path, missing)?;
     let mut reader = BufReader::with_capacity(1 << 16, src.reader.take(MAX_DATA_BYTES + 1));
     let mut width = cells;
@@ -79,18 +59,13 @@ fn read<T: Real>(
     let (mut total, mut line_no, mut seen_line) = (0u64, 0usize, false);
     loop {
         raw.clear();
-        let n = reader
-            .read_until(b'\n', &mut raw)
-            .map_err(|e| io_error("read", path, e))?;
+        let n = reader.read_until(b'\n', &mut raw).map_err(|e| io_error("read", path, e))?;
         if n == 0 {
             break;
         }
         total = total.saturating_add(n as u64);
         if total > MAX_DATA_BYTES {
-            return Err(Error::FileTooLarge {
-                path: path.to_path_buf(),
-                limit: MAX_DATA_BYTES,
-            });
+            return Err(Error::FileTooLarge { path: path.to_path_buf(), limit: MAX_DATA_BYTES });
         }
         line_no += 1;
         let text = String::from_utf8_lossy(&raw);
@@ -106,12 +81,7 @@ fn read<T: Real>(
         let got = line.split(',').count();
         let expected = *width.get_or_insert(got);
         if got != expected {
-            return Err(Error::RowWidth {
-                path: path.to_path_buf(),
-                line: line_no,
-                expected,
-                got,
-            });
+            return Err(Error::RowWidth { path: path.to_path_buf(), line: line_no, expected, got });
         }
         for (j, cell) in line.split(',').enumerate() {
             let cell = cell.trim();
@@ -128,23 +98,15 @@ fn read<T: Real>(
                     _ => return Err(bad("a finite number")),
                 }
             } else {
-                labels
-                    .push(parse_label(cell).ok_or_else(|| bad("a class label (an integer >= 0)"))?);
+                labels.push(parse_label(cell).ok_or_else(|| bad("a class label (an integer >= 0)"))?);
             }
         }
     }
     let features = match width {
         Some(w) if !labels.is_empty() => w.saturating_sub(1),
-        _ => {
-            return Err(Error::EmptyDataFile {
-                path: path.to_path_buf(),
-            })
-        }
+        _ => return Err(Error::EmptyDataFile { path: path.to_path_buf() }),
     };
-    Ok((
-        DMatrix::from_row_iterator(labels.len(), features, values),
-        labels,
-    ))
+    Ok((DMatrix::from_row_iterator(labels.len(), features, values), labels))
 }
 
 /// A label: `7`, or a float with no fraction such as `7.0`.

@@ -15,12 +15,8 @@ pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 /// The four MNIST files, in the order train images, train labels, test images, test labels.
 ///
 /// [`load_mnist`] looks for each name with `.gz` first, then without.
-pub const MNIST_FILES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+pub const MNIST_FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// MNIST as read by [`load_mnist`]: 60 000 training and 10 000 test images of 28 × 28 pixels.
 ///
@@ -55,10 +51,7 @@ fn plain_hint() -> String {
 /// ends early; [`Error::TrailingData`] when it goes on after the announced end. Sizes are
 /// checked before anything is allocated.
 pub fn read_idx_images<T: Real>(path: impl AsRef<Path>) -> Result<DMatrix<T>> {
-    let missing = Missing {
-        what: "IDX",
-        hint: &plain_hint,
-    };
+    let missing = Missing { what: "IDX", hint: &plain_hint };
     images(path.as_ref(), &missing)
 }
 
@@ -67,10 +60,7 @@ pub fn read_idx_images<T: Real>(path: impl AsRef<Path>) -> Result<DMatrix<T>> {
 /// # Errors
 /// As [`read_idx_images`].
 pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<usize>> {
-    let missing = Missing {
-        what: "IDX",
-        hint: &plain_hint,
-    };
+    let missing = Missing { what: "IDX", hint: &plain_hint };
     labels(path.as_ref(), &missing)
 }
 
@@ -91,20 +81,11 @@ pub fn load_mnist<T: Real>(dir: impl AsRef<Path>) -> Result<Mnist<T>> {
             dir.display()
         )
     };
-    let missing = Missing {
-        what: "MNIST",
-        hint: &hint,
-    };
-    let [train_images, train_labels, test_images, test_labels] =
-        MNIST_FILES.map(|name| find(dir, name));
+    let missing = Missing { what: "MNIST", hint: &hint };
+    let [train_images, train_labels, test_images, test_labels] = MNIST_FILES.map(|name| find(dir, name));
     let (train_x, train_labels) = pair(&train_images, &train_labels, &missing)?;
     let (test_x, test_labels) = pair(&test_images, &test_labels, &missing)?;
-    Ok(Mnist {
-        train_x,
-        train_labels,
-        test_x,
-        test_labels,
-    })
+    Ok(Mnist { train_x, train_labels, test_x, test_labels })
 }
 
 /// `dir/name.gz` if it exists, else `dir/name` if that exists, else `dir/name.gz` (to report).
@@ -118,11 +99,7 @@ fn find(dir: &Path, name: &str) -> PathBuf {
     }
 }
 
-fn pair<T: Real>(
-    images_path: &Path,
-    labels_path: &Path,
-    missing: &Missing<'_>,
-) -> Result<(DMatrix<T>, Vec<usize>)> {
+fn pair<T: Real>(images_path: &Path, labels_path: &Path, missing: &Missing<'_>) -> Result<(DMatrix<T>, Vec<usize>)> {
     // Both files must exist before the big one is read.
     for path in [images_path, labels_path] {
         if !path.exists() {
@@ -152,19 +129,12 @@ fn images<T: Real>(path: &Path, missing: &Missing<'_>) -> Result<DMatrix<T>> {
     let &[count, rows, cols] = dims.as_slice() else {
         return Err(too_large(&src, dims)); // unreachable: the magic fixes 3 dimensions
     };
-    let (n, width) = match (
-        usize::try_from(count),
-        usize::try_from(u64::from(rows) * u64::from(cols)),
-    ) {
+    let (n, width) = match (usize::try_from(count), usize::try_from(u64::from(rows) * u64::from(cols))) {
         (Ok(n), Ok(w)) => (n, w),
         _ => return Err(too_large(&src, dims)),
     };
     let bytes = body(&mut src, &dims, "pixel data")?;
-    Ok(DMatrix::from_row_iterator(
-        n,
-        width,
-        bytes.iter().map(|&b| T::cast(f64::from(b))),
-    ))
+    Ok(DMatrix::from_row_iterator(n, width, bytes.iter().map(|&b| T::cast(f64::from(b)))))
 }
 
 fn labels(path: &Path, missing: &Missing<'_>) -> Result<Vec<usize>> {
@@ -183,29 +153,15 @@ fn header(src: &mut Source, magic: u32, format: &'static str) -> Result<Vec<u32>
     }
     let found = u32::from_be_bytes(word);
     if found != magic {
-        return Err(Error::BadMagic {
-            path: src.path.clone(),
-            format,
-            expected: magic,
-            found,
-        });
+        return Err(Error::BadMagic { path: src.path.clone(), format, expected: magic, found });
     }
     let ndims = usize::from(word[3]);
     let mut raw = vec![0u8; 4 * ndims];
     let got = read_full(&mut src.reader, &mut raw).map_err(|e| io_error("read", &src.path, e))?;
     if got < raw.len() {
-        return Err(truncated(
-            src,
-            "dimensions",
-            4,
-            raw.len() as u64,
-            got as u64,
-        ));
+        return Err(truncated(src, "dimensions", 4, raw.len() as u64, got as u64));
     }
-    Ok(raw
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes(c.try_into().unwrap_or_default()))
-        .collect())
+    Ok(raw.chunks_exact(4).map(|c| u32::from_be_bytes(c.try_into().unwrap_or_default())).collect())
 }
 
 /// Reads exactly the bytes the dimensions announce, and checks that nothing follows.
@@ -227,15 +183,10 @@ fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
             return Err(trailing(src, offset + needed));
         }
         let exact = usize::try_from(needed).map_err(|_| too_large(src, dims.to_vec()))?;
-        bytes
-            .try_reserve_exact(exact)
-            .map_err(|_| too_large(src, dims.to_vec()))?;
+        bytes.try_reserve_exact(exact).map_err(|_| too_large(src, dims.to_vec()))?;
     }
     // For gzip the buffer grows only as decompressed data arrives, never past `needed`.
-    (&mut src.reader)
-        .take(needed)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error("read", &src.path, e))?;
+    (&mut src.reader).take(needed).read_to_end(&mut bytes).map_err(|e| io_error("read", &src.path, e))?;
     if (bytes.len() as u64) < needed {
         return Err(truncated(src, part, offset, needed, bytes.len() as u64));
     }
@@ -247,26 +198,13 @@ fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
 }
 
 fn truncated(src: &Source, part: &'static str, offset: u64, needed: u64, available: u64) -> Error {
-    Error::Truncated {
-        path: src.path.clone(),
-        part,
-        offset,
-        needed,
-        available,
-    }
+    Error::Truncated { path: src.path.clone(), part, offset, needed, available }
 }
 
 fn trailing(src: &Source, offset: u64) -> Error {
-    Error::TrailingData {
-        path: src.path.clone(),
-        offset,
-    }
+    Error::TrailingData { path: src.path.clone(), offset }
 }
 
 fn too_large(src: &Source, dims: Vec<u32>) -> Error {
-    Error::IdxTooLarge {
-        path: src.path.clone(),
-        dims,
-        limit: MAX_DATA_BYTES,
-    }
+    Error::IdxTooLarge { path: src.path.clone(), dims, limit: MAX_DATA_BYTES }
 }

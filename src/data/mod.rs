@@ -53,10 +53,7 @@ mod source;
 use std::path::PathBuf;
 
 pub use csv::{read_digits, read_labeled_csv};
-pub use idx::{
-    load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
-    MNIST_FILES,
-};
+pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
 pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
 
 /// The most bytes of data one file may hold after decompression (1 GiB).

@@ -21,11 +21,7 @@ use std::collections::BTreeMap;
 /// ```
 pub fn one_hot<T: Real>(labels: &[usize], classes: usize) -> Result<DMatrix<T>> {
     if let Some((row, &label)) = labels.iter().enumerate().find(|&(_, &k)| k >= classes) {
-        return Err(Error::LabelOutOfRange {
-            row,
-            label: label as f64,
-            classes,
-        });
+        return Err(Error::LabelOutOfRange { row, label: label as f64, classes });
     }
     check_size("one-hot matrix", labels.len(), classes)?;
     let mut t = DMatrix::zeros(labels.len(), classes);
@@ -70,12 +66,7 @@ pub struct Split<T: Real> {
 /// # Errors
 /// [`Error::RowCountMismatch`] when `x` and `labels` differ in length;
 /// [`Error::InvalidConfig`] for a `test_fraction` outside (0, 1) or fewer than 2 rows.
-pub fn train_test_split<T: Real>(
-    x: &DMatrix<T>,
-    labels: &[usize],
-    test_fraction: f64,
-    seed: u64,
-) -> Result<Split<T>> {
+pub fn train_test_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64, seed: u64) -> Result<Split<T>> {
     let n_test = test_count(x, labels, test_fraction)?;
     let mut rng = seeded(seed, Stream::Shuffle);
     let mut test: Vec<usize> = (0..labels.len()).collect();
@@ -101,12 +92,7 @@ pub fn train_test_split<T: Real>(
 /// assert_eq!(s.train_x.nrows() + s.test_x.nrows(), 10);
 /// # Ok::<(), backprop::Error>(())
 /// ```
-pub fn stratified_split<T: Real>(
-    x: &DMatrix<T>,
-    labels: &[usize],
-    test_fraction: f64,
-    seed: u64,
-) -> Result<Split<T>> {
+pub fn stratified_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64, seed: u64) -> Result<Split<T>> {
     let n_test = test_count(x, labels, test_fraction)?;
     let mut rng = seeded(seed, Stream::Shuffle);
     let mut classes: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -118,15 +104,8 @@ pub fn stratified_split<T: Real>(
         shuffle(g, &mut rng);
     }
     // Largest remainder: floor(n_c · f) each, then one more for the largest fractions.
-    let exact: Vec<f64> = groups
-        .iter()
-        .map(|g| g.len() as f64 * test_fraction)
-        .collect();
-    let mut quota: Vec<usize> = groups
-        .iter()
-        .zip(&exact)
-        .map(|(g, &e)| (e.floor() as usize).min(g.len()))
-        .collect();
+    let exact: Vec<f64> = groups.iter().map(|g| g.len() as f64 * test_fraction).collect();
+    let mut quota: Vec<usize> = groups.iter().zip(&exact).map(|(g, &e)| (e.floor() as usize).min(g.len())).collect();
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by(|&a, &b| {
         let frac = |c: usize| exact.get(c).map_or(0.0, |e| e - e.floor());
@@ -167,10 +146,7 @@ pub fn stratified_split<T: Real>(
 /// Checks the inputs of a split and gives the size of its test part.
 fn test_count<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64) -> Result<usize> {
     if x.nrows() != labels.len() {
-        return Err(Error::RowCountMismatch {
-            x_rows: x.nrows(),
-            t_rows: labels.len(),
-        });
+        return Err(Error::RowCountMismatch { x_rows: x.nrows(), t_rows: labels.len() });
     }
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(Error::InvalidConfig {
@@ -198,12 +174,7 @@ fn shuffle(v: &mut [usize], rng: &mut SeededRng) {
     }
 }
 
-fn gather<T: Real>(
-    x: &DMatrix<T>,
-    labels: &[usize],
-    train: Vec<usize>,
-    test: Vec<usize>,
-) -> Split<T> {
+fn gather<T: Real>(x: &DMatrix<T>, labels: &[usize], train: Vec<usize>, test: Vec<usize>) -> Split<T> {
     let pick = |idx: &[usize]| idx.iter().filter_map(|&i| labels.get(i).copied()).collect();
     Split {
         train_x: x.select_rows(&train),
@@ -253,17 +224,11 @@ impl<T: Real> Standardizer<T> {
     /// infinite value.
     pub fn fit(train: &DMatrix<T>) -> Result<Self> {
         if train.nrows() == 0 {
-            return Err(Error::EmptyInput {
-                what: "data to fit a standardizer on",
-                got: Dims::from(train),
-            });
+            return Err(Error::EmptyInput { what: "data to fit a standardizer on", got: Dims::from(train) });
         }
         check_finite("data to fit a standardizer on", train)?;
         let n = train.nrows() as f64;
-        let (mut mean, mut std) = (
-            Vec::with_capacity(train.ncols()),
-            Vec::with_capacity(train.ncols()),
-        );
+        let (mut mean, mut std) = (Vec::with_capacity(train.ncols()), Vec::with_capacity(train.ncols()));
         for col in train.column_iter() {
             let first = col.iter().next().map_or(0.0, |v| v.to_f64());
             let m0 = col.iter().map(|v| v.to_f64()).sum::<f64>() / n;
@@ -317,17 +282,8 @@ impl<T: Real> Standardizer<T> {
 
 fn check_finite<T: Real>(what: &'static str, x: &DMatrix<T>) -> Result<()> {
     for (j, col) in x.column_iter().enumerate() {
-        if let Some((i, v)) = col
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !v.to_f64().is_finite())
-        {
-            return Err(Error::NonFinite {
-                what,
-                row: i,
-                col: j,
-                value: v.to_f64(),
-            });
+        if let Some((i, v)) = col.iter().enumerate().find(|(_, v)| !v.to_f64().is_finite()) {
+            return Err(Error::NonFinite { what, row: i, col: j, value: v.to_f64() });
         }
     }
     Ok(())

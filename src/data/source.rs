@@ -31,37 +31,22 @@ pub(crate) struct Missing<'a> {
 /// Opens `path`, decompressing it if it starts with the gzip magic `1f 8b`.
 pub(crate) fn open(path: &Path, missing: &Missing<'_>) -> Result<Source> {
     let mut file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => Error::DataFileNotFound {
-            what: missing.what,
-            path: path.to_path_buf(),
-            hint: (missing.hint)(),
-        },
+        io::ErrorKind::NotFound => {
+            Error::DataFileNotFound { what: missing.what, path: path.to_path_buf(), hint: (missing.hint)() }
+        }
         _ => io_error("open", path, e),
     })?;
-    let raw_len = file
-        .metadata()
-        .map_err(|e| io_error("read", path, e))?
-        .len();
+    let raw_len = file.metadata().map_err(|e| io_error("read", path, e))?.len();
     let mut head = [0u8; 2];
     let got = read_full(&mut file, &mut head).map_err(|e| io_error("read", path, e))?;
     let start = Cursor::new(head.get(..got).unwrap_or_default().to_vec());
     let bytes = start.chain(BufReader::with_capacity(1 << 16, file));
     let (reader, raw_len): (Box<dyn Read>, _) = if got == 2 && head == GZIP_MAGIC {
-        (
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                MultiGzDecoder::new(bytes),
-            )),
-            None,
-        )
+        (Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(bytes))), None)
     } else {
         (Box::new(bytes), Some(raw_len))
     };
-    Ok(Source {
-        reader,
-        path: path.to_path_buf(),
-        raw_len,
-    })
+    Ok(Source { reader, path: path.to_path_buf(), raw_len })
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -83,9 +68,5 @@ pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 
 /// [`Error::Io`] for `path`.
 pub(crate) fn io_error(action: &'static str, path: &Path, source: io::Error) -> Error {
-    Error::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
+    Error::Io { action, path: path.to_path_buf(), source }
 }

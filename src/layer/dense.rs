@@ -138,20 +138,14 @@ impl<T: Real> Dense<T> {
         if self.weight.value().shape() == (self.in_dim, self.out_dim) && self.in_dim > 0 {
             Ok(())
         } else {
-            Err(Error::NotBuilt {
-                layer: LayerId::kind(KIND),
-            })
+            Err(Error::NotBuilt { layer: LayerId::kind(KIND) })
         }
     }
 
     fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
         self.check_built()?;
         if x.ncols() != self.in_dim {
-            return Err(Error::FeatureMismatch {
-                layer: LayerId::kind(KIND),
-                expected: self.in_dim,
-                got: x.ncols(),
-            });
+            return Err(Error::FeatureMismatch { layer: LayerId::kind(KIND), expected: self.in_dim, got: x.ncols() });
         }
         Ok(())
     }
@@ -165,19 +159,11 @@ impl<T: Real> Layer<T> for Dense<T> {
     fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
         for (name, value) in [("in_dim", self.in_dim), ("out_dim", self.out_dim)] {
             if value == 0 {
-                return Err(Error::InvalidConfig {
-                    name,
-                    value: "0".into(),
-                    expected: ">= 1 (dense layer)",
-                });
+                return Err(Error::InvalidConfig { name, value: "0".into(), expected: ">= 1 (dense layer)" });
             }
         }
         if input.len() != self.in_dim {
-            return Err(Error::LayerChain {
-                layer: LayerId::kind(KIND),
-                expected: self.in_dim,
-                got: input.len(),
-            });
+            return Err(Error::LayerChain { layer: LayerId::kind(KIND), expected: self.in_dim, got: input.len() });
         }
         let weight = self.init.matrix(self.in_dim, self.out_dim, rng)?;
         let bias = match self.bias {

@@ -56,12 +56,7 @@ impl<T: Real> Dropout<T> {
                 expected: "in [0, 1)",
             });
         }
-        Ok(Dropout {
-            p,
-            scaling: DropoutScaling::Inverted,
-            mask: DMatrix::zeros(0, 0),
-            has_mask: false,
-        })
+        Ok(Dropout { p, scaling: DropoutScaling::Inverted, mask: DMatrix::zeros(0, 0), has_mask: false })
     }
 
     /// The same layer with the given scaling.
@@ -108,8 +103,7 @@ impl<T: Real> Layer<T> for Dropout<T> {
         };
         ensure_shape(&mut self.mask, x.nrows(), x.ncols());
         let p = self.p;
-        self.mask
-            .apply(|m| *m = if rng.random::<f64>() < p { T::zero() } else { keep });
+        self.mask.apply(|m| *m = if rng.random::<f64>() < p { T::zero() } else { keep });
         self.has_mask = true;
         ensure_shape(y, x.nrows(), x.ncols());
         y.zip_zip_apply(x, &self.mask, |yi, xi, mi| *yi = xi * mi);
@@ -124,9 +118,7 @@ impl<T: Real> Layer<T> for Dropout<T> {
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
         if !self.has_mask || self.mask.shape() != x.shape() {
-            return Err(Error::NoForwardCache {
-                layer: LayerId::kind(KIND),
-            });
+            return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         }
         check_backward_shapes(KIND, x, y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {

@@ -50,11 +50,7 @@ impl Shape {
     pub fn len(&self) -> usize {
         match *self {
             Shape::Flat(n) => n,
-            Shape::Image {
-                channels,
-                height,
-                width,
-            } => channels.saturating_mul(height).saturating_mul(width),
+            Shape::Image { channels, height, width } => channels.saturating_mul(height).saturating_mul(width),
         }
     }
 
@@ -68,11 +64,7 @@ impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shape::Flat(n) => write!(f, "{n}"),
-            Shape::Image {
-                channels,
-                height,
-                width,
-            } => write!(f, "{channels}x{height}x{width}"),
+            Shape::Image { channels, height, width } => write!(f, "{channels}x{height}x{width}"),
         }
     }
 }
@@ -98,13 +90,7 @@ impl<T: Real> Param<T> {
     /// Weight decay applies to it unless its name is `"bias"` (see [`with_decay`](Param::with_decay)).
     pub fn new(name: &'static str, value: DMatrix<T>) -> Self {
         let grad = DMatrix::zeros(value.nrows(), value.ncols());
-        Param {
-            name,
-            value,
-            grad,
-            fresh: false,
-            decays: name != "bias",
-        }
+        Param { name, value, grad, fresh: false, decays: name != "bias" }
     }
 
     /// The same parameter, with weight decay applied to it or not.
@@ -266,10 +252,7 @@ pub struct LayerConfig {
 impl LayerConfig {
     /// A configuration of this kind with no settings.
     pub fn new(kind: &str) -> Self {
-        LayerConfig {
-            kind: kind.to_string(),
-            settings: Default::default(),
-        }
+        LayerConfig { kind: kind.to_string(), settings: Default::default() }
     }
 
     /// The same configuration with one more setting.

@@ -40,9 +40,7 @@ impl AdamW {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"learning_rate"` unless the
     /// rate is finite and > 0.
     pub fn new(learning_rate: f64) -> Result<Self> {
-        Ok(AdamW {
-            adam: Adam::new(learning_rate)?.with_weight_decay(WeightDecay::Decoupled(0.01))?,
-        })
+        Ok(AdamW { adam: Adam::new(learning_rate)?.with_weight_decay(WeightDecay::Decoupled(0.01))? })
     }
 
     /// The same optimizer with decay rates `β₁ = beta1` and `β₂ = beta2`.
@@ -51,9 +49,7 @@ impl AdamW {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"beta1"` or `"beta2"`
     /// unless it is in `[0, 1)`.
     pub fn with_betas(self, beta1: f64, beta2: f64) -> Result<Self> {
-        Ok(AdamW {
-            adam: self.adam.with_betas(beta1, beta2)?,
-        })
+        Ok(AdamW { adam: self.adam.with_betas(beta1, beta2)? })
     }
 
     /// The same optimizer with `ε = eps`.
@@ -62,9 +58,7 @@ impl AdamW {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"eps"` unless it is finite
     /// and > 0.
     pub fn with_eps(self, eps: f64) -> Result<Self> {
-        Ok(AdamW {
-            adam: self.adam.with_eps(eps)?,
-        })
+        Ok(AdamW { adam: self.adam.with_eps(eps)? })
     }
 
     /// The same optimizer with decoupled weight decay of strength `λ = lambda`.
@@ -73,9 +67,7 @@ impl AdamW {
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"weight_decay"` unless it is
     /// finite and ≥ 0.
     pub fn with_weight_decay(self, lambda: f64) -> Result<Self> {
-        Ok(AdamW {
-            adam: self.adam.with_weight_decay(WeightDecay::Decoupled(lambda))?,
-        })
+        Ok(AdamW { adam: self.adam.with_weight_decay(WeightDecay::Decoupled(lambda))? })
     }
 
     /// The learning rate `η`.

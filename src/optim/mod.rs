@@ -138,11 +138,7 @@ impl WeightDecay {
         if lambda.is_finite() && lambda >= 0.0 {
             Ok(self)
         } else {
-            Err(Error::InvalidConfig {
-                name: "weight_decay",
-                value: lambda.to_string(),
-                expected: ">= 0 and finite",
-            })
+            Err(Error::InvalidConfig { name: "weight_decay", value: lambda.to_string(), expected: ">= 0 and finite" })
         }
     }
 
@@ -179,11 +175,7 @@ pub(crate) fn check_learning_rate(lr: f64) -> Result<f64> {
     if lr.is_finite() && lr > 0.0 {
         Ok(lr)
     } else {
-        Err(Error::InvalidConfig {
-            name: "learning_rate",
-            value: lr.to_string(),
-            expected: "> 0 and finite",
-        })
+        Err(Error::InvalidConfig { name: "learning_rate", value: lr.to_string(), expected: "> 0 and finite" })
     }
 }
 
@@ -192,11 +184,7 @@ pub(crate) fn check_rate(name: &'static str, rate: f64) -> Result<f64> {
     if (0.0..1.0).contains(&rate) {
         Ok(rate)
     } else {
-        Err(Error::InvalidConfig {
-            name,
-            value: rate.to_string(),
-            expected: "in [0, 1)",
-        })
+        Err(Error::InvalidConfig { name, value: rate.to_string(), expected: "in [0, 1)" })
     }
 }
 
@@ -205,11 +193,7 @@ pub(crate) fn check_eps(eps: f64) -> Result<f64> {
     if eps.is_finite() && eps > 0.0 {
         Ok(eps)
     } else {
-        Err(Error::InvalidConfig {
-            name: "eps",
-            value: eps.to_string(),
-            expected: "> 0 and finite",
-        })
+        Err(Error::InvalidConfig { name: "eps", value: eps.to_string(), expected: "> 0 and finite" })
     }
 }
 
@@ -217,10 +201,7 @@ pub(crate) fn check_eps(eps: f64) -> Result<f64> {
 pub(crate) fn check_gradients<T: Real>(params: &[&mut Param<T>]) -> Result<()> {
     for (index, param) in params.iter().enumerate() {
         let Some(grad) = param.grad() else {
-            return Err(Error::MissingGradient {
-                index,
-                name: param.name(),
-            });
+            return Err(Error::MissingGradient { index, name: param.name() });
         };
         if grad.shape() != param.value().shape() {
             return Err(Error::ShapeMismatch {

@@ -34,10 +34,7 @@ impl Sgd {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) unless the rate is finite and > 0.
     pub fn new(learning_rate: f64) -> Result<Self> {
-        Ok(Sgd {
-            learning_rate: check_learning_rate(learning_rate)?,
-            weight_decay: WeightDecay::None,
-        })
+        Ok(Sgd { learning_rate: check_learning_rate(learning_rate)?, weight_decay: WeightDecay::None })
     }
 
     /// The same optimizer with weight decay `weight_decay`.

@@ -56,9 +56,7 @@ impl<const K: usize> State<K> {
 
 impl<const K: usize> Clone for State<K> {
     fn clone(&self) -> Self {
-        State {
-            slots: self.slots.as_ref().map(|slots| slots.clone_box()),
-        }
+        State { slots: self.slots.as_ref().map(|slots| slots.clone_box()) }
     }
 }
 
@@ -66,11 +64,7 @@ impl<const K: usize> Debug for State<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.slots {
             None => f.write_str("State(not created)"),
-            Some(slots) => write!(
-                f,
-                "State({})",
-                describe(slots.dims().iter().copied(), Some(slots.scalar()))
-            ),
+            Some(slots) => write!(f, "State({})", describe(slots.dims().iter().copied(), Some(slots.scalar()))),
         }
     }
 }
