@@ -33,6 +33,13 @@ pub fn argmax_row<T: Real>(m: &DMatrix<T>, i: usize) -> usize {
 /// # Errors
 /// [`Error::RowCountMismatch`]; [`Error::TargetShapeMismatch`] for targets of another width.
 pub fn accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<f64> {
+    let right = count_right(y, t)?;
+    Ok(if y.nrows() == 0 { 0.0 } else { right as f64 / y.nrows() as f64 })
+}
+
+/// The number of rows of `y` that match targets `t`, as [`accuracy`] counts them (and with its
+/// errors). `fit` adds these up over an epoch's batches.
+pub(crate) fn count_right<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<usize> {
     check_rows(y, t)?;
     let k = y.ncols();
     if t.ncols() != k && !(t.ncols() == 1 && k >= 2) {
@@ -43,12 +50,11 @@ pub fn accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<f64> {
         });
     }
     let half = T::cast(0.5);
-    let right = (0..y.nrows())
-        .filter(|&i| match (k, t.ncols()) {
-            (1, _) => (y[(i, 0)] >= half) == (t[(i, 0)] >= half),
-            (_, 1) => T::cast(argmax_row(y, i) as f64) == t[(i, 0)],
-            _ => argmax_row(y, i) == argmax_row(t, i),
-        })
-        .count();
-    Ok(if y.nrows() == 0 { 0.0 } else { right as f64 / y.nrows() as f64 })
+    Ok(match (k, t.ncols()) {
+        // One output (and one target column): both are contiguous slices. `fit` calls this
+        // every training step, so the common case of a binary classifier stays cheap.
+        (1, _) => y.as_slice().iter().zip(t.as_slice()).filter(|&(&yi, &ti)| (yi >= half) == (ti >= half)).count(),
+        (_, 1) => (0..y.nrows()).filter(|&i| T::cast(argmax_row(y, i) as f64) == t[(i, 0)]).count(),
+        _ => (0..y.nrows()).filter(|&i| argmax_row(y, i) == argmax_row(t, i)).count(),
+    })
 }
