@@ -29,6 +29,18 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// As [`loss`](Loss::loss).
     fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()>;
+
+    /// The loss, and its gradient written into `grad`, in one call: what a training step needs.
+    /// Losses override it to check and traverse the data once; the result must equal
+    /// [`loss`](Loss::loss) and [`grad`](Loss::grad).
+    ///
+    /// # Errors
+    /// As [`loss`](Loss::loss).
+    fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        let value = self.loss(y, t)?;
+        self.grad(y, t, grad)?;
+        Ok(value)
+    }
 }
 
 /// Checks rows, then the loss's own target rules.
@@ -129,13 +141,21 @@ impl<T: Real> Loss<T> for SquaredError {
     }
 
     fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
+        self.loss_and_grad(y, t, grad).map(|_| ())
+    }
+
+    fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
-        let c = self.scale::<T>(y.len()) * T::cast(2.0);
+        let scale = self.scale::<T>(y.len());
+        let c = scale * T::cast(2.0);
         ensure_shape(grad, y.nrows(), y.ncols());
+        let mut sum = T::zero();
         for (g, (&yi, &ti)) in grad.as_mut_slice().iter_mut().zip(y.as_slice().iter().zip(t.as_slice())) {
-            *g = c * (yi - ti);
+            let d = yi - ti;
+            sum += d * d;
+            *g = c * d;
         }
-        Ok(())
+        Ok(scale * sum)
     }
 }
 

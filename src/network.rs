@@ -356,11 +356,10 @@ impl<T: Real> Network<T> for Sequential<T> {
             layer.forward_train(input, &mut rest[0], rng).map_err(|e| e.at_layer(i))?;
         }
         let y = &self.outputs[last];
-        let value = loss.loss(y, t)?;
+        let value = loss.loss_and_grad(y, t, &mut self.grads[last])?;
         if !value.is_finite() {
             return Err(Error::Diverged { epoch: 0, loss: value.to_f64() });
         }
-        loss.grad(y, t, &mut self.grads[last])?;
         for (i, layer) in self.layers.iter_mut().enumerate().rev() {
             let input = if i == 0 { x } else { &self.outputs[i - 1] };
             let (before, rest) = self.grads.split_at_mut(i);

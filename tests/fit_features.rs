@@ -150,3 +150,25 @@ fn l2_weight_decay_is_part_of_the_reported_loss() {
     let h = net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, sgd)).unwrap();
     assert!((h.loss[0] - (data_loss + penalty)).abs() < 1e-12, "{} vs {}", h.loss[0], data_loss + penalty);
 }
+
+#[test]
+fn every_epoch_gets_a_time_even_when_timed_in_blocks() {
+    let (x, t) = blobs(4, 12);
+    // Tiny epochs are timed in blocks; a stop in the middle of a block must still fill it.
+    for epochs in [1, 2, 3, 1000, 3001] {
+        let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(epochs);
+        let h = classifier(0).fit(&x, &t, &mut config).unwrap();
+        assert_eq!(h.seconds.len(), epochs);
+        assert!(h.seconds.iter().all(|s| s.is_finite() && *s >= 0.0), "{epochs} epochs");
+    }
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3001).on_epoch(|s| {
+        if s.epoch == 1500 {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    });
+    let h = classifier(0).fit(&x, &t, &mut config).unwrap();
+    assert_eq!(h.seconds.len(), 1501);
+    assert!(h.seconds.iter().all(|s| s.is_finite()));
+}

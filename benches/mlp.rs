@@ -1,0 +1,192 @@
+//! MLP training benchmarks with exactly the definitions of `../shared/bench/mlp_numpy.py`, so the
+//! numbers compare with NumPy's `train_s`. Run: `cargo bench --bench mlp` (filter:
+//! `cargo bench --bench mlp -- digits`).
+//!
+//! Both cases: `in-128-10`, ReLU, [`SoftmaxCrossEntropy`] (mean over the batch), He-normal
+//! weights, zero biases, plain SGD with learning rate 0.1, `f32`, a fresh shuffle every epoch.
+//! Only `net.fit` is timed (NumPy's `train_s`); building the network and the configuration is
+//! not. Each case prints its bench line, then the test accuracy of a trained network
+//! (`<case> test_accuracy=<x>`), to compare with NumPy's `metric=test_accuracy:<x>`.
+//!
+//! - `digits-mlp`: the 8×8 digits, pixels / 16, rows `0..1437` (file order) train,
+//!   `1437..1797` test; batch 32, 30 epochs.
+//! - `mnist-mlp`: MNIST, pixels / 255, the 60000 training images, the 10000 test images;
+//!   batch 100, 5 epochs. Skipped, with a line saying so, when the files are missing.
+//! - `gemm-mnist-mlp-f32`: the floor for `mnist-mlp` — nalgebra's `gemm` alone for the five
+//!   products of one training step at batch 100 (`x·W1`, `h·W2`, `hᵀ·g2`, `g2·W2ᵀ`, `xᵀ·g1`),
+//!   operands contiguous (transposed once, outside the timing). Also prints the rate and the
+//!   floor: the 5-epoch run's products, 122.7 GFLOP, at that rate.
+//!
+//! Data comes from [`data_dir`] (`$BACKPROP_DATA`, else `data/`).
+
+mod harness;
+
+use backprop::data::{data_dir, labels_column, load_mnist, read_digits};
+use backprop::prelude::*;
+use backprop::{seeded, Stream};
+use harness::{Harness, Runs};
+use nalgebra::DMatrix;
+use std::time::{Duration, Instant};
+
+const HIDDEN: usize = 128;
+const CLASSES: usize = 10;
+const LEARNING_RATE: f64 = 0.1;
+
+/// The digits split of `mlp_numpy.py`: the first 1437 rows train, the rest test.
+const DIGITS_TRAIN_ROWS: usize = 1437;
+
+/// mnist-mlp's recipe: batch 100, 5 epochs over 60000 images.
+const MNIST_BATCH: usize = 100;
+const MNIST_EPOCHS: usize = 5;
+const MNIST_IN: usize = 784;
+
+/// Multiply-adds of one mnist-mlp training step per sample, times 2 (FLOP): the forward products,
+/// the weight gradients and the hidden layer's input gradient — not the first layer's, which is
+/// not needed: `2·(784·128 + 128·10)·3 − 2·784·128 = 409 088`.
+const MNIST_FLOP_PER_SAMPLE: f64 = (2 * (MNIST_IN * HIDDEN + HIDDEN * CLASSES) * 3 - 2 * MNIST_IN * HIDDEN) as f64;
+
+/// The whole mnist-mlp run's matrix-product work: 409 088 FLOP × 60000 samples × 5 epochs
+/// = 122.7 GFLOP.
+const MNIST_RUN_FLOP: f64 = MNIST_FLOP_PER_SAMPLE * 60_000.0 * MNIST_EPOCHS as f64;
+
+/// The network of `mlp_numpy.py`: `inputs-128-10`, ReLU, He-normal weights, zero biases.
+fn mlp(inputs: usize) -> Sequential<f32> {
+    Sequential::<f32>::builder(inputs)
+        .add(Dense::new(inputs, HIDDEN).with_init(Init::HeNormal))
+        .add(Relu)
+        .add(Dense::new(HIDDEN, CLASSES).with_init(Init::HeNormal))
+        .build(0)
+        .expect("the MLP builds")
+}
+
+/// One data set of a case: training and test inputs with their class-index columns.
+struct Task {
+    name: &'static str,
+    x_train: DMatrix<f32>,
+    t_train: DMatrix<f32>,
+    x_test: DMatrix<f32>,
+    t_test: DMatrix<f32>,
+    batch: usize,
+    epochs: usize,
+}
+
+/// Times `net.fit` from a fresh network each run, then prints the test accuracy of a trained one.
+fn bench_task(harness: &Harness, task: &Task, runs: Runs) {
+    if !harness.selected(task.name) {
+        return;
+    }
+    let mut trained: Option<Sequential<f32>> = None;
+    harness.bench_with_setup(
+        task.name,
+        runs,
+        || {
+            let sgd = Sgd::new(LEARNING_RATE).expect("valid rate");
+            let config = FitConfig::new(SoftmaxCrossEntropy, sgd).epochs(task.epochs).batch_size(task.batch);
+            (mlp(task.x_train.ncols()), config)
+        },
+        |(mut net, mut config)| {
+            let history = net.fit(&task.x_train, &task.t_train, &mut config).expect("the MLP trains");
+            assert_eq!(history.epochs(), task.epochs);
+            // Keep the first trained network (runs are deterministic); the others are dropped
+            // by the harness, outside the timing.
+            if trained.is_none() {
+                trained = Some(net);
+                None
+            } else {
+                Some(net)
+            }
+        },
+    );
+    if let Some(net) = trained {
+        let test = net.evaluate(&task.x_test, &task.t_test, &SoftmaxCrossEntropy).expect("the MLP evaluates");
+        println!("{} test_accuracy={:.4}", task.name, test.accuracy);
+    }
+}
+
+fn digits_task() -> Task {
+    let (x, labels) = read_digits::<f32>(data_dir().join("digits.csv.gz")).expect("the digits load");
+    let x = x / 16.0;
+    let n = x.nrows();
+    Task {
+        name: "digits-mlp",
+        x_train: x.rows(0, DIGITS_TRAIN_ROWS).into_owned(),
+        t_train: labels_column(&labels[..DIGITS_TRAIN_ROWS]),
+        x_test: x.rows(DIGITS_TRAIN_ROWS, n - DIGITS_TRAIN_ROWS).into_owned(),
+        t_test: labels_column(&labels[DIGITS_TRAIN_ROWS..]),
+        batch: 32,
+        epochs: 30,
+    }
+}
+
+fn mnist_task() -> Result<Task, backprop::Error> {
+    let mnist = load_mnist::<f32>(data_dir().join("mnist"))?;
+    Ok(Task {
+        name: "mnist-mlp",
+        x_train: mnist.train_x / 255.0,
+        t_train: labels_column(&mnist.train_labels),
+        x_test: mnist.test_x / 255.0,
+        t_test: labels_column(&mnist.test_labels),
+        batch: MNIST_BATCH,
+        epochs: MNIST_EPOCHS,
+    })
+}
+
+/// nalgebra's `gemm` for the five products of one mnist-mlp training step, on contiguous
+/// operands; prints the rate and the floor it sets for the whole run.
+fn bench_gemm_floor(harness: &Harness) {
+    const NAME: &str = "gemm-mnist-mlp-f32";
+    const REPS: usize = 50;
+    if !harness.selected(NAME) {
+        return;
+    }
+    let mut rng = seeded(0, Stream::Init);
+    let mut random = |rows, cols| -> DMatrix<f32> {
+        Init::Uniform { low: -1.0, high: 1.0 }.matrix(rows, cols, &mut rng).expect("small matrix")
+    };
+    let (b, i, h, c) = (MNIST_BATCH, MNIST_IN, HIDDEN, CLASSES);
+    let (x, w1, w2, g2, g1) = (random(b, i), random(i, h), random(h, c), random(b, c), random(b, h));
+    let (xt, ht, w2t) = (x.transpose(), random(h, b), w2.transpose());
+    let (mut z1, mut z2) = (DMatrix::<f32>::zeros(b, h), DMatrix::<f32>::zeros(b, c));
+    let (mut dw2, mut dh, mut dw1) = (DMatrix::<f32>::zeros(h, c), DMatrix::<f32>::zeros(b, h), DMatrix::zeros(i, h));
+    let step_flop = 2.0 * (b * i * h + b * h * c + h * b * c + b * c * h + i * b * h) as f64;
+    assert_eq!(step_flop, MNIST_FLOP_PER_SAMPLE * b as f64);
+
+    // The harness prints the line; the rate needs the median too, so the routine clocks itself.
+    let mut times: Vec<Duration> = Vec::new();
+    let runs = Runs { warmup: 5, timed: 41 };
+    harness.bench(NAME, runs, || {
+        let start = Instant::now();
+        for _ in 0..REPS {
+            z1.gemm(1.0, &x, &w1, 0.0); // forward, layer 1
+            z2.gemm(1.0, &z1, &w2, 0.0); // forward, layer 2 (h = relu(z1) in a real step)
+            dw2.gemm(1.0, &ht, &g2, 0.0); // ∂E/∂W2 = hᵀ·g2
+            dh.gemm(1.0, &g2, &w2t, 0.0); // ∂E/∂h = g2·W2ᵀ
+            dw1.gemm(1.0, &xt, &g1, 0.0); // ∂E/∂W1 = xᵀ·g1
+        }
+        times.push(start.elapsed());
+        dw1[(0, 0)]
+    });
+    let mut timed = times.split_off(runs.warmup);
+    timed.sort_unstable();
+    let median = timed[timed.len() / 2].as_secs_f64();
+    let gflops = step_flop * REPS as f64 / median / 1e9;
+    println!(
+        "{NAME} gflops={gflops:.1} step_flop={step_flop:.0} run_gflop={:.1} floor_s={:.3}",
+        MNIST_RUN_FLOP / 1e9,
+        MNIST_RUN_FLOP / 1e9 / gflops
+    );
+}
+
+fn main() {
+    let harness = Harness::from_args();
+    if harness.selected("digits-mlp") {
+        bench_task(&harness, &digits_task(), Runs { warmup: 2, timed: 15 });
+    }
+    if harness.selected("mnist-mlp") {
+        match mnist_task() {
+            Ok(task) => bench_task(&harness, &task, Runs { warmup: 1, timed: 3 }),
+            Err(e) => println!("mnist-mlp skipped: {e}"),
+        }
+    }
+    bench_gemm_floor(&harness);
+}
