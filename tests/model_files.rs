@@ -221,3 +221,49 @@ proptest! {
         let _ = Sequential::<f32>::from_bytes(&bad);
     }
 }
+
+#[test]
+fn every_layer_kind_round_trips_bit_exactly_in_f32() {
+    let net = Sequential::<f32>::builder(3)
+        .add(Dense::new(3, 4))
+        .add(LeakyRelu { alpha: 0.2 })
+        .add(Dropout::new(0.25).unwrap().with_scaling(backprop::DropoutScaling::AtInference))
+        .add(Dense::new(4, 4).without_bias())
+        .add(Tanh)
+        .add(Sigmoid)
+        .add(Relu)
+        .add(Identity)
+        .add(Step)
+        .add(Dense::new(4, 2))
+        .add(Softmax)
+        .build(11)
+        .unwrap();
+    let copy = Sequential::<f32>::from_bytes(&net.to_bytes().unwrap()).unwrap();
+    assert_eq!(values(&copy), values(&net));
+    let kinds = |n: &Sequential<f32>| n.layers().map(|l| l.config()).collect::<Vec<_>>();
+    assert_eq!(kinds(&copy), kinds(&net));
+    let x = DMatrix::from_fn(4, 3, |i, j| (i as f32 - 1.5) * 0.7 - j as f32 * 0.2);
+    assert_eq!(copy.predict(&x).unwrap(), net.predict(&x).unwrap());
+}
+
+#[test]
+fn parameters_can_be_read_and_replaced_by_position_and_name() {
+    let mut net = mlp::<f64>(1);
+    let w = net.param(0, "weight").unwrap().clone();
+    assert_eq!(w.shape(), (3, 4));
+    assert_eq!(net.param(0, "bias").unwrap().shape(), (1, 4));
+    assert!(net.param(1, "weight").is_none(), "ReLU has no parameters");
+    assert!(net.param(9, "weight").is_none());
+
+    let doubled = &w * 2.0;
+    net.set_param(0, "weight", &doubled).unwrap();
+    assert_eq!(net.param(0, "weight").unwrap(), &doubled);
+
+    let before = values(&net);
+    let wrong = net.set_param(0, "weight", &DMatrix::zeros(4, 3)).unwrap_err();
+    assert!(matches!(wrong, Error::ShapeMismatch { .. }), "{wrong}");
+    assert!(wrong.to_string().contains("layer 0 (dense)"), "{wrong}");
+    let missing = net.set_param(3, "bias", &DMatrix::zeros(1, 2)).unwrap_err();
+    assert!(matches!(missing, Error::NoSuchParam { layer: 3, .. }), "{missing}");
+    assert_eq!(values(&net), before);
+}
