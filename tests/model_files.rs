@@ -222,9 +222,9 @@ proptest! {
     }
 }
 
-#[test]
-fn every_layer_kind_round_trips_bit_exactly_in_f32() {
-    let net = Sequential::<f32>::builder(3)
+/// A network with every layer kind the crate has, and what it predicts for a few rows.
+fn every_kind<T: backprop::Real>() -> (Sequential<T>, DMatrix<T>) {
+    let net = Sequential::<T>::builder(3)
         .add(Dense::new(3, 4))
         .add(LeakyRelu { alpha: 0.2 })
         .add(Dropout::new(0.25).unwrap().with_scaling(backprop::DropoutScaling::AtInference))
@@ -238,12 +238,23 @@ fn every_layer_kind_round_trips_bit_exactly_in_f32() {
         .add(Softmax)
         .build(11)
         .unwrap();
-    let copy = Sequential::<f32>::from_bytes(&net.to_bytes().unwrap()).unwrap();
+    let x = DMatrix::from_fn(4, 3, |i, j| T::cast((i as f64 - 1.5) * 0.7 - j as f64 * 0.2));
+    (net, x)
+}
+
+fn round_trip_every_kind<T: backprop::Real>() {
+    let (net, x) = every_kind::<T>();
+    let copy = Sequential::<T>::from_bytes(&net.to_bytes().unwrap()).unwrap();
     assert_eq!(values(&copy), values(&net));
-    let kinds = |n: &Sequential<f32>| n.layers().map(|l| l.config()).collect::<Vec<_>>();
-    assert_eq!(kinds(&copy), kinds(&net));
-    let x = DMatrix::from_fn(4, 3, |i, j| (i as f32 - 1.5) * 0.7 - j as f32 * 0.2);
+    let configs = |n: &Sequential<T>| n.layers().map(|l| l.config()).collect::<Vec<_>>();
+    assert_eq!(configs(&copy), configs(&net));
     assert_eq!(copy.predict(&x).unwrap(), net.predict(&x).unwrap());
+}
+
+#[test]
+fn every_layer_kind_round_trips_bit_exactly() {
+    round_trip_every_kind::<f32>();
+    round_trip_every_kind::<f64>();
 }
 
 #[test]
