@@ -363,7 +363,7 @@ impl<T: Real> Network<T> for Sequential<T> {
         for (i, layer) in self.layers.iter_mut().enumerate().rev() {
             let input = if i == 0 { x } else { &self.outputs[i - 1] };
             let (before, rest) = self.grads.split_at_mut(i);
-            let grad_x = before.last_mut().filter(|_| i > 0);
+            let grad_x = before.last_mut(); // none for the first layer: nobody needs ∂E/∂x
             layer.backward(input, &self.outputs[i], &rest[0], grad_x).map_err(|e| e.at_layer(i))?;
         }
         let mut params = recycle(std::mem::take(&mut self.param_list));

@@ -242,6 +242,7 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
 /// A layer's kind and its settings as text, e.g. `dense` with `in_dim = 2`, `out_dim = 3`,
 /// `bias = false`: enough to rebuild the layer (its parameters are stored separately).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct LayerConfig {
     /// The layer's kind, as [`Layer::kind`].
     pub kind: String,

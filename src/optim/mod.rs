@@ -17,6 +17,18 @@
 //! All state (velocities, moments, the step count) is created on the first step, for that
 //! step's parameters: a later step with parameters of another number, shape or scalar type is an
 //! [`Error::OptimizerStateMismatch`]. To train another network, use a fresh optimizer.
+//!
+//! [`Optimizer::state`] exports that state as named matrices and [`Optimizer::set_state`]
+//! imports it (checkpoints use them to resume training): a per-parameter buffer is named
+//! `"<parameter index>.<slot>"`, a counter is a 1×1 matrix.
+//!
+//! | optimizer | state |
+//! |---|---|
+//! | [`Sgd`] | none |
+//! | [`Momentum`], [`Nesterov`] | `<i>.velocity` |
+//! | [`AdaGrad`] | `<i>.sum_squares` |
+//! | [`RmsProp`] | `<i>.mean_square` |
+//! | [`Adam`], [`AdamW`] | `<i>.m`, `<i>.v`, and `steps` |
 
 mod adagrad;
 mod adam;
@@ -36,6 +48,7 @@ pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 use crate::{Dims, Error, LayerId, Param, Real, Result};
+use nalgebra::DMatrix;
 use std::fmt::Debug;
 
 /// Updates parameters from their gradients, one step at a time.
@@ -83,6 +96,42 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// 0 for an optimizer without weight decay.
     fn penalty(&self, params: &[&Param<T>]) -> f64 {
         self.weight_decay().penalty(params)
+    }
+
+    /// The optimizer's state (velocities, moments, counters) as named matrices, to save and
+    /// later restore with [`set_state`](Optimizer::set_state); hyperparameters are not part of
+    /// it. Per-parameter buffers are named `"<parameter index>.<slot>"` (`"0.velocity"`,
+    /// `"3.m"`) and shaped like their parameter; counters are 1×1 matrices (Adam's `"steps"`).
+    ///
+    /// Empty before the first step (and for an optimizer without state); the default, for
+    /// optimizers that keep none, is always empty.
+    ///
+    /// A counter stored as `f32` is exact up to 2²⁴ (16,777,216) steps.
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        Vec::new()
+    }
+
+    /// Replaces the optimizer's state with one exported by [`state`](Optimizer::state) (from an
+    /// optimizer of the same kind; the matrices may come in any order). An empty list means
+    /// "no step taken yet": the state is dropped, and created again on the next step.
+    ///
+    /// Everything is checked before anything changes — the number of matrices, their names,
+    /// shapes (a parameter's buffers share one shape), values (finite; sums and averages of
+    /// squares ≥ 0) and counters (non-negative integers) — so on error the optimizer is
+    /// unchanged. The shapes are not checked against any network here: a later step with other
+    /// parameters is an [`Error::OptimizerStateMismatch`], as usual.
+    ///
+    /// # Errors
+    /// [`Error::OptimizerStateMismatch`] for anything that is not such a state. The default,
+    /// for optimizers that keep no state, accepts only an empty list.
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        match state.first() {
+            None => Ok(()),
+            Some((name, _)) => Err(Error::OptimizerStateMismatch {
+                expected: format!("{} (no state)", self.name()),
+                got: format!("a state to import with {} tensors, the first {name:?}", state.len()),
+            }),
+        }
     }
 }
 

@@ -144,3 +144,142 @@ pub(crate) fn for_columns<T: Real, const K: usize>(
         f(w.as_mut_slice(), g.as_slice(), bufs);
     }
 }
+
+/// The name of one of the `K` buffers in exported state, and whether its values must be ≥ 0
+/// (sums and averages of squares, which a square root is taken of).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    name: &'static str,
+    non_negative: bool,
+}
+
+impl Slot {
+    /// A buffer holding any finite values (a velocity, a first moment).
+    pub(crate) const fn signed(name: &'static str) -> Self {
+        Slot { name, non_negative: false }
+    }
+
+    /// A buffer holding finite values ≥ 0 (a sum or average of squares).
+    pub(crate) const fn non_negative(name: &'static str) -> Self {
+        Slot { name, non_negative: true }
+    }
+}
+
+impl<const K: usize> State<K> {
+    /// Whether the state exists (a step was taken, or state was imported).
+    pub(crate) fn is_created(&self) -> bool {
+        self.slots.is_some()
+    }
+
+    /// The buffers as `("<param index>.<slot>", matrix)`, parameter by parameter, slots in
+    /// `slots` order. Empty before the first step, and when the state was created for another
+    /// scalar type than `T` (a step with `T` would fail as well).
+    pub(crate) fn export<T: Real>(&self, slots: &[Slot; K]) -> Vec<(String, DMatrix<T>)> {
+        let Some(buffers) = self.slots.as_ref().and_then(|s| s.as_any().downcast_ref::<Slots<T, K>>()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(buffers.buffers.len() * K);
+        for (index, bufs) in buffers.buffers.iter().enumerate() {
+            for (slot, m) in slots.iter().zip(bufs) {
+                out.push((format!("{index}.{}", slot.name), m.clone()));
+            }
+        }
+        out
+    }
+
+    /// The state that `state` (as [`export`](State::export) writes it, in any order) describes:
+    /// not created for an empty list. Checks the count, every name (`"<i>.<slot>"` once for each
+    /// parameter `i` and slot), that a parameter's buffers share one shape, and every value
+    /// (finite, and ≥ 0 where the slot says so). Nothing is changed; the caller assigns the result.
+    pub(crate) fn import<T: Real>(
+        optimizer: &str,
+        slots: &[Slot; K],
+        state: Vec<(String, DMatrix<T>)>,
+    ) -> Result<Self> {
+        if state.is_empty() {
+            return Ok(State::default());
+        }
+        let names: Vec<&str> = slots.iter().map(|s| s.name).collect();
+        let mismatch = |got: String| Error::OptimizerStateMismatch {
+            expected: format!("{optimizer} (<i>.{} for each parameter i)", names.join(", <i>.")),
+            got: format!("a state to import with {got}"),
+        };
+        if state.len() % K != 0 {
+            return Err(mismatch(format!("{} tensors, not {K} per parameter", state.len())));
+        }
+        let n = state.len() / K;
+        let mut buffers: Vec<[Option<DMatrix<T>>; K]> = (0..n).map(|_| std::array::from_fn(|_| None)).collect();
+        for (name, m) in state {
+            let parsed = name.split_once('.').and_then(|(index, slot)| {
+                let i: usize = index.parse().ok().filter(|i: &usize| i.to_string() == index)?;
+                Some((i, slots.iter().position(|s| s.name == slot)?))
+            });
+            let Some((i, k)) = parsed else {
+                return Err(mismatch(format!("a tensor named {name:?}")));
+            };
+            if i >= n {
+                return Err(mismatch(format!("{name:?} among {} tensors, for {n} parameters", n * K)));
+            }
+            if let Some(at) = m.iter().position(|v| !v.is_finite() || (slots[k].non_negative && *v < T::zero())) {
+                let value = m[at].to_f64();
+                return Err(mismatch(format!("{name:?} holding {value} at row {}, column {}", at % m.nrows(), at / m.nrows())));
+            }
+            let cell = &mut buffers[i][k];
+            if cell.is_some() {
+                return Err(mismatch(format!("{name:?} twice")));
+            }
+            *cell = Some(m);
+        }
+        let mut dims = Vec::with_capacity(n);
+        let mut full = Vec::with_capacity(n);
+        for (i, bufs) in buffers.into_iter().enumerate() {
+            // Every cell is filled: n·K distinct (parameter, slot) pairs were placed.
+            let Some(bufs) = bufs.into_iter().collect::<Option<Vec<_>>>() else {
+                return Err(mismatch(format!("parameter {i} incomplete")));
+            };
+            let d = Dims::from(&bufs[0]);
+            if let Some(k) = bufs.iter().position(|b| Dims::from(b) != d) {
+                return Err(mismatch(format!(
+                    "\"{i}.{}\" of shape {} but \"{i}.{}\" of shape {d}",
+                    slots[k].name,
+                    Dims::from(&bufs[k]),
+                    slots[0].name
+                )));
+            }
+            let Ok(bufs) = <[DMatrix<T>; K]>::try_from(bufs) else {
+                return Err(mismatch(format!("parameter {i} incomplete")));
+            };
+            dims.push(d);
+            full.push(bufs);
+        }
+        Ok(State { slots: Some(Box::new(Slots::<T, K> { dims, buffers: full })) })
+    }
+}
+
+/// A counter (such as a step count) as exported state: a 1×1 matrix named `name`.
+pub(crate) fn counter<T: Real>(name: &str, value: u64) -> (String, DMatrix<T>) {
+    (name.to_string(), DMatrix::from_element(1, 1, T::cast(value as f64)))
+}
+
+/// Takes the counter `name` out of `state`, if there: it must be a 1×1 matrix holding a
+/// non-negative integer. On an error `state` is unchanged.
+pub(crate) fn take_counter<T: Real>(
+    optimizer: &str,
+    state: &mut Vec<(String, DMatrix<T>)>,
+    name: &str,
+) -> Result<Option<u64>> {
+    let Some(at) = state.iter().position(|(n, _)| n == name) else {
+        return Ok(None);
+    };
+    let m = &state[at].1;
+    let value = if m.shape() == (1, 1) { m[(0, 0)].to_f64() } else { f64::NAN };
+    // 2⁶⁴ and above do not fit a u64.
+    if !(value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0) {
+        return Err(Error::OptimizerStateMismatch {
+            expected: format!("{optimizer} ({name:?}: a 1x1 non-negative integer)"),
+            got: format!("a state to import with {name:?} of shape {} holding {}", Dims::from(m), m.get(0).map_or(f64::NAN, |v| v.to_f64())),
+        });
+    }
+    state.remove(at);
+    Ok(Some(value as u64))
+}
