@@ -126,6 +126,22 @@ type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
 /// The optimizer lives in the configuration, so calling `fit` again with the same configuration
 /// continues with the optimizer's state.
 ///
+/// # Randomness
+/// Each epoch's shuffling order and dropout masks come from generators determined by the seed
+/// and the epoch's index alone (one [`SeededRng`] stream per epoch and purpose, the order starting
+/// from the rows in order each epoch), not from what earlier epochs drew. So a run is the same
+/// whatever epoch it starts from, which resuming needs.
+///
+/// # Resuming
+/// [`start_epoch`](FitConfig::start_epoch)`(e)` runs epochs `e..epochs` only, as the same run
+/// started from 0 would run them: learning-rate schedules use the true epoch index,
+/// [`EpochStats::epoch`] counts from 0 of the whole run, and the [`History`] holds the epochs
+/// run. With a network and an optimizer state saved after epoch `e`
+/// ([`Sequential::save_checkpoint`](crate::Sequential::save_checkpoint), loaded back with
+/// [`Sequential::load_checkpoint`](crate::Sequential::load_checkpoint)), the resumed run ends
+/// with bit-for-bit the parameters of an uninterrupted one. Early stopping looks only at the
+/// epochs run since the start.
+///
 /// # Example
 /// ```
 /// use backprop::{FitConfig, Sgd, SquaredError};
@@ -145,6 +161,7 @@ pub struct FitConfig<T: Real> {
     schedule: Schedule,
     progress: bool,
     callback: Option<Callback>,
+    start_epoch: usize,
 }
 
 impl<T: Real> fmt::Debug for FitConfig<T> {
@@ -161,6 +178,7 @@ impl<T: Real> fmt::Debug for FitConfig<T> {
             .field("schedule", &self.schedule)
             .field("progress", &self.progress)
             .field("callback", &self.callback.as_ref().map(|_| "set"))
+            .field("start_epoch", &self.start_epoch)
             .finish()
     }
 }
@@ -180,12 +198,22 @@ impl<T: Real> FitConfig<T> {
             schedule: Schedule::Constant,
             progress: false,
             callback: None,
+            start_epoch: 0,
         }
     }
 
     /// Passes over the whole training set (at least 1).
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
+        self
+    }
+
+    /// The epoch to start from (0 by default), to resume an interrupted run: `fit` then runs
+    /// epochs `start_epoch..epochs` as the whole run would (see [Resuming](FitConfig#resuming)).
+    /// It must be less than [`epochs`](FitConfig::epochs), else `fit` is an
+    /// [`Error::InvalidConfig`].
+    pub fn start_epoch(mut self, epoch: usize) -> Self {
+        self.start_epoch = epoch;
         self
     }
 
@@ -202,7 +230,8 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
-    /// Seed of the shuffling order and of training-time randomness (dropout masks).
+    /// Seed of the shuffling order and of training-time randomness (dropout masks); see
+    /// [Randomness](FitConfig#randomness).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -263,10 +292,22 @@ impl<T: Real> FitConfig<T> {
         self.optimizer.as_ref()
     }
 
+    /// The optimizer, to change (e.g. to restore its [state](Optimizer::set_state)).
+    pub fn optimizer_mut(&mut self) -> &mut dyn Optimizer<T> {
+        self.optimizer.as_mut()
+    }
+
     fn validate(&self) -> Result<()> {
         let invalid = |name, value: String, expected| Err(Error::InvalidConfig { name, value, expected });
         if self.epochs == 0 {
             return invalid("epochs", "0".into(), ">= 1");
+        }
+        if self.start_epoch >= self.epochs {
+            return invalid(
+                "start_epoch",
+                format!("{} of {} epochs", self.start_epoch, self.epochs),
+                "less than the number of epochs",
+            );
         }
         if self.batch_size == Some(0) {
             return invalid("batch_size", "0".into(), ">= 1");
@@ -467,13 +508,14 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let mut order: Vec<usize> = (0..n).collect();
     let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
     let base_rate = config.optimizer.learning_rate();
-    let mut history = History::with_capacity(config.epochs);
+    let mut history = History::with_capacity(config.epochs - config.start_epoch);
     let mut best: Option<(f64, usize, Vec<DMatrix<T>>)> = None;
 
     // Progress lines, callbacks and early stopping look at every epoch's numbers as they come.
     let watched = config.progress || config.callback.is_some() || config.patience.is_some();
     let mut clock = EpochClock::new();
-    for epoch in 0..config.epochs {
+    for epoch in config.start_epoch..config.epochs {
+        to_epoch_stream(&mut train_rng, Stream::Train, epoch);
         let rate = config.schedule.rate(base_rate, epoch, config.epochs);
         if config.schedule != Schedule::Constant {
             config.optimizer.set_learning_rate(rate)?;
@@ -484,6 +526,8 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
             tally.step(net, config, x, t, &mut train_rng, epoch)?;
         } else {
             if config.shuffle {
+                to_epoch_stream(&mut shuffle_rng, Stream::Shuffle, epoch);
+                order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                 shuffle(&mut order, &mut shuffle_rng);
             }
             for rows in order.chunks(batch) {
@@ -619,6 +663,15 @@ impl Tally {
         self.steps += 1;
         Ok(())
     }
+}
+
+/// Points `rng`, made by [`seeded`]`(seed, stream)`, at the start of epoch `epoch`'s stream for
+/// `stream`: ChaCha stream number `4·epoch + stream` (epoch 0's is `stream` itself; `Init`'s
+/// number 0 is never one of them), from its first word. The generator is then the one
+/// `seeded(seed, stream)` would be with that stream number, whatever it drew before.
+fn to_epoch_stream(rng: &mut SeededRng, stream: Stream, epoch: usize) {
+    rng.set_stream(((epoch as u64) << 2) | stream as u64);
+    rng.set_word_pos(0);
 }
 
 /// Fisher–Yates shuffle, drawing from the crate's seeded generator.

@@ -12,7 +12,7 @@
 //!   (`"64"` or `"1x28x28"`), `layers` (the count) and `layer.<i>` = the layer's kind and settings,
 //!   e.g. `"dense bias=true in_dim=64 out_dim=128"`.
 //!
-//! Optimizer state is not part of a model file.
+//! Optimizer state is not part of a model file; a [checkpoint](crate::checkpoint) holds it too.
 //!
 //! # Safety against hostile files
 //! The safetensors crate validates the header (size cap, offsets, exact coverage of the bytes);
@@ -40,11 +40,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
-const FORMAT: &str = "backprop";
-const VERSION: &str = "1";
+pub(crate) const FORMAT: &str = "backprop";
+pub(crate) const VERSION: &str = "1";
 
 /// One tensor ready to be written: row-major little-endian bytes.
-struct Tensor {
+pub(crate) struct Tensor {
     dtype: Dtype,
     shape: Vec<usize>,
     data: Vec<u8>,
@@ -52,7 +52,7 @@ struct Tensor {
 
 impl Tensor {
     /// `m` as a row-major tensor.
-    fn of<T: Real>(m: &DMatrix<T>) -> Self {
+    pub(crate) fn of<T: Real>(m: &DMatrix<T>) -> Self {
         let mut data = Vec::with_capacity(m.len() * T::BYTES);
         for r in 0..m.nrows() {
             for c in 0..m.ncols() {
@@ -78,7 +78,10 @@ impl View for Tensor {
     }
 }
 
-fn dtype_of<T: Real>() -> Dtype {
+/// A file's metadata and named tensors, ready to serialize.
+pub(crate) type FileParts = (HashMap<String, String>, Vec<(String, Tensor)>);
+
+pub(crate) fn dtype_of<T: Real>() -> Dtype {
     if T::BYTES == 4 {
         Dtype::F32
     } else {
@@ -86,7 +89,7 @@ fn dtype_of<T: Real>() -> Dtype {
     }
 }
 
-fn format_err(e: impl std::fmt::Display) -> Error {
+pub(crate) fn format_err(e: impl std::fmt::Display) -> Error {
     Error::Format(FormatError::Safetensors(e.to_string()))
 }
 
@@ -106,7 +109,7 @@ fn tensors_of<T: Real>(net: &Sequential<T>) -> Vec<(String, &DMatrix<T>)> {
 }
 
 /// `"kind key=value ..."`; kinds, keys and values may not contain whitespace or `=`.
-fn encode_config(index: usize, config: &LayerConfig) -> Result<String> {
+pub(crate) fn encode_config(index: usize, config: &LayerConfig) -> Result<String> {
     let bad = |s: &str| s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '=');
     let mut text = config.kind.clone();
     for (key, value) in &config.settings {
@@ -139,7 +142,7 @@ fn decode_config(key: &str, text: &str) -> Result<LayerConfig> {
     Ok(config)
 }
 
-fn bad_metadata(key: &str, value: &str, expected: &'static str) -> Error {
+pub(crate) fn bad_metadata(key: &str, value: &str, expected: &'static str) -> Error {
     Error::Format(FormatError::BadMetadata { key: key.to_string(), value: value.chars().take(80).collect(), expected })
 }
 
@@ -205,56 +208,66 @@ fn layer_from_config<T: Real>(index: usize, config: &LayerConfig) -> Result<(Box
     Ok((layer, 0))
 }
 
+/// Reads the tensor `name` of the file as a matrix of `T`, checking its type, its shape (`shape`,
+/// or any two-dimensional one if `None`) and that its values are finite. Errors name the tensor.
+pub(crate) fn read_matrix<T: Real>(
+    file: &SafeTensors<'_>,
+    name: &str,
+    shape: Option<(usize, usize)>,
+) -> Result<DMatrix<T>> {
+    let view = file.tensor(name).map_err(|_| Error::Format(FormatError::MissingTensor { name: name.to_string() }))?;
+    if view.dtype() != dtype_of::<T>() {
+        return Err(Error::Format(FormatError::WrongDtype {
+            tensor: name.to_string(),
+            expected: T::NAME,
+            got: format!("{:?}", view.dtype()),
+        }));
+    }
+    let (rows, cols) = match (shape, view.shape()) {
+        (Some((rows, cols)), got) if got == [rows, cols] => (rows, cols),
+        (None, &[rows, cols]) => (rows, cols),
+        (expected, got) => {
+            return Err(Error::Format(FormatError::TensorShape {
+                name: name.to_string(),
+                expected: expected.map_or(vec![0, 0], |(r, c)| vec![r, c]),
+                got: got.to_vec(),
+            }))
+        }
+    };
+    let numbers: Vec<T> = view.data().chunks_exact(T::BYTES).filter_map(T::read_le).collect();
+    if Some(numbers.len()) != rows.checked_mul(cols) {
+        return Err(format_err(format!("tensor {name:?} holds {} values for shape {rows}x{cols}", numbers.len())));
+    }
+    if let Some(k) = numbers.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Format(FormatError::NonFinite {
+            name: name.to_string(),
+            row: k / cols,
+            col: k % cols,
+            value: numbers[k].to_f64(),
+        }));
+    }
+    Ok(DMatrix::from_row_slice(rows, cols, &numbers))
+}
+
 /// Reads every tensor the network needs from the file, checking names, types, shapes and values;
-/// returns them in [`tensors_of`] order. Nothing is written.
-fn read_network_tensors<T: Real>(net: &Sequential<T>, file: &SafeTensors<'_>) -> Result<Vec<DMatrix<T>>> {
+/// returns them in [`tensors_of`] order. Nothing is written. A tensor of the file that the
+/// network has no place for is an error unless `other(name)` says it belongs to something else.
+pub(crate) fn read_network_tensors<T: Real>(
+    net: &Sequential<T>,
+    file: &SafeTensors<'_>,
+    other: &dyn Fn(&str) -> bool,
+) -> Result<Vec<DMatrix<T>>> {
     let wanted = tensors_of(net);
     for name in file.names() {
-        if !wanted.iter().any(|(n, _)| n == name) {
+        if !wanted.iter().any(|(n, _)| n == name) && !other(name) {
             return Err(Error::Format(FormatError::UnexpectedTensor { name: name.to_string() }));
         }
     }
-    let mut values = Vec::with_capacity(wanted.len());
-    for (name, current) in wanted {
-        let view = file.tensor(&name).map_err(|_| Error::Format(FormatError::MissingTensor { name: name.clone() }))?;
-        if view.dtype() != dtype_of::<T>() {
-            return Err(Error::Format(FormatError::WrongDtype {
-                tensor: name,
-                expected: T::NAME,
-                got: format!("{:?}", view.dtype()),
-            }));
-        }
-        let (rows, cols) = current.shape();
-        if view.shape() != [rows, cols] {
-            return Err(Error::Format(FormatError::TensorShape {
-                name,
-                expected: vec![rows, cols],
-                got: view.shape().to_vec(),
-            }));
-        }
-        let numbers: Vec<T> = view.data().chunks_exact(T::BYTES).filter_map(T::read_le).collect();
-        if numbers.len() != rows * cols {
-            return Err(format_err(format!(
-                "tensor {name:?} holds {} values, expected {}",
-                numbers.len(),
-                rows * cols
-            )));
-        }
-        if let Some(k) = numbers.iter().position(|v| !v.is_finite()) {
-            return Err(Error::Format(FormatError::NonFinite {
-                name,
-                row: k / cols,
-                col: k % cols,
-                value: numbers[k].to_f64(),
-            }));
-        }
-        values.push(DMatrix::from_row_slice(rows, cols, &numbers));
-    }
-    Ok(values)
+    wanted.into_iter().map(|(name, current)| read_matrix(file, &name, Some(current.shape()))).collect()
 }
 
 /// Writes tensors read by [`read_network_tensors`] into the network, in the same order.
-fn assign_network_tensors<T: Real>(net: &mut Sequential<T>, values: Vec<DMatrix<T>>) {
+pub(crate) fn assign_network_tensors<T: Real>(net: &mut Sequential<T>, values: Vec<DMatrix<T>>) {
     let mut values = values.into_iter();
     for (i, layer) in net.layers_mut().enumerate() {
         let id = LayerId { index: Some(i), kind: layer.kind() };
@@ -279,6 +292,12 @@ impl<T: Real> Sequential<T> {
     /// [`Error::InvalidConfig`] if a layer's settings cannot be written (a custom layer whose
     /// setting contains spaces), or two tensors would share a name.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let (metadata, tensors) = self.file_parts()?;
+        safetensors::serialize(tensors, Some(metadata)).map_err(format_err)
+    }
+
+    /// The metadata and the tensors of [`to_bytes`](Sequential::to_bytes), before serializing.
+    pub(crate) fn file_parts(&self) -> Result<FileParts> {
         let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), VERSION.to_string()),
@@ -300,7 +319,7 @@ impl<T: Real> Sequential<T> {
             }
             tensors.push((name, Tensor::of(m)));
         }
-        safetensors::serialize(tensors, Some(metadata)).map_err(format_err)
+        Ok((metadata, tensors))
     }
 
     /// Rebuilds a network from the bytes of a file written by [`to_bytes`](Sequential::to_bytes)
@@ -355,7 +374,7 @@ impl<T: Real> Sequential<T> {
             return Err(Error::Format(FormatError::SizeMismatch { declared, stored }));
         }
         let mut net = builder.build(0)?;
-        let values = read_network_tensors(&net, &file)?;
+        let values = read_network_tensors(&net, &file, &|_| false)?;
         assign_network_tensors(&mut net, values);
         Ok(net)
     }
@@ -369,7 +388,7 @@ impl<T: Real> Sequential<T> {
     /// (the error names the tensor and both shapes), or holding NaN/infinity.
     pub fn load_weights_from_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
-        let values = read_network_tensors(self, &file)?;
+        let values = read_network_tensors(self, &file, &|_| false)?;
         assign_network_tensors(self, values);
         Ok(())
     }
@@ -401,7 +420,7 @@ impl<T: Real> Sequential<T> {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::Io { action: "read", path: path.to_path_buf(), source })
 }
 

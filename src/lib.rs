@@ -61,6 +61,7 @@
 #![warn(missing_debug_implementations)]
 
 mod activation;
+pub mod checkpoint;
 pub mod data;
 mod error;
 mod fit;

@@ -1,8 +1,12 @@
 //! AdaGrad: a learning rate per element, shrinking with the gradients seen.
 
-use super::state::{for_columns, State};
+use super::state::{for_columns, Slot, State};
 use super::{check_eps, check_learning_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
+use nalgebra::DMatrix;
+
+/// The names of the state's buffers.
+const SLOTS: [Slot; 1] = [Slot::non_negative("sum_squares")];
 
 /// AdaGrad (Duchi et al., <http://jmlr.org/papers/v12/duchi11a.html>): every element's step is
 /// divided by the root of the sum of its squared gradients so far.
@@ -102,6 +106,15 @@ impl<T: Real> Optimizer<T> for AdaGrad {
 
     fn weight_decay(&self) -> WeightDecay {
         self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.state.export(&SLOTS)
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.state = State::import("adagrad", &SLOTS, state)?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

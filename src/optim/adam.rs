@@ -1,8 +1,12 @@
 //! Adam: momentum and RMSProp together, with bias correction.
 
-use super::state::{for_columns, State};
+use super::state::{counter, for_columns, take_counter, Slot, State};
 use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
-use crate::{Param, Real, Result};
+use crate::{Error, Param, Real, Result};
+use nalgebra::DMatrix;
+
+/// The names of the state's buffers.
+const SLOTS: [Slot; 2] = [Slot::signed("m"), Slot::non_negative("v")];
 
 /// Adam (<http://arxiv.org/abs/1412.6980v8>): running averages of the gradient and of its square,
 /// corrected for starting at 0.
@@ -119,6 +123,33 @@ impl Adam {
         self.steps
     }
 
+    /// The moments and the step count as named matrices (see [`Optimizer::state`]).
+    pub(crate) fn export_state<T: Real>(&self) -> Vec<(String, DMatrix<T>)> {
+        let mut state = self.state.export(&SLOTS);
+        if !state.is_empty() {
+            state.push(counter("steps", self.steps));
+        }
+        state
+    }
+
+    /// Replaces the moments and the step count, all checked first (see [`Optimizer::set_state`]).
+    pub(crate) fn import_state<T: Real>(&mut self, name: &str, mut state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        let steps = take_counter(name, &mut state, "steps")?;
+        let moments = State::import(name, &SLOTS, state)?;
+        if moments.is_created() != steps.is_some() {
+            return Err(Error::OptimizerStateMismatch {
+                expected: format!("{name} (the moments <i>.m, <i>.v and the count \"steps\", or nothing)"),
+                got: format!(
+                    "a state to import with {}",
+                    if moments.is_created() { "no \"steps\"" } else { "only \"steps\"" }
+                ),
+            });
+        }
+        self.state = moments;
+        self.steps = steps.unwrap_or(0);
+        Ok(())
+    }
+
     pub(crate) fn step_params<T: Real>(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
         let buffers = self.state.prepare(params)?;
         self.steps += 1;
@@ -166,6 +197,14 @@ impl<T: Real> Optimizer<T> for Adam {
 
     fn weight_decay(&self) -> WeightDecay {
         self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.export_state()
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.import_state("adam", state)
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

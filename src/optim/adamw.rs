@@ -2,6 +2,7 @@
 
 use super::{Adam, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
+use nalgebra::DMatrix;
 
 /// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
 /// <http://arxiv.org/abs/1711.05101>): [`Adam`] with [`WeightDecay::Decoupled`]`(λ)`.
@@ -111,6 +112,14 @@ impl<T: Real> Optimizer<T> for AdamW {
 
     fn weight_decay(&self) -> WeightDecay {
         self.adam.weight_decay()
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.adam.export_state()
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.adam.import_state("adamw", state)
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

@@ -1,8 +1,12 @@
 //! Gradient descent with (classical, heavy-ball) momentum.
 
-use super::state::{for_columns, State};
+use super::state::{for_columns, Slot, State};
 use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
+use nalgebra::DMatrix;
+
+/// The names of the state's buffers.
+const SLOTS: [Slot; 1] = [Slot::signed("velocity")];
 
 /// Momentum (Polyak 1964; see Sutskever et al., <http://proceedings.mlr.press/v28/sutskever13.html>):
 /// a velocity `v` that accumulates the gradients and moves the parameter.
@@ -103,6 +107,15 @@ impl<T: Real> Optimizer<T> for Momentum {
 
     fn weight_decay(&self) -> WeightDecay {
         self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.state.export(&SLOTS)
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.state = State::import("momentum", &SLOTS, state)?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

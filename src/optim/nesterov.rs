@@ -1,8 +1,12 @@
 //! Nesterov's accelerated gradient.
 
-use super::state::{for_columns, State};
+use super::state::{for_columns, Slot, State};
 use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
+use nalgebra::DMatrix;
+
+/// The names of the state's buffers.
+const SLOTS: [Slot; 1] = [Slot::signed("velocity")];
 
 /// Nesterov's Accelerated Gradient (<http://arxiv.org/abs/1212.0901>): momentum that looks ahead,
 /// in the form of Bengio et al. (eq. 7 there), which needs the gradient at `W` only.
@@ -103,6 +107,15 @@ impl<T: Real> Optimizer<T> for Nesterov {
 
     fn weight_decay(&self) -> WeightDecay {
         self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.state.export(&SLOTS)
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.state = State::import("nesterov", &SLOTS, state)?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

@@ -1,8 +1,12 @@
 //! RMSProp: AdaGrad with a forgetting running average.
 
-use super::state::{for_columns, State};
+use super::state::{for_columns, Slot, State};
 use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
+use nalgebra::DMatrix;
+
+/// The names of the state's buffers.
+const SLOTS: [Slot; 1] = [Slot::non_negative("mean_square")];
 
 /// RMSProp (Hinton, *Neural Networks for Machine Learning*, lecture 6e,
 /// <http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf>): every element's
@@ -120,6 +124,15 @@ impl<T: Real> Optimizer<T> for RmsProp {
 
     fn weight_decay(&self) -> WeightDecay {
         self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        self.state.export(&SLOTS)
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        self.state = State::import("rmsprop", &SLOTS, state)?;
+        Ok(())
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {

@@ -222,7 +222,11 @@ impl<const K: usize> State<K> {
             }
             if let Some(at) = m.iter().position(|v| !v.is_finite() || (slots[k].non_negative && *v < T::zero())) {
                 let value = m[at].to_f64();
-                return Err(mismatch(format!("{name:?} holding {value} at row {}, column {}", at % m.nrows(), at / m.nrows())));
+                return Err(mismatch(format!(
+                    "{name:?} holding {value} at row {}, column {}",
+                    at % m.nrows(),
+                    at / m.nrows()
+                )));
             }
             let cell = &mut buffers[i][k];
             if cell.is_some() {
@@ -277,7 +281,11 @@ pub(crate) fn take_counter<T: Real>(
     if !(value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0) {
         return Err(Error::OptimizerStateMismatch {
             expected: format!("{optimizer} ({name:?}: a 1x1 non-negative integer)"),
-            got: format!("a state to import with {name:?} of shape {} holding {}", Dims::from(m), m.get(0).map_or(f64::NAN, |v| v.to_f64())),
+            got: format!(
+                "a state to import with {name:?} of shape {} holding {}",
+                Dims::from(m),
+                m.get(0).map_or(f64::NAN, |v| v.to_f64())
+            ),
         });
     }
     state.remove(at);

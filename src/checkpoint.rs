@@ -1,0 +1,225 @@
+//! Checkpoints: the network, the optimizer's state and the epoch in one file, to resume training.
+//!
+//! # The file
+//! A model file as [`Sequential::save`] writes it (see [`io`](crate::io)) — the network's
+//! tensors under their usual names and the architecture in the metadata — plus:
+//! - the optimizer's [state](crate::Optimizer::state), each matrix under `"optimizer.<name>"`
+//!   (`"optimizer.0.m"`, `"optimizer.steps"`), of the network's scalar type;
+//! - the metadata entries `checkpoint.epoch` (the number of epochs done, which is the epoch to
+//!   resume from) and `checkpoint.optimizer` (the optimizer's [name](crate::Optimizer::name)).
+//!
+//! Hyperparameters, the learning rate included, are not stored: they come from the
+//! [`FitConfig`] built in code, so a learning-rate schedule picks up where it was.
+//!
+//! # Resuming
+//! Build the same network and the same [`FitConfig`] as the interrupted run, load the
+//! checkpoint into them, and go on with [`FitConfig::start_epoch`]; the parameters then end
+//! bit-for-bit as those of an uninterrupted run (see [Resuming](FitConfig#resuming)).
+//!
+//! ```
+//! use backprop::prelude::*;
+//! use nalgebra::DMatrix;
+//! # fn main() -> Result<(), backprop::Error> {
+//! let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+//! let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+//! let network = || Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(1);
+//! let config = || -> Result<FitConfig<f64>, Error> {
+//!     Ok(FitConfig::new(SquaredError::half_sum(), Adam::new(0.05)?).epochs(10).batch_size(2).seed(3))
+//! };
+//!
+//! // Five epochs, then a checkpoint.
+//! let path = std::env::temp_dir().join("backprop-doc-checkpoint.safetensors");
+//! let (mut net, mut fit) = (network()?, config()?.epochs(5));
+//! net.fit(&x, &t, &mut fit)?;
+//! net.save_checkpoint(&path, &fit, 5)?;
+//!
+//! // Later: the same network and configuration, the checkpoint, epochs 5 to 9.
+//! let (mut resumed, mut fit) = (network()?, config()?);
+//! let epoch = resumed.load_checkpoint(&path, &mut fit)?;
+//! let history = resumed.fit(&x, &t, &mut fit.start_epoch(epoch))?;
+//! assert_eq!(history.epochs(), 5);
+//!
+//! // The same as ten epochs in one go.
+//! let mut straight = network()?;
+//! straight.fit(&x, &t, &mut config()?)?;
+//! assert_eq!(resumed.params(), straight.params());
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::io::{
+    assign_network_tensors, bad_metadata, encode_config, format_err, read, read_matrix, read_network_tensors,
+    write_atomically, Tensor, FORMAT, VERSION,
+};
+use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
+use nalgebra::DMatrix;
+use safetensors::SafeTensors;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// The metadata entry holding the number of epochs done.
+const EPOCH: &str = "checkpoint.epoch";
+/// The metadata entry holding the optimizer's name.
+const OPTIMIZER: &str = "checkpoint.optimizer";
+/// The prefix of the optimizer state's tensor names.
+const PREFIX: &str = "optimizer.";
+
+/// The parameter index and the slot of a per-parameter state name, `"<index>.<slot>"`.
+fn parameter_slot(name: &str) -> Option<(usize, &str)> {
+    let (index, slot) = name.split_once('.')?;
+    let i: usize = index.parse().ok()?;
+    (i.to_string() == index).then_some((i, slot))
+}
+
+impl<T: Real> Sequential<T> {
+    /// The network, the optimizer state of `config` and `epoch`, the number of epochs done, as
+    /// the bytes of a checkpoint file (see the [module docs](crate::checkpoint)).
+    ///
+    /// # Errors
+    /// As [`to_bytes`](Sequential::to_bytes); [`Error::InvalidConfig`] if the optimizer's state
+    /// names a matrix twice.
+    pub fn checkpoint_to_bytes(&self, config: &FitConfig<T>, epoch: usize) -> Result<Vec<u8>> {
+        let (mut metadata, mut tensors) = self.file_parts()?;
+        metadata.insert(EPOCH.to_string(), epoch.to_string());
+        metadata.insert(OPTIMIZER.to_string(), config.optimizer().name().to_string());
+        let first = tensors.len();
+        for (name, m) in config.optimizer().state() {
+            let name = format!("{PREFIX}{name}");
+            if tensors[first..].iter().any(|(n, _)| *n == name) {
+                return Err(Error::InvalidConfig {
+                    name: "optimizer state name",
+                    value: name,
+                    expected: "unique names in the optimizer's state",
+                });
+            }
+            tensors.push((name, Tensor::of(&m)));
+        }
+        safetensors::serialize(tensors, Some(metadata)).map_err(format_err)
+    }
+
+    /// Saves a checkpoint to `path`: the network, the optimizer state of `config` and `epoch`,
+    /// the number of epochs done (the epoch to resume from). The write is atomic, as
+    /// [`save`](Sequential::save)'s.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be written (an existing file is then intact); as
+    /// [`checkpoint_to_bytes`](Sequential::checkpoint_to_bytes).
+    pub fn save_checkpoint(&self, path: impl AsRef<Path>, config: &FitConfig<T>, epoch: usize) -> Result<()> {
+        write_atomically(path.as_ref(), &self.checkpoint_to_bytes(config, epoch)?)
+    }
+
+    /// Loads a checkpoint's bytes into this network and the optimizer of `config`, both built in
+    /// code as they were for the run that saved it; returns the epoch to resume from (pass it
+    /// to [`FitConfig::start_epoch`]).
+    ///
+    /// Everything is checked before anything is written, so on error the network and the
+    /// optimizer are unchanged: the optimizer's name; every network tensor, as
+    /// [`load_weights_from_bytes`](Sequential::load_weights_from_bytes) does; every layer's
+    /// description in the metadata (so that, say, `Tanh` in place of `Relu` is refused); the
+    /// optimizer state's tensors (type, finite values, a tensor `"optimizer.<i>.<slot>"` for
+    /// every parameter `i` and the shape of that parameter) and the state itself, as
+    /// [`Optimizer::set_state`](crate::Optimizer::set_state) does. The optimizer's
+    /// hyperparameters and learning rate stay those of `config`.
+    ///
+    /// # Errors
+    /// [`Error::Format`]: not safetensors; not a checkpoint (metadata missing); another optimizer
+    /// (`checkpoint.optimizer` names it); a network tensor missing, extra, of another type or
+    /// shape (naming the tensor) or not finite; a layer described otherwise; an optimizer
+    /// tensor of the wrong shape or missing. [`Error::OptimizerStateMismatch`] if the
+    /// optimizer refuses the state.
+    pub fn load_checkpoint_from_bytes(&mut self, bytes: &[u8], config: &mut FitConfig<T>) -> Result<usize> {
+        let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
+        let empty = HashMap::new();
+        let meta = header.metadata().as_ref().unwrap_or(&empty);
+        let get = |key: &'static str| {
+            meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
+        };
+        if get("format")? != FORMAT {
+            return Err(bad_metadata("format", get("format")?, "\"backprop\""));
+        }
+        if get("format_version")? != VERSION {
+            return Err(bad_metadata("format_version", get("format_version")?, "\"1\""));
+        }
+        let optimizer = get(OPTIMIZER)?;
+        if optimizer != config.optimizer().name() {
+            return Err(bad_metadata(OPTIMIZER, optimizer, "the name of the FitConfig's optimizer"));
+        }
+        let epoch: usize =
+            get(EPOCH)?.parse().map_err(|_| bad_metadata(EPOCH, get(EPOCH).unwrap_or_default(), "a count"))?;
+
+        // The network: tensors first (errors name the tensor), then the layers' descriptions.
+        let values = read_network_tensors(self, &file, &|name| name.starts_with(PREFIX))?;
+        if get("layers")? != self.len().to_string() {
+            return Err(bad_metadata("layers", get("layers")?, "the number of the network's layers"));
+        }
+        for (i, layer) in self.layers().enumerate() {
+            let key = format!("layer.{i}");
+            let text = meta.get(&key).map(String::as_str).unwrap_or_default();
+            if text != encode_config(i, &layer.config())? {
+                return Err(bad_metadata(&key, text, "the description of the network's layer at this position"));
+            }
+        }
+
+        // The optimizer state: per-parameter tensors shaped like their parameter, for every one.
+        let shapes: Vec<(usize, usize)> = self.params().iter().map(|p| p.value().shape()).collect();
+        let mut names: Vec<&str> = file.names().into_iter().filter_map(|n| n.strip_prefix(PREFIX)).collect();
+        names.sort_unstable();
+        let mut state: Vec<(String, DMatrix<T>)> = Vec::with_capacity(names.len());
+        let mut slots = BTreeSet::new();
+        for name in names {
+            let full = format!("{PREFIX}{name}");
+            let shape = match parameter_slot(name) {
+                Some((i, slot)) => {
+                    let shape = shapes.get(i).copied();
+                    if shape.is_none() {
+                        return Err(Error::Format(FormatError::UnexpectedTensor { name: full }));
+                    }
+                    slots.insert(slot);
+                    shape
+                }
+                None => None,
+            };
+            state.push((name.to_string(), read_matrix(&file, &full, shape)?));
+        }
+        for slot in slots {
+            for i in 0..shapes.len() {
+                let name = format!("{i}.{slot}");
+                if !state.iter().any(|(n, _)| *n == name) {
+                    return Err(Error::Format(FormatError::MissingTensor { name: format!("{PREFIX}{name}") }));
+                }
+            }
+        }
+
+        // Only the optimizer can still refuse; it changes nothing when it does.
+        config.optimizer_mut().set_state(state)?;
+        assign_network_tensors(self, values);
+        Ok(epoch)
+    }
+
+    /// Loads a checkpoint saved with [`save_checkpoint`](Sequential::save_checkpoint) into this
+    /// network and the optimizer of `config`; returns the epoch to resume from (see
+    /// [`load_checkpoint_from_bytes`](Sequential::load_checkpoint_from_bytes)). On error the
+    /// network and the optimizer are unchanged.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read; as `load_checkpoint_from_bytes`.
+    pub fn load_checkpoint(&mut self, path: impl AsRef<Path>, config: &mut FitConfig<T>) -> Result<usize> {
+        self.load_checkpoint_from_bytes(&read(path.as_ref())?, config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parameter_slot;
+
+    #[test]
+    fn parameter_slots_parse_only_canonical_indices() {
+        assert_eq!(parameter_slot("0.m"), Some((0, "m")));
+        assert_eq!(parameter_slot("12.velocity"), Some((12, "velocity")));
+        assert_eq!(parameter_slot("steps"), None);
+        assert_eq!(parameter_slot("01.m"), None);
+        assert_eq!(parameter_slot("+1.m"), None);
+        assert_eq!(parameter_slot("99999999999999999999999.m"), None);
+    }
+}
