@@ -343,8 +343,12 @@ pub struct History {
     pub seconds: Vec<f64>,
     /// Optimizer steps taken.
     pub steps: usize,
-    /// With early stopping: the epoch whose parameters the network ends with.
+    /// With early stopping: the epoch (counted from 0, as [`EpochStats::epoch`]) whose parameters
+    /// the network ends with.
     pub best_epoch: Option<usize>,
+    /// The epoch the history starts at: 0, or the [`start_epoch`](FitConfig::start_epoch) of a
+    /// resumed run. Entry `i` of every list is epoch `first_epoch + i`.
+    pub first_epoch: usize,
 }
 
 impl History {
@@ -391,7 +395,7 @@ impl History {
         for i in 0..self.loss.len() {
             csv.push_str(&format!(
                 "{},{},{},{},{},{},{}\n",
-                i + 1,
+                self.first_epoch + i + 1,
                 self.loss[i],
                 opt(&self.accuracy, i),
                 opt(&self.val_loss, i),
@@ -509,6 +513,7 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
     let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
+    history.first_epoch = config.start_epoch;
     let mut best: Option<(f64, usize, Vec<DMatrix<T>>)> = None;
 
     // Progress lines, callbacks and early stopping look at every epoch's numbers as they come.

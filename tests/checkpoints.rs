@@ -143,6 +143,8 @@ fn resume_is_bitwise_identical<T: Real, O: Optimizer<T> + 'static>(make: impl Fn
     assert_eq!(bits(&resumed), bits(&straight), "{}: resumed parameters differ", straight_config.optimizer().name());
     assert_eq!(state_bits(resumed_config.optimizer()), state_bits(straight_config.optimizer()));
     assert_eq!(history.epochs(), 5, "the history holds the epochs run");
+    assert_eq!(history.first_epoch, 5);
+    assert!(history.to_csv().lines().nth(1).unwrap().starts_with("6,"), "CSV rows are numbered by true epoch");
     assert_eq!(*seen.lock().unwrap(), (5..10).collect::<Vec<_>>(), "epochs count from the start of the run");
     assert_eq!(loss_bits(&history), loss_bits(&straight_history)[5..]);
     assert_eq!(history.learning_rate, straight_history.learning_rate[5..], "the schedule uses the true epoch");
