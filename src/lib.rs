@@ -66,6 +66,7 @@ pub mod data;
 mod error;
 mod fit;
 pub mod gradcheck;
+mod history;
 mod init;
 pub mod io;
 mod layer;
@@ -76,10 +77,12 @@ pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod real;
+mod schedule;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use error::{Dims, Error, FormatError, LayerId, Result};
-pub use fit::{Control, EpochStats, FitConfig, History, Schedule};
+pub use fit::{Control, FitConfig};
+pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{ensure_shape, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Shape, Softmax};
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
@@ -87,6 +90,7 @@ pub use metrics::{accuracy, argmax_row, Evaluation};
 pub use network::{Network, Sequential, SequentialBuilder};
 pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
+pub use schedule::Schedule;
 
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {

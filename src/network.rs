@@ -1,8 +1,9 @@
 //! The [`Network`] trait and [`Sequential`], a stack of layers.
 
-use crate::fit::{self, FitConfig, History};
+use crate::fit::{self, FitConfig};
 use crate::loss::check_finite;
 use crate::metrics::{accuracy, Evaluation};
+use crate::History;
 use crate::{
     seeded, Error, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream, WeightDecay,
 };
