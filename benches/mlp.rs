@@ -14,8 +14,9 @@
 //!   batch 100, 5 epochs. Skipped, with a line saying so, when the files are missing.
 //! - `gemm-mnist-mlp-f32`: the floor for `mnist-mlp` — nalgebra's `gemm` alone for the five
 //!   products of one training step at batch 100 (`x·W1`, `h·W2`, `hᵀ·g2`, `g2·W2ᵀ`, `xᵀ·g1`),
-//!   operands contiguous (transposed once, outside the timing). Also prints the rate and the
-//!   floor: the 5-epoch run's products, 122.7 GFLOP, at that rate.
+//!   operands contiguous (transposed once, outside the timing); each timed run is 50 steps. A
+//!   second line gives the rate (GFLOP/s, from the median) and the floor: the 5-epoch run's
+//!   products, 122.7 GFLOP, at that rate, in seconds.
 //!
 //! Data comes from [`data_dir`] (`$BACKPROP_DATA`, else `data/`).
 
@@ -40,7 +41,7 @@ const MNIST_BATCH: usize = 100;
 const MNIST_EPOCHS: usize = 5;
 const MNIST_IN: usize = 784;
 
-/// Multiply-adds of one mnist-mlp training step per sample, times 2 (FLOP): the forward products,
+/// FLOP (2 per multiply-add) of one mnist-mlp training step per sample: the forward products,
 /// the weight gradients and the hidden layer's input gradient — not the first layer's, which is
 /// not needed: `2·(784·128 + 128·10)·3 − 2·784·128 = 409 088`.
 const MNIST_FLOP_PER_SAMPLE: f64 = (2 * (MNIST_IN * HIDDEN + HIDDEN * CLASSES) * 3 - 2 * MNIST_IN * HIDDEN) as f64;
@@ -171,7 +172,7 @@ fn bench_gemm_floor(harness: &Harness) {
     let median = timed[timed.len() / 2].as_secs_f64();
     let gflops = step_flop * REPS as f64 / median / 1e9;
     println!(
-        "{NAME} gflops={gflops:.1} step_flop={step_flop:.0} run_gflop={:.1} floor_s={:.3}",
+        "{NAME} steps_per_run={REPS} step_flop={step_flop:.0} gflops={gflops:.1} run_gflop={:.1} floor_s={:.3}",
         MNIST_RUN_FLOP / 1e9,
         MNIST_RUN_FLOP / 1e9 / gflops
     );
