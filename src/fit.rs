@@ -330,6 +330,10 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
     let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    // Minibatches are gathered from a sample-major copy of x (sample i is column i, contiguous):
+    // gathering from x itself reads one element per column, a cache line each, for every sample.
+    let samples = if batch < n { x.transpose() } else { DMatrix::zeros(0, 0) };
+    let mut sample_buf = DMatrix::zeros(0, 0);
     let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
     history.first_epoch = config.start_epoch;
@@ -355,7 +359,7 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
                 shuffle(&mut order, &mut shuffle_rng);
             }
             for rows in order.chunks(batch) {
-                gather_rows(x, rows, &mut xb);
+                gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
                 tally.step(net, config, &xb, &tb, &mut train_rng, epoch)?;
             }
@@ -455,6 +459,19 @@ fn shuffle(order: &mut [usize], rng: &mut SeededRng) {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
+}
+
+/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the rows of
+/// `out` (resized to `rows.len() × xs.nrows()`): one contiguous copy per sample into `buf`
+/// (`xs.nrows() × rows.len()`), then one transpose of the batch.
+fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>, out: &mut DMatrix<T>) {
+    let features = xs.nrows();
+    ensure_shape(buf, features, rows.len());
+    ensure_shape(out, rows.len(), features);
+    for (dst, &r) in buf.as_mut_slice().chunks_exact_mut(features.max(1)).zip(rows) {
+        dst.copy_from_slice(xs.column(r).as_slice());
+    }
+    buf.transpose_to(out);
 }
 
 /// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).

@@ -249,6 +249,54 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
         }
         Ok(())
     }
+
+    /// One pass for both: the exponentials of the gradient's softmax also give the log-sum-exp of
+    /// the loss, and every loop runs down the contiguous columns of `y`.
+    fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        check(self, y, t)?;
+        let (n, classes) = y.shape();
+        ensure_shape(grad, n, classes);
+        if n == 0 {
+            return Ok(T::zero());
+        }
+        let ys = y.as_slice();
+        // Row maxima, then e = exp(y − max) into `grad` and the row sums of e.
+        let mut max: Vec<T> = ys[..n].to_vec();
+        for column in ys.chunks_exact(n).skip(1) {
+            for (m, &v) in max.iter_mut().zip(column) {
+                *m = m.max(v);
+            }
+        }
+        let mut sum = vec![T::zero(); n];
+        let gs = grad.as_mut_slice();
+        for (g_column, column) in gs.chunks_exact_mut(n).zip(ys.chunks_exact(n)) {
+            for (((g, s), &m), &v) in g_column.iter_mut().zip(sum.iter_mut()).zip(&max).zip(column) {
+                let e = (v - m).exp();
+                *g = e;
+                *s += e;
+            }
+        }
+        // ∂E/∂y = (e / sum − t) / n; E = Σᵢ Σⱼ tᵢⱼ (log sumᵢ + maxᵢ − yᵢⱼ) / n.
+        let inv_n = T::one() / T::cast(n as f64);
+        let scale: Vec<T> = sum.iter().map(|&s| inv_n / s).collect();
+        for g_column in gs.chunks_exact_mut(n) {
+            for (g, &c) in g_column.iter_mut().zip(&scale) {
+                *g *= c;
+            }
+        }
+        let mut total = T::zero();
+        for i in 0..n {
+            let log_sum = sum[i].ln() + max[i];
+            for j in 0..classes {
+                let tij = Self::target(t, i, j);
+                if tij != T::zero() {
+                    total += tij * (log_sum - ys[i + j * n]);
+                    gs[i + j * n] -= tij * inv_n;
+                }
+            }
+        }
+        Ok(total * inv_n)
+    }
 }
 
 /// Binary cross-entropy on probabilities: `E = −(1/N) Σ [t·ln p + (1 − t)·ln(1 − p)]` over all
@@ -297,5 +345,36 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
             *g = if p < lo || p > hi { T::zero() } else { (p - ti) / (p * (T::one() - p)) * inv_n };
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `loss_and_grad` gives what `loss` and `grad` give, for both target forms.
+    #[test]
+    fn softmax_cross_entropy_fused_matches_separate() {
+        let y = DMatrix::<f64>::from_fn(7, 4, |i, j| {
+            ((i * 5 + j * 3) % 11) as f64 * 0.7 - 3.0 + if j == 2 { 400.0 } else { 0.0 }
+        });
+        let labels = DMatrix::<f64>::from_fn(7, 1, |i, _| (i % 4) as f64);
+        let one_hot = DMatrix::<f64>::from_fn(7, 4, |i, j| if j == i % 4 { 0.75 } else { 0.25 / 3.0 });
+        for t in [&labels, &one_hot] {
+            let loss = Loss::<f64>::loss(&SoftmaxCrossEntropy, &y, t).unwrap();
+            let mut grad = DMatrix::zeros(0, 0);
+            Loss::<f64>::grad(&SoftmaxCrossEntropy, &y, t, &mut grad).unwrap();
+            let mut fused_grad = DMatrix::zeros(0, 0);
+            let fused = Loss::<f64>::loss_and_grad(&SoftmaxCrossEntropy, &y, t, &mut fused_grad).unwrap();
+            assert!((loss - fused).abs() < 1e-12 * loss.abs().max(1.0), "{loss} {fused}");
+            assert!((&grad - &fused_grad).amax() < 1e-15, "{grad} {fused_grad}");
+        }
+        let empty = DMatrix::<f64>::zeros(0, 4);
+        let mut g = DMatrix::zeros(3, 3);
+        assert_eq!(
+            Loss::<f64>::loss_and_grad(&SoftmaxCrossEntropy, &empty, &DMatrix::zeros(0, 1), &mut g).unwrap(),
+            0.0
+        );
+        assert_eq!(g.shape(), (0, 4));
     }
 }
