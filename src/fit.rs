@@ -42,8 +42,9 @@ type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
 ///
 /// # Randomness
 /// Each epoch's shuffling order and dropout masks come from generators determined by the seed
-/// and the epoch's index alone (one [`SeededRng`] stream per epoch and purpose, the order starting
-/// from the rows in order each epoch), not from what earlier epochs drew. So a run is the same
+/// and the epoch's index alone (one [`SeededRng`] stream per purpose, each epoch drawing from its
+/// own window of it, the order starting from the rows in order each epoch), not from what earlier
+/// epochs drew. So a run is the same
 /// whatever epoch it starts from, which resuming needs.
 ///
 /// # Resuming
@@ -343,7 +344,7 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let watched = config.progress || config.callback.is_some() || config.patience.is_some();
     let mut clock = EpochClock::new();
     for epoch in config.start_epoch..config.epochs {
-        to_epoch_stream(&mut train_rng, Stream::Train, epoch);
+        to_epoch_stream(&mut train_rng, epoch);
         let rate = config.schedule.rate(base_rate, epoch, config.epochs);
         if config.schedule != Schedule::Constant {
             config.optimizer.set_learning_rate(rate)?;
@@ -354,7 +355,7 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
             tally.step(net, config, x, t, &mut train_rng, epoch)?;
         } else {
             if config.shuffle {
-                to_epoch_stream(&mut shuffle_rng, Stream::Shuffle, epoch);
+                to_epoch_stream(&mut shuffle_rng, epoch);
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                 shuffle(&mut order, &mut shuffle_rng);
             }
@@ -444,13 +445,16 @@ impl Tally {
     }
 }
 
-/// Points `rng`, made by [`seeded`]`(seed, stream)`, at the start of epoch `epoch`'s stream for
-/// `stream`: ChaCha stream number `4·epoch + stream` (epoch 0's is `stream` itself; `Init`'s
-/// number 0 is never one of them), from its first word. The generator is then the one
-/// `seeded(seed, stream)` would be with that stream number, whatever it drew before.
-fn to_epoch_stream(rng: &mut SeededRng, stream: Stream, epoch: usize) {
-    rng.set_stream(((epoch as u64) << 2) | stream as u64);
-    rng.set_word_pos(0);
+/// Words of a generator's stream reserved for one epoch: 2³⁶ (enough for 2³⁴ `f64` draws).
+const EPOCH_WORDS_LOG2: u32 = 36;
+
+/// Points `rng`, made by [`seeded`]`(seed, stream)`, at the start of epoch `epoch`'s window of
+/// its stream: word `epoch · 2³⁶`. The generator then draws what it would for that epoch
+/// whatever it drew before. (ChaCha's word position has 68 bits, so 2³² epochs have windows.)
+/// Moving the position is cheap; changing the stream number would cost more than a whole epoch
+/// of the course's XOR network.
+fn to_epoch_stream(rng: &mut SeededRng, epoch: usize) {
+    rng.set_word_pos(((epoch as u64 & 0xffff_ffff) as u128) << EPOCH_WORDS_LOG2);
 }
 
 /// Fisher–Yates shuffle, drawing from the crate's seeded generator.
