@@ -22,14 +22,14 @@
 //! ```
 //! use backprop::data::{read_idx_images, one_hot, stratified_split, Standardizer};
 //!
-//! # fn main() -> Result<(), backprop::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A tiny IDX file: magic 0x00000803, 2 images of 2 × 3 pixels.
 //! let path = std::env::temp_dir().join(format!("backprop-doc-{}.idx", std::process::id()));
 //! let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3];
 //! bytes.extend([0, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 255]);
-//! std::fs::write(&path, &bytes).unwrap();
+//! std::fs::write(&path, &bytes)?;
 //! let x = read_idx_images::<f32>(&path);
-//! std::fs::remove_file(&path).unwrap();
+//! std::fs::remove_file(&path)?;
 //! let x = x?;
 //! assert_eq!(x.shape(), (2, 6)); // one image per row
 //! assert_eq!(x[(0, 3)], 3.0); // image 0, pixel row 1, column 0
