@@ -1,7 +1,7 @@
 //! The [`Network`] trait and [`Sequential`], a stack of layers.
 
 use crate::fit::{self, FitConfig};
-use crate::loss::check_finite;
+use crate::loss::{all_finite, check_finite};
 use crate::metrics::{accuracy, Evaluation};
 use crate::History;
 use crate::{
@@ -123,22 +123,6 @@ pub trait Network<T: Real>: Debug + Send + Sync {
 fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
     list.clear();
     list.into_iter().map(|_| unreachable!("the list is empty")).collect()
-}
-
-/// Whether every value is finite. No early exit, so the loop vectorizes: `0·v` is 0 for a finite
-/// `v` and NaN for an infinite or NaN one, and a NaN survives the sums.
-fn all_finite<T: Real>(values: &[T]) -> bool {
-    const LANES: usize = 16;
-    let zero = T::zero();
-    let mut lanes = [zero; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += zero * v;
-        }
-    }
-    let tail = chunks.remainder().iter().fold(zero, |acc, &v| acc + zero * v);
-    (lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail).is_finite()
 }
 
 pub(crate) fn check_rows<T: Real>(x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {

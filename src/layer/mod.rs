@@ -22,7 +22,7 @@ pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
 use crate::{Dims, Real, Result, SeededRng};
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn, MatrixView};
 use std::any::Any;
 use std::fmt::{self, Debug};
 
@@ -299,6 +299,24 @@ pub(crate) fn transpose_into<'b, T: Real>(m: &DMatrix<T>, buf: &'b mut DMatrix<T
 /// the left factor both have more than this many rows and columns (nalgebra's `SMALL_DIM`);
 /// smaller products it computes column by column.
 const NALGEBRA_SMALL_DIM: usize = 5;
+
+/// Whether nalgebra 0.35's `gemm` hands a product to its fast kernel (matrixmultiply), given the
+/// rows and columns of the output and of the left factor: only for `f32` and `f64`, and only when
+/// all four exceed [`NALGEBRA_SMALL_DIM`] (`nalgebra/src/base/blas_uninit.rs`, `gemm_uninit`).
+/// matrixmultiply takes any strides; nalgebra's own loop for smaller products does not, which is
+/// why [`transposed_view`] may only be used where this holds (`Cargo.toml` pins nalgebra 0.35.0
+/// for that reason, and the Dense tests run products at the threshold in debug builds).
+pub(crate) fn reaches_fast_gemm<T: Real>(dims: [usize; 4]) -> bool {
+    use std::any::TypeId;
+    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    float && dims.iter().all(|&d| d > NALGEBRA_SMALL_DIM)
+}
+
+/// `mᵀ` as a strided view of `m`'s storage: no copy. Only for the left factor of a `gemm` that
+/// [`reaches_fast_gemm`].
+pub(crate) fn transposed_view<T: Real>(m: &DMatrix<T>) -> MatrixView<'_, T, Dyn, Dyn, Dyn, Dyn> {
+    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(m.ncols()), Dyn(m.nrows()), Dyn(m.nrows()), Dyn(1))
+}
 
 /// Writes `aᵀ·b` into `out`, which must already be `a.ncols() × b.ncols()`.
 ///
