@@ -34,7 +34,6 @@ mod adagrad;
 mod adam;
 mod adamw;
 mod momentum;
-mod nesterov;
 mod rmsprop;
 mod sgd;
 mod state;
@@ -42,8 +41,7 @@ mod state;
 pub use adagrad::AdaGrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
-pub use momentum::Momentum;
-pub use nesterov::Nesterov;
+pub use momentum::{Momentum, MomentumSgd, Nesterov};
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
