@@ -178,6 +178,9 @@ impl<T: Real> Loss<T> for SquaredError {
     }
 }
 
+/// Rows of a batch [`SoftmaxCrossEntropy::loss_and_grad`] handles at a time.
+const ROW_BLOCK: usize = 64;
+
 /// Softmax followed by cross-entropy, fused: `y` are logits (any real numbers).
 ///
 /// `E = −(1/n) Σᵢ Σⱼ tᵢⱼ · log softmax(y)ᵢⱼ` (mean over the `n` samples), computed as
@@ -270,47 +273,54 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
     }
 
     /// One pass for both: the exponentials of the gradient's softmax also give the log-sum-exp of
-    /// the loss, and every loop runs down the contiguous columns of `y`.
+    /// the loss. Rows are taken in blocks of [`ROW_BLOCK`], each loop running down the contiguous
+    /// columns of `y` with the block's row maxima and sums on the stack (no allocation).
     fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
         let (n, classes) = y.shape();
         ensure_shape(grad, n, classes);
-        if n == 0 {
-            return Ok(T::zero());
-        }
-        let ys = y.as_slice();
-        // Row maxima, then e = exp(y − max) into `grad` and the row sums of e.
-        let mut max: Vec<T> = ys[..n].to_vec();
-        for column in ys.chunks_exact(n).skip(1) {
-            for (m, &v) in max.iter_mut().zip(column) {
-                *m = m.max(v);
-            }
-        }
-        let mut sum = vec![T::zero(); n];
-        let gs = grad.as_mut_slice();
-        for (g_column, column) in gs.chunks_exact_mut(n).zip(ys.chunks_exact(n)) {
-            for (((g, s), &m), &v) in g_column.iter_mut().zip(sum.iter_mut()).zip(&max).zip(column) {
-                let e = (v - m).exp();
-                *g = e;
-                *s += e;
-            }
-        }
-        // ∂E/∂y = (e / sum − t) / n; E = Σᵢ Σⱼ tᵢⱼ (log sumᵢ + maxᵢ − yᵢⱼ) / n.
-        let inv_n = T::one() / T::cast(n as f64);
-        let scale: Vec<T> = sum.iter().map(|&s| inv_n / s).collect();
-        for g_column in gs.chunks_exact_mut(n) {
-            for (g, &c) in g_column.iter_mut().zip(&scale) {
-                *g *= c;
-            }
-        }
+        let inv_n = T::one() / T::cast(n.max(1) as f64);
+        let (ys, gs) = (y.as_slice(), grad.as_mut_slice());
         let mut total = T::zero();
-        for i in 0..n {
-            let log_sum = sum[i].ln() + max[i];
+        for first in (0..n).step_by(ROW_BLOCK) {
+            let rows = first..(first + ROW_BLOCK).min(n);
+            let len = rows.len();
+            let column = |j: usize| rows.start + j * n..rows.end + j * n;
+            // Row maxima, then e = exp(y − max) into `grad` and the row sums of e.
+            let mut max = [T::zero(); ROW_BLOCK];
+            max[..len].copy_from_slice(&ys[column(0)]);
+            for j in 1..classes {
+                for (m, &v) in max.iter_mut().zip(&ys[column(j)]) {
+                    *m = m.max(v);
+                }
+            }
+            let mut sum = [T::zero(); ROW_BLOCK];
             for j in 0..classes {
-                let tij = Self::target(t, i, j);
-                if tij != T::zero() {
-                    total += tij * (log_sum - ys[i + j * n]);
-                    gs[i + j * n] -= tij * inv_n;
+                let (g_column, y_column) = (&mut gs[column(j)], &ys[column(j)]);
+                for (((g, s), &m), &v) in g_column.iter_mut().zip(sum.iter_mut()).zip(&max).zip(y_column) {
+                    let e = (v - m).exp();
+                    *g = e;
+                    *s += e;
+                }
+            }
+            // ∂E/∂y = (e / sum − t) / n; E = Σᵢ Σⱼ tᵢⱼ (log sumᵢ + maxᵢ − yᵢⱼ) / n.
+            let mut scale = [T::zero(); ROW_BLOCK];
+            for (c, &s) in scale.iter_mut().zip(&sum[..len]) {
+                *c = inv_n / s;
+            }
+            for j in 0..classes {
+                for (g, &c) in gs[column(j)].iter_mut().zip(&scale) {
+                    *g *= c;
+                }
+            }
+            for (k, i) in rows.clone().enumerate() {
+                let log_sum = sum[k].ln() + max[k];
+                for j in 0..classes {
+                    let tij = Self::target(t, i, j);
+                    if tij != T::zero() {
+                        total += tij * (log_sum - ys[i + j * n]);
+                        gs[i + j * n] -= tij * inv_n;
+                    }
                 }
             }
         }
@@ -374,19 +384,22 @@ mod tests {
     /// `loss_and_grad` gives what `loss` and `grad` give, for both target forms.
     #[test]
     fn softmax_cross_entropy_fused_matches_separate() {
-        let y = DMatrix::<f64>::from_fn(7, 4, |i, j| {
-            ((i * 5 + j * 3) % 11) as f64 * 0.7 - 3.0 + if j == 2 { 400.0 } else { 0.0 }
-        });
-        let labels = DMatrix::<f64>::from_fn(7, 1, |i, _| (i % 4) as f64);
-        let one_hot = DMatrix::<f64>::from_fn(7, 4, |i, j| if j == i % 4 { 0.75 } else { 0.25 / 3.0 });
-        for t in [&labels, &one_hot] {
-            let loss = Loss::<f64>::loss(&SoftmaxCrossEntropy, &y, t).unwrap();
-            let mut grad = DMatrix::zeros(0, 0);
-            Loss::<f64>::grad(&SoftmaxCrossEntropy, &y, t, &mut grad).unwrap();
-            let mut fused_grad = DMatrix::zeros(0, 0);
-            let fused = Loss::<f64>::loss_and_grad(&SoftmaxCrossEntropy, &y, t, &mut fused_grad).unwrap();
-            assert!((loss - fused).abs() < 1e-12 * loss.abs().max(1.0), "{loss} {fused}");
-            assert!((&grad - &fused_grad).amax() < 1e-15, "{grad} {fused_grad}");
+        // 7 rows: one partial block; 150 rows: two full blocks of 64 and a partial one.
+        for n in [7, 150] {
+            let y = DMatrix::<f64>::from_fn(n, 4, |i, j| {
+                ((i * 5 + j * 3) % 11) as f64 * 0.7 - 3.0 + if j == 2 { 400.0 } else { 0.0 }
+            });
+            let labels = DMatrix::<f64>::from_fn(n, 1, |i, _| (i % 4) as f64);
+            let one_hot = DMatrix::<f64>::from_fn(n, 4, |i, j| if j == i % 4 { 0.75 } else { 0.25 / 3.0 });
+            for t in [&labels, &one_hot] {
+                let loss = Loss::<f64>::loss(&SoftmaxCrossEntropy, &y, t).unwrap();
+                let mut grad = DMatrix::zeros(0, 0);
+                Loss::<f64>::grad(&SoftmaxCrossEntropy, &y, t, &mut grad).unwrap();
+                let mut fused_grad = DMatrix::zeros(0, 0);
+                let fused = Loss::<f64>::loss_and_grad(&SoftmaxCrossEntropy, &y, t, &mut fused_grad).unwrap();
+                assert!((loss - fused).abs() < 1e-12 * loss.abs().max(1.0), "{loss} {fused}");
+                assert!((&grad - &fused_grad).amax() < 1e-15, "{grad} {fused_grad}");
+            }
         }
         let empty = DMatrix::<f64>::zeros(0, 4);
         let mut g = DMatrix::zeros(3, 3);
