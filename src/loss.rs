@@ -273,7 +273,7 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
     }
 
     /// One pass for both: the exponentials of the gradient's softmax also give the log-sum-exp of
-    /// the loss. Rows are taken in blocks of [`ROW_BLOCK`], each loop running down the contiguous
+    /// the loss. Rows are taken in blocks of 64, each loop running down the contiguous
     /// columns of `y` with the block's row maxima and sums on the stack (no allocation).
     fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
