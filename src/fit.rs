@@ -286,7 +286,8 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     config: &mut FitConfig<T>,
 ) -> Result<History> {
     config.validate()?;
-    // Split off validation rows (views, no copy) before checking anything else.
+    // Set the validation rows apart before checking anything else (a split copies both parts,
+    // validation data is copied out of the configuration: once per fit, not per batch).
     let split = match &config.validation {
         Some(Validation::Split(f)) => {
             let n_val = ((x.nrows() as f64) * f).round() as usize;
@@ -304,9 +305,7 @@ pub(crate) fn fit<T: Real, N: Network<T>>(
     let (x_train, t_train, val) = match (split, &config.validation) {
         (Some(n), _) => {
             let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
-            if x.nrows() != t.nrows() {
-                check_rows(x, t)?;
-            }
+            check_rows(x, t)?;
             let n_all = x.nrows();
             (
                 std::borrow::Cow::Owned(rows(x, 0..n)),

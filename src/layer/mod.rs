@@ -318,21 +318,6 @@ pub(crate) fn transposed_view<T: Real>(m: &DMatrix<T>) -> MatrixView<'_, T, Dyn,
     MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(m.ncols()), Dyn(m.nrows()), Dyn(m.nrows()), Dyn(1))
 }
 
-/// Writes `aᵀ·b` into `out`, which must already be `a.ncols() × b.ncols()`.
-///
-/// When `gemm` would reach its fast kernel, `aᵀ` is copied into `buf` for it (see
-/// [`transpose_into`]). Otherwise the copy buys nothing, and `gemm_tr` — dot products of columns
-/// of `a` and `b`, both contiguous — is cheaper: for the course's 2-3-1 XOR network it cuts the
-/// training time by about a seventh.
-pub(crate) fn tr_mul_into<T: Real>(out: &mut DMatrix<T>, a: &DMatrix<T>, b: &DMatrix<T>, buf: &mut DMatrix<T>) {
-    let fast = a.ncols() > NALGEBRA_SMALL_DIM && a.nrows() > NALGEBRA_SMALL_DIM && b.ncols() > NALGEBRA_SMALL_DIM;
-    if fast {
-        out.gemm(T::one(), transpose_into(a, buf), b, T::zero());
-    } else {
-        out.gemm_tr(T::one(), a, b, T::zero());
-    }
-}
-
 /// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).
 pub(crate) fn check_backward_shapes<T: Real>(
     layer: &'static str,
