@@ -57,7 +57,7 @@
 //! | checking gradients | — | [`gradcheck`] |
 
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
 mod activation;
@@ -71,6 +71,7 @@ mod init;
 pub mod io;
 mod layer;
 mod loss;
+mod matmul;
 mod metrics;
 mod network;
 pub mod optim;

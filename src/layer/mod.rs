@@ -22,7 +22,7 @@ pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
 use crate::{Dims, Real, Result, SeededRng};
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, Dyn, MatrixView};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use std::any::Any;
 use std::fmt::{self, Debug};
 
@@ -164,6 +164,17 @@ impl<T: Real> Param<T> {
         self.fresh = false;
         Some((self.value.as_view_mut(), self.grad.as_view()))
     }
+
+    /// [`take_update`](Self::take_update) as flat slices of the column-major storage, value and
+    /// gradient element for element: for elementwise update rules, one loop over contiguous
+    /// memory (the slices cannot change the parameter's shape).
+    pub fn take_update_flat(&mut self) -> Option<(&mut [T], &[T])> {
+        if !self.fresh {
+            return None;
+        }
+        self.fresh = false;
+        Some((self.value.as_mut_slice(), self.grad.as_slice()))
+    }
 }
 
 impl<T: Real> Debug for Param<T> {
@@ -281,41 +292,6 @@ fn reshape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
     let mut data: Vec<T> = std::mem::replace(m, DMatrix::zeros(0, 0)).data.into();
     data.resize(rows * cols, T::zero());
     *m = DMatrix::from_vec(rows, cols, data);
-}
-
-/// Writes `mᵀ` into `buf` (resized, allocation reused) and returns it.
-///
-/// Why a copy: nalgebra's `tr_mul` family never reaches its fast matrix product, and `gemm` on a
-/// strided transposed view does only above its small-size threshold — below it, nalgebra's
-/// fallback reads such a view out of bounds. Copying costs one pass over `m`, far less than the
-/// product that follows.
-pub(crate) fn transpose_into<'b, T: Real>(m: &DMatrix<T>, buf: &'b mut DMatrix<T>) -> &'b DMatrix<T> {
-    ensure_shape(buf, m.ncols(), m.nrows());
-    m.transpose_to(buf);
-    buf
-}
-
-/// nalgebra's `gemm` hands a product to its fast kernel (matrixmultiply) only when the output and
-/// the left factor both have more than this many rows and columns (nalgebra's `SMALL_DIM`);
-/// smaller products it computes column by column.
-const NALGEBRA_SMALL_DIM: usize = 5;
-
-/// Whether nalgebra 0.35's `gemm` hands a product to its fast kernel (matrixmultiply), given the
-/// rows and columns of the output and of the left factor: only for `f32` and `f64`, and only when
-/// all four exceed [`NALGEBRA_SMALL_DIM`] (`nalgebra/src/base/blas_uninit.rs`, `gemm_uninit`).
-/// matrixmultiply takes any strides; nalgebra's own loop for smaller products does not, which is
-/// why [`transposed_view`] may only be used where this holds (`Cargo.toml` pins nalgebra 0.35.0
-/// for that reason, and the Dense tests run products at the threshold in debug builds).
-pub(crate) fn reaches_fast_gemm<T: Real>(dims: [usize; 4]) -> bool {
-    use std::any::TypeId;
-    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-    float && dims.iter().all(|&d| d > NALGEBRA_SMALL_DIM)
-}
-
-/// `mᵀ` as a strided view of `m`'s storage: no copy. Only for the left factor of a `gemm` that
-/// [`reaches_fast_gemm`].
-pub(crate) fn transposed_view<T: Real>(m: &DMatrix<T>) -> MatrixView<'_, T, Dyn, Dyn, Dyn, Dyn> {
-    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(m.ncols()), Dyn(m.nrows()), Dyn(m.nrows()), Dyn(1))
 }
 
 /// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).

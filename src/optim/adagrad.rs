@@ -1,6 +1,6 @@
 //! AdaGrad: a learning rate per element, shrinking with the gradients seen.
 
-use super::state::{for_columns, Slot, State};
+use super::state::{with_slices, Slot, State};
 use super::{check_eps, check_learning_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 use nalgebra::DMatrix;
@@ -123,10 +123,10 @@ impl<T: Real> Optimizer<T> for AdaGrad {
         let eps = T::cast(self.eps);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else {
+            let Some((value, grad)) = param.take_update_flat() else {
                 continue;
             };
-            for_columns(value, grad, bufs, |w, g, [h]| {
+            with_slices(value, grad, bufs, |w, g, [h]| {
                 for ((w, &g), h) in w.iter_mut().zip(g).zip(h.iter_mut()) {
                     let g = g + l2 * *w;
                     *h += g * g;

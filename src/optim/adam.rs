@@ -1,6 +1,6 @@
 //! Adam: momentum and RMSProp together, with bias correction.
 
-use super::state::{counter, for_columns, take_counter, Slot, State};
+use super::state::{counter, take_counter, with_slices, Slot, State};
 use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Error, Param, Real, Result};
 use nalgebra::DMatrix;
@@ -163,10 +163,10 @@ impl Adam {
         let eps = T::cast(self.eps);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else {
+            let Some((value, grad)) = param.take_update_flat() else {
                 continue;
             };
-            for_columns(value, grad, bufs, |w, g, [m, v]| {
+            with_slices(value, grad, bufs, |w, g, [m, v]| {
                 for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                     let g = g + l2 * *w;
                     *m = beta1 * *m + one_minus_beta1 * g;

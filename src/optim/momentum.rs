@@ -1,6 +1,6 @@
 //! Gradient descent with momentum: classical (heavy-ball) and Nesterov's.
 
-use super::state::{for_columns, Slot, State};
+use super::state::{with_slices, Slot, State};
 use super::{check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 use nalgebra::DMatrix;
@@ -108,10 +108,10 @@ impl<T: Real, const NESTEROV: bool> Optimizer<T> for MomentumSgd<NESTEROV> {
         let alpha = T::cast(self.momentum);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else {
+            let Some((value, grad)) = param.take_update_flat() else {
                 continue;
             };
-            for_columns(value, grad, bufs, |w, g, [v]| {
+            with_slices(value, grad, bufs, |w, g, [v]| {
                 for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
                     let g = g + l2 * *w;
                     *v = alpha * *v - lr * g;

@@ -1,6 +1,6 @@
 //! RMSProp: AdaGrad with a forgetting running average.
 
-use super::state::{for_columns, Slot, State};
+use super::state::{with_slices, Slot, State};
 use super::{check_eps, check_learning_rate, check_rate, Optimizer, WeightDecay};
 use crate::{Param, Real, Result};
 use nalgebra::DMatrix;
@@ -143,10 +143,10 @@ impl<T: Real> Optimizer<T> for RmsProp {
         let eps = T::cast(self.eps);
         for (param, bufs) in params.iter_mut().zip(buffers.iter_mut()) {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
-            let Some((value, grad)) = param.take_update() else {
+            let Some((value, grad)) = param.take_update_flat() else {
                 continue;
             };
-            for_columns(value, grad, bufs, |w, g, [h]| {
+            with_slices(value, grad, bufs, |w, g, [h]| {
                 for ((w, &g), h) in w.iter_mut().zip(g).zip(h.iter_mut()) {
                     let g = g + l2 * *w;
                     *h = rho * *h + one_minus_rho * g * g;

@@ -82,11 +82,11 @@ impl<T: Real> Optimizer<T> for Sgd {
         for param in params.iter_mut() {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
             let lambda = l2 + decoupled;
-            if let Some((mut value, grad)) = param.take_update() {
+            if let Some((value, grad)) = param.take_update_flat() {
                 if lambda == T::zero() {
-                    value.zip_apply(&grad, |w, g| *w -= lr * g);
+                    value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * g);
                 } else {
-                    value.zip_apply(&grad, |w, g| *w -= lr * (g + lambda * *w));
+                    value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use super::check_gradients;
 use crate::{Dims, Error, Param, Real, Result};
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
+use nalgebra::DMatrix;
 use std::any::Any;
 use std::fmt::{self, Debug};
 
@@ -123,26 +123,17 @@ fn describe(dims: impl ExactSizeIterator<Item = Dims>, scalar: Option<&str>) -> 
     text
 }
 
-/// Runs `f` on every column of a parameter: the column of its value, of its gradient and of each
-/// of its `K` buffers, as slices of equal length.
-///
-/// Columns of a matrix are contiguous, so the loops in `f` run over plain slices. The shapes are
-/// those [`State::prepare`] checked.
+/// Runs `f` on a parameter's value, its gradient and each of its `K` buffers, as flat slices of
+/// equal length (the shapes are those [`State::prepare`] checked): the update rules are
+/// elementwise, so each is one loop over contiguous memory.
 #[inline]
-pub(crate) fn for_columns<T: Real, const K: usize>(
-    mut value: DMatrixViewMut<'_, T>,
-    grad: DMatrixView<'_, T>,
+pub(crate) fn with_slices<T: Real, const K: usize>(
+    value: &mut [T],
+    grad: &[T],
     buffers: &mut [DMatrix<T>; K],
-    mut f: impl FnMut(&mut [T], &[T], [&mut [T]; K]),
+    f: impl FnOnce(&mut [T], &[T], [&mut [T]; K]),
 ) {
-    let rows = value.nrows();
-    for j in 0..value.ncols() {
-        let range = j * rows..(j + 1) * rows;
-        let mut w = value.column_mut(j);
-        let g = grad.column(j);
-        let bufs = buffers.each_mut().map(|b| &mut b.as_mut_slice()[range.clone()]);
-        f(w.as_mut_slice(), g.as_slice(), bufs);
-    }
+    f(value, grad, buffers.each_mut().map(|b| b.as_mut_slice()));
 }
 
 /// The name of one of the `K` buffers in exported state, and whether its values must be ≥ 0

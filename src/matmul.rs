@@ -1,0 +1,152 @@
+//! Matrix products for the layers: `c = op(a)·op(b)`, where `op` is "as stored" or "transposed".
+//!
+//! The products are computed by the [`gemm`](https://crates.io/crates/gemm) crate on the
+//! matrices' column-major storage. Why not nalgebra's own `gemm`:
+//! - a transposed factor is only a pair of strides to the `gemm` crate, so `xᵀ·g` and `g·Wᵀ`
+//!   need no copy — nalgebra's `tr_mul` family never reaches its fast kernel, and its `gemm` on a
+//!   strided view reads out of bounds below its small-size threshold;
+//! - it is faster at the shapes small networks train at: the five products of one training step
+//!   of a 64-128-10 network at batch 32 took 7.1 µs against nalgebra's 11.0 µs (f32, measured on
+//!   one machine in one run); at 784-128-10, batch 100, 191 µs against 225 µs.
+//!
+//! Products are single-threaded, so the same inputs give bit-identical results on a machine.
+
+use crate::Real;
+use nalgebra::DMatrix;
+use std::any::TypeId;
+
+/// How a factor of a product is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// As stored.
+    Plain,
+    /// Transposed: an `r × c` matrix is read as `c × r`, without a copy.
+    Transposed,
+}
+
+impl Op {
+    /// The shape of `op(m)`.
+    fn shape<T>(self, m: &DMatrix<T>) -> (usize, usize) {
+        match self {
+            Op::Plain => (m.nrows(), m.ncols()),
+            Op::Transposed => (m.ncols(), m.nrows()),
+        }
+    }
+
+    /// The (row, column) strides of `op(m)` in `m`'s column-major storage.
+    fn strides<T>(self, m: &DMatrix<T>) -> (isize, isize) {
+        let column = m.nrows() as isize;
+        match self {
+            Op::Plain => (1, column),
+            Op::Transposed => (column, 1),
+        }
+    }
+}
+
+/// Writes `op_a(a)·op_b(b)` into `c`, which must already have the product's shape.
+///
+/// # Panics
+/// If the shapes do not agree: callers check their inputs first, so a panic here is a bug in
+/// the crate, never a user's mistake.
+// The crate's one `unsafe` block: the `gemm` crate takes raw pointers and strides.
+#[allow(unsafe_code)]
+pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
+    let (m, k) = op_a.shape(a);
+    let (k_b, n) = op_b.shape(b);
+    assert!(k == k_b && c.shape() == (m, n), "matmul: ({m}×{k})·({k_b}×{n}) into {:?}", c.shape());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        c.fill(T::zero());
+        return;
+    }
+    if TypeId::of::<T>() != TypeId::of::<f32>() && TypeId::of::<T>() != TypeId::of::<f64>() {
+        // A `Real` outside the crate: the `gemm` crate knows only its own types.
+        *c = op_matrix(a, op_a) * op_matrix(b, op_b);
+        return;
+    }
+    let (a_rs, a_cs) = op_a.strides(a);
+    let (b_rs, b_cs) = op_b.strides(b);
+    // SAFETY: `T` is `f32` or `f64` (checked above), the types `gemm` computes with. Each pointer
+    // spans its matrix's contiguous column-major storage, and the strides address exactly the
+    // `m × k`, `k × n` and `m × n` elements within it (shapes checked by the assertion). `c` is
+    // borrowed mutably, so it cannot alias `a` or `b`. `read_dst = false`: `c`'s old contents
+    // are not read, so `c = 1·op(a)·op(b)`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            m as isize,
+            1,
+            false,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            T::zero(),
+            T::one(),
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// `op(m)` as an owned matrix (for the rare scalar types the `gemm` crate does not know).
+fn op_matrix<T: Real>(m: &DMatrix<T>, op: Op) -> DMatrix<T> {
+    match op {
+        Op::Plain => m.clone(),
+        Op::Transposed => m.transpose(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbered(rows: usize, cols: usize, scale: f64) -> DMatrix<f64> {
+        DMatrix::from_fn(rows, cols, |i, j| ((i * 7 + j * 3) % 11) as f64 * scale - 0.4)
+    }
+
+    /// Every combination of transposes, at tiny, odd and larger shapes, against nalgebra's `*`.
+    #[test]
+    fn products_match_nalgebra() {
+        let shapes = [(1, 1, 1), (4, 2, 3), (4, 3, 1), (5, 6, 7), (33, 17, 9), (64, 100, 10), (3, 0, 4)];
+        for (m, k, n) in shapes {
+            for op_a in [Op::Plain, Op::Transposed] {
+                for op_b in [Op::Plain, Op::Transposed] {
+                    let a = match op_a {
+                        Op::Plain => numbered(m, k, 0.1),
+                        Op::Transposed => numbered(k, m, 0.1),
+                    };
+                    let b = match op_b {
+                        Op::Plain => numbered(k, n, 0.07),
+                        Op::Transposed => numbered(n, k, 0.07),
+                    };
+                    let expected = op_matrix(&a, op_a) * op_matrix(&b, op_b);
+                    let mut c = DMatrix::from_element(m, n, f64::NAN);
+                    matmul(&mut c, &a, op_a, &b, op_b);
+                    assert!((&c - &expected).amax() < 1e-12, "{m}x{k}x{n} {op_a:?} {op_b:?}");
+
+                    let (a32, b32) = (a.map(|v| v as f32), b.map(|v| v as f32));
+                    let mut c32 = DMatrix::from_element(m, n, f32::NAN);
+                    matmul(&mut c32, &a32, op_a, &b32, op_b);
+                    assert!((c32.map(f64::from) - &expected).amax() < 1e-4, "f32 {m}x{k}x{n} {op_a:?} {op_b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul")]
+    fn mismatched_shapes_panic_before_any_product() {
+        let mut c = DMatrix::<f64>::zeros(2, 2);
+        matmul(&mut c, &DMatrix::zeros(2, 3), Op::Plain, &DMatrix::zeros(2, 2), Op::Plain);
+    }
+}
