@@ -313,13 +313,25 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
                     *g *= c;
                 }
             }
-            for (k, i) in rows.clone().enumerate() {
-                let log_sum = sum[k].ln() + max[k];
+            let mut log_sum = [T::zero(); ROW_BLOCK];
+            for ((l, &s), &m) in log_sum.iter_mut().zip(&sum[..len]).zip(&max) {
+                *l = s.ln() + m;
+            }
+            if t.ncols() == 1 {
+                // Class indices (checked: whole numbers in range): one entry per row.
+                for (k, i) in rows.enumerate() {
+                    let at = i + t[(i, 0)].to_f64() as usize * n;
+                    total += log_sum[k] - ys[at];
+                    gs[at] -= inv_n;
+                }
+            } else {
                 for j in 0..classes {
-                    let tij = Self::target(t, i, j);
-                    if tij != T::zero() {
-                        total += tij * (log_sum - ys[i + j * n]);
-                        gs[i + j * n] -= tij * inv_n;
+                    let (t_column, y_column) = (&t.as_slice()[column(j)], &ys[column(j)]);
+                    for (((g, &tij), &v), &l) in gs[column(j)].iter_mut().zip(t_column).zip(y_column).zip(&log_sum) {
+                        if tij != T::zero() {
+                            total += tij * (l - v);
+                            *g -= tij * inv_n;
+                        }
                     }
                 }
             }

@@ -83,11 +83,11 @@ fn count_in_blocks<T: Real>(y: &DMatrix<T>, count: impl Fn(std::ops::Range<usize
         for j in 1..y.ncols() {
             let column = &ys[rows.start + j * n..rows.end + j * n];
             for ((b, c), &v) in best.iter_mut().zip(classes.iter_mut()).zip(column) {
-                // `>` as in `argmax_row`: the first of equal maxima wins.
-                if v > *b {
-                    *b = v;
-                    *c = j;
-                }
+                // `>` as in `argmax_row`: the first of equal maxima wins. Selects, not a branch:
+                // which row gains is unpredictable, and selects vectorize.
+                let gain = v > *b;
+                *b = if gain { v } else { *b };
+                *c = if gain { j } else { *c };
             }
         }
         right += count(rows, &classes[..len]);
