@@ -17,6 +17,10 @@
 //!   operands contiguous (transposed once, outside the timing); each timed run is 50 steps. A
 //!   second line gives the rate (GFLOP/s, from the median) and the floor: the 5-epoch run's
 //!   products, 122.7 GFLOP, at that rate, in seconds.
+//! - `dense-mnist-mlp-f32`: the same five products as this crate computes them — the two
+//!   [`Dense`] layers' forward and backward (with their bias sums, without the first layer's
+//!   input gradient), nothing else: no activation, loss, optimizer or data. 50 steps per run;
+//!   the second line gives the rate and the floor it sets, as above.
 //!
 //! Data comes from [`data_dir`] (`$BACKPROP_DATA`, else `data/`).
 
@@ -178,6 +182,50 @@ fn bench_gemm_floor(harness: &Harness) {
     );
 }
 
+/// The two Dense layers of mnist-mlp alone, forward and backward, as `train_step` calls them;
+/// prints the rate and the floor it sets for the whole run.
+fn bench_dense_floor(harness: &Harness) {
+    const NAME: &str = "dense-mnist-mlp-f32";
+    const REPS: usize = 50;
+    if !harness.selected(NAME) {
+        return;
+    }
+    let mut rng = seeded(0, Stream::Init);
+    let (b, i, h, c) = (MNIST_BATCH, MNIST_IN, HIDDEN, CLASSES);
+    let mut layer1 = Dense::<f32>::new(i, h);
+    let mut layer2 = Dense::<f32>::new(h, c);
+    layer1.build(Shape::Flat(i), &mut rng).expect("layer 1 builds");
+    layer2.build(Shape::Flat(h), &mut rng).expect("layer 2 builds");
+    let mut random = |rows, cols| -> DMatrix<f32> {
+        Init::Uniform { low: -1.0, high: 1.0 }.matrix(rows, cols, &mut rng).expect("small matrix")
+    };
+    let (x, g2, g1) = (random(b, i), random(b, c), random(b, h));
+    let (mut z1, mut z2, mut dh) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+
+    let mut times: Vec<Duration> = Vec::new();
+    let runs = Runs { warmup: 5, timed: 41 };
+    harness.bench(NAME, runs, || {
+        let start = Instant::now();
+        for _ in 0..REPS {
+            layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
+            layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
+            layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
+            layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
+        }
+        times.push(start.elapsed());
+        dh[(0, 0)]
+    });
+    let mut timed = times.split_off(runs.warmup);
+    timed.sort_unstable();
+    let median = timed[timed.len() / 2].as_secs_f64();
+    let gflops = MNIST_FLOP_PER_SAMPLE * b as f64 * REPS as f64 / median / 1e9;
+    println!(
+        "{NAME} steps_per_run={REPS} gflops={gflops:.1} run_gflop={:.1} floor_s={:.3}",
+        MNIST_RUN_FLOP / 1e9,
+        MNIST_RUN_FLOP / 1e9 / gflops
+    );
+}
+
 fn main() {
     let harness = Harness::from_args();
     if harness.selected("digits-mlp") {
@@ -190,4 +238,5 @@ fn main() {
         }
     }
     bench_gemm_floor(&harness);
+    bench_dense_floor(&harness);
 }
