@@ -4,8 +4,9 @@
 //! 100 rows — `forward_train`, then `backward` asked for `∂E/∂x` as an inner layer is — with the
 //! output and gradient buffers reused from run to run, as a network reuses them.
 //!
-//! `gemm3-784x128-b100-<T>`: the floor for the same work — nalgebra's `gemm` for the three
-//! products alone (`x·W`, `xᵀ·g`, `g·Wᵀ`), with `xᵀ` and `Wᵀ` transposed once outside the timing.
+//! `gemm3-784x128-b100-<T>`: nalgebra's `gemm` for the same three products alone (`x·W`,
+//! `xᵀ·g`, `g·Wᵀ`), with `xᵀ` and `Wᵀ` transposed once outside the timing — what the layer's
+//! products would cost on nalgebra (the layer computes them with the `gemm` crate).
 
 mod harness;
 

@@ -293,7 +293,7 @@ fn bits(ms: &[DMatrix<f64>]) -> Vec<Vec<u64>> {
 
 #[test]
 fn dense_backward_is_reentrant() {
-    // Above and below nalgebra's fast-product threshold.
+    // A tiny product and a larger one with odd sizes.
     for (batch, n_in, n_out) in [(3, 4, 2), (33, 17, 9)] {
         let mut dense = built_dense(n_in, n_out, true, 24);
         let x = uniform(batch, n_in, -1.0, 1.0, 25);
