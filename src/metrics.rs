@@ -15,11 +15,17 @@ pub struct Evaluation {
 
 /// The class of row `i`: the column of its largest value (the first one on ties).
 pub fn argmax_row<T: Real>(m: &DMatrix<T>, i: usize) -> usize {
-    let mut best = 0;
-    for j in 1..m.ncols() {
-        if m[(i, j)] > m[(i, best)] {
-            best = j;
-        }
+    let mut row = m.row(i).into_iter();
+    let Some(&first) = row.next() else {
+        return 0;
+    };
+    let (mut best, mut best_value) = (0, first);
+    for (j, &v) in row.enumerate() {
+        let j = j + 1;
+        // Selects, not a branch: which column wins is unpredictable, and `fit` counts every batch.
+        let gain = v > best_value;
+        best = if gain { j } else { best };
+        best_value = if gain { v } else { best_value };
     }
     best
 }
@@ -54,45 +60,9 @@ pub(crate) fn count_right<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<usi
         // One output (and one target column): both are contiguous slices. `fit` calls this
         // every training step, so the common case of a binary classifier stays cheap.
         (1, _) => y.as_slice().iter().zip(t.as_slice()).filter(|&(&yi, &ti)| (yi >= half) == (ti >= half)).count(),
-        (_, 1) => count_in_blocks(y, |rows, classes| {
-            rows.zip(classes).filter(|&(i, &class)| T::cast(class as f64) == t[(i, 0)]).count()
-        }),
-        _ => count_in_blocks(y, |rows, classes| {
-            rows.zip(classes).filter(|&(i, &class)| class == argmax_row(t, i)).count()
-        }),
+        (_, 1) => (0..y.nrows()).filter(|&i| T::cast(argmax_row(y, i) as f64) == t[(i, 0)]).count(),
+        _ => (0..y.nrows()).filter(|&i| argmax_row(y, i) == argmax_row(t, i)).count(),
     })
-}
-
-/// Rows of `y` taken together in [`count_in_blocks`].
-const ROW_BLOCK: usize = 64;
-
-/// Adds up `count(rows, classes)` over blocks of rows of `y`, where `classes` holds each row's
-/// [`argmax_row`]. The classes are found going down `y`'s contiguous columns with the block's
-/// running maxima on the stack: `fit` counts every training batch, and reading `y` row by row
-/// would stride through memory.
-fn count_in_blocks<T: Real>(y: &DMatrix<T>, count: impl Fn(std::ops::Range<usize>, &[usize]) -> usize) -> usize {
-    let n = y.nrows();
-    let ys = y.as_slice();
-    let mut right = 0;
-    for first in (0..n).step_by(ROW_BLOCK) {
-        let rows = first..(first + ROW_BLOCK).min(n);
-        let len = rows.len();
-        let mut best = [T::zero(); ROW_BLOCK];
-        best[..len].copy_from_slice(&ys[rows.clone()]);
-        let mut classes = [0usize; ROW_BLOCK];
-        for j in 1..y.ncols() {
-            let column = &ys[rows.start + j * n..rows.end + j * n];
-            for ((b, c), &v) in best.iter_mut().zip(classes.iter_mut()).zip(column) {
-                // `>` as in `argmax_row`: the first of equal maxima wins. Selects, not a branch:
-                // which row gains is unpredictable, and selects vectorize.
-                let gain = v > *b;
-                *b = if gain { v } else { *b };
-                *c = if gain { j } else { *c };
-            }
-        }
-        right += count(rows, &classes[..len]);
-    }
-    right
 }
 
 #[cfg(test)]
