@@ -79,6 +79,7 @@ pub mod optim;
 pub mod plot;
 mod real;
 mod schedule;
+mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use error::{Dims, Error, FormatError, LayerId, Result};

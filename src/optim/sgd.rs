@@ -1,6 +1,7 @@
 //! Plain (stochastic) gradient descent.
 
 use super::{check_gradients, check_learning_rate, Optimizer, WeightDecay};
+use crate::simd::wide;
 use crate::{Param, Real, Result};
 
 /// Gradient descent: `W ← W − η·∂E/∂W` for every parameter `W`, learning rate `η`.
@@ -83,11 +84,13 @@ impl<T: Real> Optimizer<T> for Sgd {
             let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
             let lambda = l2 + decoupled;
             if let Some((value, grad)) = param.take_update_flat() {
-                if lambda == T::zero() {
-                    value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * g);
-                } else {
-                    value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
-                }
+                wide(|| {
+                    if lambda == T::zero() {
+                        value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * g);
+                    } else {
+                        value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
+                    }
+                });
             }
         }
         Ok(())

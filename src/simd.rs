@@ -1,0 +1,41 @@
+//! Running elementwise loops with the CPU's widest vector instructions.
+//!
+//! The crate is compiled for baseline x86-64, whose SSE2 handles four `f32` per instruction.
+//! [`wide`] runs a closure inside a function compiled for AVX-512 or AVX2 when the CPU has them
+//! (checked at run time), so the closure's loops, inlined there, run 16 or 8 lanes wide. The
+//! results are the same bit for bit: Rust never fuses a multiply and an add on its own.
+//!
+//! Used where it measured faster: the SGD update (the digits-mlp bench went from 15.4 to
+//! 14.8 ms). Wrapping the finiteness check's lane sums the same way measured slower (17.5 ms),
+//! so it is not used there; each new use needs its own measurement.
+
+/// Runs `f`, compiled for the widest vector instructions this CPU has.
+#[inline]
+pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            #[allow(unsafe_code)]
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
