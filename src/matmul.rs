@@ -9,6 +9,9 @@
 //!   of a 64-128-10 network at batch 32 took 7.1 µs against nalgebra's 11.0 µs (f32, measured on
 //!   one machine in one run); at 784-128-10, batch 100, 191 µs against 225 µs.
 //!
+//! Tiny products (the course's XOR network) are a plain loop instead: below [`PLAIN_LOOP_MAX`]
+//! multiply-adds it costs less than the `gemm` crate's dispatch.
+//!
 //! Products are single-threaded, so the same inputs give bit-identical results on a machine.
 
 use crate::Real;
@@ -34,8 +37,8 @@ impl Op {
     }
 
     /// The (row, column) strides of `op(m)` in `m`'s column-major storage.
-    fn strides<T>(self, m: &DMatrix<T>) -> (isize, isize) {
-        let column = m.nrows() as isize;
+    fn strides<T>(self, m: &DMatrix<T>) -> (usize, usize) {
+        let column = m.nrows();
         match self {
             Op::Plain => (1, column),
             Op::Transposed => (column, 1),
@@ -48,7 +51,7 @@ impl Op {
 /// # Panics
 /// If the shapes do not agree: callers check their inputs first, so a panic here is a bug in
 /// the crate, never a user's mistake.
-// The crate's one `unsafe` block: the `gemm` crate takes raw pointers and strides.
+// One of the crate's two `unsafe` uses: the `gemm` crate takes raw pointers and strides.
 #[allow(unsafe_code)]
 pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
     let (m, k) = op_a.shape(a);
@@ -61,14 +64,14 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
         c.fill(T::zero());
         return;
     }
-    if TypeId::of::<T>() != TypeId::of::<f32>() && TypeId::of::<T>() != TypeId::of::<f64>() {
-        // A `Real` outside the crate: the `gemm` crate knows only its own types.
-        *c = op_matrix(a, op_a) * op_matrix(b, op_b);
+    let gemm_type = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    if m * n * k <= PLAIN_LOOP_MAX || !gemm_type {
+        plain_product(c, a, op_a, b, op_b);
         return;
     }
     let (a_rs, a_cs) = op_a.strides(a);
     let (b_rs, b_cs) = op_b.strides(b);
-    // SAFETY: `T` is `f32` or `f64` (checked above), the types `gemm` computes with. Each pointer
+    // SAFETY: `T` is `f32` or `f64` (`gemm_type`), the types `gemm` computes with. Each pointer
     // spans its matrix's contiguous column-major storage, and the strides address exactly the
     // `m × k`, `k × n` and `m × n` elements within it (shapes checked by the assertion). `c` is
     // borrowed mutably, so it cannot alias `a` or `b`. `read_dst = false`: `c`'s old contents
@@ -83,11 +86,11 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
             1,
             false,
             a.as_ptr(),
-            a_cs,
-            a_rs,
+            a_cs as isize,
+            a_rs as isize,
             b.as_ptr(),
-            b_cs,
-            b_rs,
+            b_cs as isize,
+            b_rs as isize,
             T::zero(),
             T::one(),
             false,
@@ -98,11 +101,23 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
     }
 }
 
-/// `op(m)` as an owned matrix (for the rare scalar types the `gemm` crate does not know).
-fn op_matrix<T: Real>(m: &DMatrix<T>, op: Op) -> DMatrix<T> {
-    match op {
-        Op::Plain => m.clone(),
-        Op::Transposed => m.transpose(),
+/// Products with at most this many multiply-adds (`m·n·k`) are computed by [`plain_product`]:
+/// for the course's XOR network (4×2·2×3 and smaller) a plain loop costs less than the `gemm`
+/// crate's dispatch, whose time also jumps between tiny shapes (measured in f64: 4×3·3×1 took
+/// 7 ns against its 12–14 ns, and it took 175 ns for 2×4·4×3 where the loop took 11 ns; at
+/// 8×4·4×4 the loop's 48 ns is between its 28 and 72 ns).
+const PLAIN_LOOP_MAX: usize = 128;
+
+/// `c = op_a(a)·op_b(b)` as the definition writes it, one dot product per element: for tiny
+/// products, and for scalar types the `gemm` crate does not know.
+fn plain_product<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
+    let (m, k) = op_a.shape(a);
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a), op_b.strides(b));
+    let (a, b) = (a.as_slice(), b.as_slice());
+    for (j, column) in c.as_mut_slice().chunks_exact_mut(m).enumerate() {
+        for (i, out) in column.iter_mut().enumerate() {
+            *out = (0..k).fold(T::zero(), |sum, p| sum + a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]);
+        }
     }
 }
 
@@ -117,7 +132,9 @@ mod tests {
     /// Every combination of transposes, at tiny, odd and larger shapes, against nalgebra's `*`.
     #[test]
     fn products_match_nalgebra() {
-        let shapes = [(1, 1, 1), (4, 2, 3), (4, 3, 1), (5, 6, 7), (33, 17, 9), (64, 100, 10), (3, 0, 4)];
+        // The plain loop up to 4·8·4 = 128 multiply-adds, the `gemm` crate from 4·9·4.
+        let shapes =
+            [(1, 1, 1), (4, 2, 3), (4, 3, 1), (4, 8, 4), (4, 9, 4), (5, 6, 7), (33, 17, 9), (64, 100, 10), (3, 0, 4)];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
                 for op_b in [Op::Plain, Op::Transposed] {
@@ -129,7 +146,7 @@ mod tests {
                         Op::Plain => numbered(k, n, 0.07),
                         Op::Transposed => numbered(n, k, 0.07),
                     };
-                    let expected = op_matrix(&a, op_a) * op_matrix(&b, op_b);
+                    let expected = transposed_if(&a, op_a) * transposed_if(&b, op_b);
                     let mut c = DMatrix::from_element(m, n, f64::NAN);
                     matmul(&mut c, &a, op_a, &b, op_b);
                     assert!((&c - &expected).amax() < 1e-12, "{m}x{k}x{n} {op_a:?} {op_b:?}");
@@ -140,6 +157,14 @@ mod tests {
                     assert!((c32.map(f64::from) - &expected).amax() < 1e-4, "f32 {m}x{k}x{n} {op_a:?} {op_b:?}");
                 }
             }
+        }
+    }
+
+    /// `op(m)` as an owned matrix, by nalgebra.
+    fn transposed_if(m: &DMatrix<f64>, op: Op) -> DMatrix<f64> {
+        match op {
+            Op::Plain => m.clone(),
+            Op::Transposed => m.transpose(),
         }
     }
 
