@@ -39,3 +39,27 @@ fn avx512<R>(f: impl FnOnce() -> R) -> R {
 fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SGD's update run wide gives the same bits as run plain, in `f32` and `f64`.
+    #[test]
+    fn wide_update_is_bit_identical() {
+        fn check<T: crate::Real>() {
+            let values: Vec<T> = (0..1000).map(|i| T::cast(((i * 37 % 101) as f64 - 50.0) * 0.0137)).collect();
+            let grads: Vec<T> = (0..1000).map(|i| T::cast(((i * 53 % 97) as f64 - 48.0) * 0.0711)).collect();
+            let lr = T::cast(0.1);
+            let update = |w: &mut [T]| w.iter_mut().zip(&grads).for_each(|(w, &g)| *w -= lr * g);
+            let (mut plain, mut vectorized) = (values.clone(), values.clone());
+            update(&mut plain);
+            wide(|| update(&mut vectorized));
+            assert_ne!(plain, values, "the update must change something");
+            let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&plain), bits(&vectorized), "{}", T::NAME);
+        }
+        check::<f32>();
+        check::<f64>();
+    }
+}
