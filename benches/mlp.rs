@@ -137,10 +137,9 @@ fn mnist_task() -> Result<Task, backprop::Error> {
 }
 
 /// nalgebra's `gemm` for the five products of one mnist-mlp training step, on contiguous
-/// operands; prints the rate and the floor it sets for the whole run.
+/// operands.
 fn bench_gemm_floor(harness: &Harness) {
     const NAME: &str = "gemm-mnist-mlp-f32";
-    const REPS: usize = 50;
     if !harness.selected(NAME) {
         return;
     }
@@ -155,38 +154,19 @@ fn bench_gemm_floor(harness: &Harness) {
     let (mut dw2, mut dh, mut dw1) = (DMatrix::<f32>::zeros(h, c), DMatrix::<f32>::zeros(b, h), DMatrix::zeros(i, h));
     let step_flop = 2.0 * (b * i * h + b * h * c + h * b * c + b * c * h + i * b * h) as f64;
     assert_eq!(step_flop, MNIST_FLOP_PER_SAMPLE * b as f64);
-
-    // The harness prints the line; the rate needs the median too, so the routine clocks itself.
-    let mut times: Vec<Duration> = Vec::new();
-    let runs = Runs { warmup: 5, timed: 41 };
-    harness.bench(NAME, runs, || {
-        let start = Instant::now();
-        for _ in 0..REPS {
-            z1.gemm(1.0, &x, &w1, 0.0); // forward, layer 1
-            z2.gemm(1.0, &z1, &w2, 0.0); // forward, layer 2 (h = relu(z1) in a real step)
-            dw2.gemm(1.0, &ht, &g2, 0.0); // ∂E/∂W2 = hᵀ·g2
-            dh.gemm(1.0, &g2, &w2t, 0.0); // ∂E/∂h = g2·W2ᵀ
-            dw1.gemm(1.0, &xt, &g1, 0.0); // ∂E/∂W1 = xᵀ·g1
-        }
-        times.push(start.elapsed());
+    bench_floor(harness, NAME, || {
+        z1.gemm(1.0, &x, &w1, 0.0); // forward, layer 1
+        z2.gemm(1.0, &z1, &w2, 0.0); // forward, layer 2 (h = relu(z1) in a real step)
+        dw2.gemm(1.0, &ht, &g2, 0.0); // ∂E/∂W2 = hᵀ·g2
+        dh.gemm(1.0, &g2, &w2t, 0.0); // ∂E/∂h = g2·W2ᵀ
+        dw1.gemm(1.0, &xt, &g1, 0.0); // ∂E/∂W1 = xᵀ·g1
         dw1[(0, 0)]
     });
-    let mut timed = times.split_off(runs.warmup);
-    timed.sort_unstable();
-    let median = timed[timed.len() / 2].as_secs_f64();
-    let gflops = step_flop * REPS as f64 / median / 1e9;
-    println!(
-        "{NAME} steps_per_run={REPS} step_flop={step_flop:.0} gflops={gflops:.1} run_gflop={:.1} floor_s={:.3}",
-        MNIST_RUN_FLOP / 1e9,
-        MNIST_RUN_FLOP / 1e9 / gflops
-    );
 }
 
-/// The two Dense layers of mnist-mlp alone, forward and backward, as `train_step` calls them;
-/// prints the rate and the floor it sets for the whole run.
+/// The two Dense layers of mnist-mlp alone, forward and backward, as `train_step` calls them.
 fn bench_dense_floor(harness: &Harness) {
     const NAME: &str = "dense-mnist-mlp-f32";
-    const REPS: usize = 50;
     if !harness.selected(NAME) {
         return;
     }
@@ -201,26 +181,38 @@ fn bench_dense_floor(harness: &Harness) {
     };
     let (x, g2, g1) = (random(b, i), random(b, c), random(b, h));
     let (mut z1, mut z2, mut dh) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    bench_floor(harness, NAME, || {
+        layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
+        layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
+        layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
+        layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
+        dh[(0, 0)]
+    });
+}
 
+/// Times `step` — one mnist-mlp training step's products — 50 steps a run, and prints the bench
+/// line, then the rate (GFLOP/s, from the median) and the floor it sets for the 5-epoch run.
+fn bench_floor(harness: &Harness, name: &str, mut step: impl FnMut() -> f32) {
+    const REPS: usize = 50;
+    // The harness prints the line; the rate needs the median too, so the routine clocks itself.
     let mut times: Vec<Duration> = Vec::new();
     let runs = Runs { warmup: 5, timed: 41 };
-    harness.bench(NAME, runs, || {
+    harness.bench(name, runs, || {
         let start = Instant::now();
+        let mut last = 0.0;
         for _ in 0..REPS {
-            layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
-            layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
-            layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
-            layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
+            last = step();
         }
         times.push(start.elapsed());
-        dh[(0, 0)]
+        last
     });
     let mut timed = times.split_off(runs.warmup);
     timed.sort_unstable();
     let median = timed[timed.len() / 2].as_secs_f64();
-    let gflops = MNIST_FLOP_PER_SAMPLE * b as f64 * REPS as f64 / median / 1e9;
+    let step_flop = MNIST_FLOP_PER_SAMPLE * MNIST_BATCH as f64;
+    let gflops = step_flop * REPS as f64 / median / 1e9;
     println!(
-        "{NAME} steps_per_run={REPS} gflops={gflops:.1} run_gflop={:.1} floor_s={:.3}",
+        "{name} steps_per_run={REPS} step_flop={step_flop:.0} gflops={gflops:.1} run_gflop={:.1} floor_s={:.3}",
         MNIST_RUN_FLOP / 1e9,
         MNIST_RUN_FLOP / 1e9 / gflops
     );
