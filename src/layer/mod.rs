@@ -158,22 +158,19 @@ impl<T: Real> Param<T> {
     ///
     /// Returns `None` (and changes nothing) if there is no fresh gradient.
     pub fn take_update(&mut self) -> Option<(DMatrixViewMut<'_, T>, DMatrixView<'_, T>)> {
-        if !self.fresh {
-            return None;
-        }
-        self.fresh = false;
-        Some((self.value.as_view_mut(), self.grad.as_view()))
+        self.take_fresh().then(|| (self.value.as_view_mut(), self.grad.as_view()))
     }
 
     /// [`take_update`](Self::take_update) as flat slices of the column-major storage, value and
     /// gradient element for element: for elementwise update rules, one loop over contiguous
     /// memory (the slices cannot change the parameter's shape).
     pub fn take_update_flat(&mut self) -> Option<(&mut [T], &[T])> {
-        if !self.fresh {
-            return None;
-        }
-        self.fresh = false;
-        Some((self.value.as_mut_slice(), self.grad.as_slice()))
+        self.take_fresh().then(|| (self.value.as_mut_slice(), self.grad.as_slice()))
+    }
+
+    /// Whether the gradient was fresh; it is consumed either way.
+    fn take_fresh(&mut self) -> bool {
+        std::mem::replace(&mut self.fresh, false)
     }
 }
 
