@@ -37,6 +37,13 @@ pub trait Activation: Debug + Clone + Copy + Send + Sync + 'static {
     /// The derivative `f'(x)`, given `x` and `y = f(x)`.
     fn df<T: Real>(&self, x: T, y: T) -> T;
 
+    /// Whether `f` is differentiable everywhere (sigmoid, tanh, identity); `false` for functions
+    /// with a kink (ReLU, leaky ReLU and the step function at 0), the default. See
+    /// [`Layer::is_smooth`](crate::Layer::is_smooth).
+    fn is_smooth(&self) -> bool {
+        false
+    }
+
     /// Its name and settings, as saved in model files. The default records the name only;
     /// activations with settings (such as [`LeakyRelu`]'s slope) add them.
     fn layer_config(&self) -> LayerConfig {
@@ -73,6 +80,9 @@ impl Activation for Step {
 pub struct Sigmoid;
 
 impl Activation for Sigmoid {
+    fn is_smooth(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "sigmoid"
     }
@@ -91,6 +101,9 @@ impl Activation for Sigmoid {
 pub struct Tanh;
 
 impl Activation for Tanh {
+    fn is_smooth(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "tanh"
     }
@@ -170,6 +183,9 @@ impl Activation for LeakyRelu {
 pub struct Identity;
 
 impl Activation for Identity {
+    fn is_smooth(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "identity"
     }

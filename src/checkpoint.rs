@@ -3,8 +3,11 @@
 //! # The file
 //! A model file as [`Sequential::save`] writes it (see [`io`](crate::io)) — the network's
 //! tensors under their usual names and the architecture in the metadata — plus:
-//! - the optimizer's [state](crate::Optimizer::state), each matrix under `"optimizer.<name>"`
-//!   (`"optimizer.0.m"`, `"optimizer.steps"`), of the network's scalar type;
+//! - the optimizer's [state](crate::Optimizer::state), each matrix under `"optimizer.<name>"`,
+//!   where a per-parameter buffer is named by its parameter's path (`"optimizer.0.weight.m"`,
+//!   `"optimizer.3.body.1.bias.velocity"`) and a counter by its own name
+//!   (`"optimizer.steps"`), of the network's scalar type. (Format version 1 named buffers by the
+//!   parameter's position, `"optimizer.0.m"`; such checkpoints still load.)
 //! - the metadata entries `checkpoint.epoch` (the number of epochs done, which is the epoch to
 //!   resume from) and `checkpoint.optimizer` (the optimizer's [name](crate::Optimizer::name)).
 //!
@@ -48,8 +51,8 @@
 //! ```
 
 use crate::io::{
-    assign_network_tensors, bad_metadata, encode_config, format_err, read, read_matrix, read_network_tensors,
-    write_atomically, Tensor, FORMAT, VERSION,
+    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, read, read_matrix,
+    read_network_tensors, serialize, write_atomically, Tensor,
 };
 use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
 use nalgebra::DMatrix;
@@ -63,6 +66,18 @@ const EPOCH: &str = "checkpoint.epoch";
 const OPTIMIZER: &str = "checkpoint.optimizer";
 /// The prefix of the optimizer state's tensor names.
 const PREFIX: &str = "optimizer.";
+
+/// The optimizer's name for a state tensor of the file (`"<parameter index>.<slot>"` or a
+/// counter's name), from the file's name after the prefix: `"<parameter path>.<slot>"` since
+/// format version 2, the optimizer's own name in version 1.
+/// `None` for a version-2 name that has a dot but names no parameter.
+fn optimizer_name(file_name: &str, paths: &[String], version: &str) -> Option<String> {
+    if version == "1" || !file_name.contains('.') {
+        return Some(file_name.to_string());
+    }
+    let (path, slot) = file_name.rsplit_once('.')?;
+    paths.iter().position(|p| p == path).map(|i| format!("{i}.{slot}"))
+}
 
 /// The parameter index and the slot of a per-parameter state name, `"<index>.<slot>"`.
 fn parameter_slot(name: &str) -> Option<(usize, &str)> {
@@ -83,8 +98,13 @@ impl<T: Real> Sequential<T> {
         metadata.insert(EPOCH.to_string(), epoch.to_string());
         metadata.insert(OPTIMIZER.to_string(), config.optimizer().name().to_string());
         let first = tensors.len();
+        let paths: Vec<String> = self.named_params().into_iter().map(|(path, _)| path).collect();
         for (name, m) in config.optimizer().state() {
-            let name = format!("{PREFIX}{name}");
+            // Per-parameter state is saved under the parameter's path, as the network's tensors.
+            let name = match parameter_slot(&name) {
+                Some((i, slot)) if i < paths.len() => format!("{PREFIX}{}.{slot}", paths[i]),
+                _ => format!("{PREFIX}{name}"),
+            };
             if tensors[first..].iter().any(|(n, _)| *n == name) {
                 return Err(Error::InvalidConfig {
                     name: "optimizer state name",
@@ -94,7 +114,7 @@ impl<T: Real> Sequential<T> {
             }
             tensors.push((name, Tensor::of(&m)));
         }
-        safetensors::serialize(tensors, Some(metadata)).map_err(format_err)
+        serialize(tensors, metadata)
     }
 
     /// Saves a checkpoint to `path`: the network, the optimizer state of `config` and `epoch`,
@@ -135,12 +155,8 @@ impl<T: Real> Sequential<T> {
         let get = |key: &'static str| {
             meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
         };
-        if get("format")? != FORMAT {
-            return Err(bad_metadata("format", get("format")?, "\"backprop\""));
-        }
-        if get("format_version")? != VERSION {
-            return Err(bad_metadata("format_version", get("format_version")?, "\"1\""));
-        }
+        check_header::<T>(meta)?;
+        let version = get("format_version")?;
         let optimizer = get(OPTIMIZER)?;
         if optimizer != config.optimizer().name() {
             return Err(bad_metadata(OPTIMIZER, optimizer, "the name of the FitConfig's optimizer"));
@@ -153,40 +169,52 @@ impl<T: Real> Sequential<T> {
         if get("layers")? != self.len().to_string() {
             return Err(bad_metadata("layers", get("layers")?, "the number of the network's layers"));
         }
-        for (i, layer) in self.layers().enumerate() {
-            let key = format!("layer.{i}");
-            let text = meta.get(&key).map(String::as_str).unwrap_or_default();
-            if text != encode_config(i, &layer.config())? {
-                return Err(bad_metadata(&key, text, "the description of the network's layer at this position"));
+        let entries = layer_entries(self.chain())?;
+        for (key, text) in &entries {
+            let found = meta.get(key).map(String::as_str).unwrap_or_default();
+            if found != text {
+                return Err(bad_metadata(key, found, "the description of the network's layer at this path"));
             }
+        }
+        if meta.keys().filter(|k| k.starts_with("layer.")).count() != entries.len() {
+            return Err(bad_metadata("layers", get("layers")?, "one layer.<path> entry per layer of the network"));
         }
 
         // The optimizer state: per-parameter tensors shaped like their parameter, for every one.
-        let shapes: Vec<(usize, usize)> = self.params().iter().map(|p| p.value().shape()).collect();
-        let mut names: Vec<&str> = file.names().into_iter().filter_map(|n| n.strip_prefix(PREFIX)).collect();
+        let (paths, shapes): (Vec<String>, Vec<(usize, usize)>) =
+            self.named_params().into_iter().map(|(path, p)| (path, p.value().shape())).unzip();
+        let mut names = Vec::new();
+        for full in file.names() {
+            if let Some(name) = full.strip_prefix(PREFIX) {
+                let name = optimizer_name(name, &paths, version)
+                    .ok_or_else(|| Error::Format(FormatError::UnexpectedTensor { name: full.to_string() }))?;
+                names.push((name, full));
+            }
+        }
         names.sort_unstable();
         let mut state: Vec<(String, DMatrix<T>)> = Vec::with_capacity(names.len());
         let mut slots = BTreeSet::new();
-        for name in names {
-            let full = format!("{PREFIX}{name}");
-            let shape = match parameter_slot(name) {
+        for (name, full) in names {
+            let full = full.to_string();
+            let shape = match parameter_slot(&name) {
                 Some((i, slot)) => {
                     let shape = shapes.get(i).copied();
                     if shape.is_none() {
                         return Err(Error::Format(FormatError::UnexpectedTensor { name: full }));
                     }
-                    slots.insert(slot);
+                    slots.insert(slot.to_string());
                     shape
                 }
                 None => None,
             };
-            state.push((name.to_string(), read_matrix(&file, &full, shape)?));
+            state.push((name.clone(), read_matrix(&file, &full, shape)?));
         }
         for slot in slots {
-            for i in 0..shapes.len() {
+            for (i, path) in paths.iter().enumerate() {
                 let name = format!("{i}.{slot}");
                 if !state.iter().any(|(n, _)| *n == name) {
-                    return Err(Error::Format(FormatError::MissingTensor { name: format!("{PREFIX}{name}") }));
+                    let saved = if version == "1" { name } else { format!("{path}.{slot}") };
+                    return Err(Error::Format(FormatError::MissingTensor { name: format!("{PREFIX}{saved}") }));
                 }
             }
         }

@@ -2,29 +2,40 @@
 
 use std::fmt;
 
-/// Which layer an error comes from: its kind and, once known, its position in a network.
+/// Which layer an error comes from: its kind and, once known, its path in a network.
 ///
-/// A layer used on its own reports only its kind ("dense"); a network adds the position
-/// ("layer 2 (dense)") as the error passes through it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A layer used on its own reports only its kind ("dense layer"); each container the error
+/// passes through on its way out puts its child's name in front of the path, so a network
+/// reports "layer 3.body.1 (dense)" — the path its parameters are saved under.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerId {
-    /// Position of the layer in its network, counted from 0, when the layer is in one.
-    pub index: Option<usize>,
+    /// The layer's path in its network (`"2"`, `"3.body.1"`), when the layer is in one.
+    pub path: Option<String>,
     /// The layer's kind, e.g. `"dense"` or `"sigmoid"`.
     pub kind: &'static str,
 }
 
 impl LayerId {
-    /// A layer of this kind, position not yet known.
+    /// A layer of this kind, path not yet known.
     pub fn kind(kind: &'static str) -> Self {
-        LayerId { index: None, kind }
+        LayerId { path: None, kind }
+    }
+
+    /// A layer of this kind at `path`.
+    pub fn at(path: impl Into<String>, kind: &'static str) -> Self {
+        LayerId { path: Some(path.into()), kind }
+    }
+
+    /// The path, or `""` when the layer is in no network.
+    pub fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or("")
     }
 }
 
 impl fmt::Display for LayerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.index {
-            Some(i) => write!(f, "layer {i} ({})", self.kind),
+        match &self.path {
+            Some(path) => write!(f, "layer {path} ({})", self.kind),
             None => write!(f, "{} layer", self.kind),
         }
     }
@@ -85,6 +96,16 @@ pub enum Error {
         expected: usize,
         /// Output width of the previous layer (or the network's input width).
         got: usize,
+    },
+    /// The two branches of a [`Residual`](crate::Residual) block give outputs of different shapes.
+    #[error("{layer}: the body gives samples of shape {body} but the shortcut gives {shortcut}; y = F(x) + S(x) needs them equal")]
+    BranchMismatch {
+        /// The residual block.
+        layer: LayerId,
+        /// Shape of the body's output sample, F(x).
+        body: crate::Shape,
+        /// Shape of the shortcut's output sample, S(x) (the input's shape for the identity).
+        shortcut: crate::Shape,
     },
     /// Inputs and targets have different numbers of rows (samples).
     #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]
@@ -168,13 +189,11 @@ pub enum Error {
         /// The layer.
         layer: LayerId,
     },
-    /// A network has no parameter of this name in this layer.
-    #[error("layer {layer} has no parameter named {name:?}")]
+    /// A network has no parameter at this path.
+    #[error("the network has no parameter {path:?} (parameters are named like \"0.weight\" or \"3.body.1.bias\")")]
     NoSuchParam {
-        /// Position of the layer.
-        layer: usize,
-        /// The name asked for.
-        name: String,
+        /// The path asked for.
+        path: String,
     },
     /// A layer was used before [`Layer::build`](crate::Layer::build) gave it its parameters.
     #[error("{layer} is not built yet; build it (or the network holding it) first")]
@@ -200,11 +219,13 @@ pub enum Error {
     },
     /// Training produced a non-finite loss or gradient; the update was not applied.
     #[error(
-        "training diverged at epoch {epoch}: loss {loss}; the update was not applied (try a smaller learning rate)"
+        "training diverged{}: loss {loss}; the update was not applied (try a smaller learning rate)",
+        .epoch.map(|e| format!(" at epoch {e}")).unwrap_or_default()
     )]
     Diverged {
-        /// Epoch (from 0) of the failed step.
-        epoch: usize,
+        /// Epoch (from 0) of the failed step, when the step was part of [`fit`](crate::Network::fit)
+        /// (a lone [`train_step`](crate::Network::train_step) knows none).
+        epoch: Option<usize>,
         /// The loss of the failed step.
         loss: f64,
     },
@@ -355,17 +376,20 @@ fn join_dims(dims: &[u32]) -> String {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Fills in the layer position of a layer error that does not know it yet.
-    pub(crate) fn at_layer(mut self, index: usize) -> Self {
+    /// Puts `segment` (a child's name in its container) in front of the path of the layer an
+    /// error names; containers call it as the error passes out through them.
+    pub(crate) fn within(mut self, segment: impl fmt::Display) -> Self {
         match &mut self {
             Error::FeatureMismatch { layer, .. }
             | Error::ShapeMismatch { layer, .. }
             | Error::LayerChain { layer, .. }
+            | Error::BranchMismatch { layer, .. }
             | Error::NoForwardCache { layer }
-            | Error::NotBuilt { layer }
-                if layer.index.is_none() =>
-            {
-                layer.index = Some(index);
+            | Error::NotBuilt { layer } => {
+                layer.path = Some(match layer.path.take() {
+                    Some(path) => format!("{segment}.{path}"),
+                    None => segment.to_string(),
+                });
             }
             _ => {}
         }
@@ -396,13 +420,24 @@ pub enum FormatError {
         /// What it should be.
         expected: &'static str,
     },
-    /// The file describes a layer kind this version cannot rebuild.
-    #[error("layer {index} has unknown kind {kind:?}")]
+    /// The file describes a layer kind the registry it is loaded with does not know.
+    #[error(
+        "layer {path} has unknown kind {kind:?}; a layer of your own loads through a Registry that knows it \
+         (Registry::register, then Sequential::load_with)"
+    )]
     UnknownLayer {
-        /// Position of the layer.
-        index: usize,
+        /// The layer's path, e.g. `"3.body.1"`.
+        path: String,
         /// The kind found.
         kind: String,
+    },
+    /// The file's layers are nested deeper than loaders accept.
+    #[error("layer {path} is nested deeper than {limit} levels")]
+    TooDeep {
+        /// The path of the first layer too deep.
+        path: String,
+        /// The most levels of nesting accepted ([`MAX_DEPTH`](crate::registry::MAX_DEPTH)).
+        limit: usize,
     },
     /// The file holds another scalar type than asked for.
     #[error("tensor {tensor:?} is stored as {got}, expected {expected}")]

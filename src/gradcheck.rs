@@ -8,7 +8,19 @@
 //! **Kinks.** Where the function is not differentiable (ReLU at 0, the step function) the
 //! central difference is meaningless. Each probe also compares the one-sided slopes
 //! `(E(θ+ε) − E(θ))/ε` and `(E(θ) − E(θ−ε))/ε`; when they disagree by more than the tolerance the
-//! probe straddles a kink: it is reported in [`GradReport::kinks`] and left out of the verdict.
+//! probe straddles a kink: it is reported in [`GradReport::kinks`] and left out of the
+//! comparison. A check passes only if every compared entry is within the tolerance *and* every
+//! tensor had at least one entry compared; for a layer (or network) that declares itself
+//! [smooth](crate::Layer::is_smooth) any kink fails the check, since it can only mean a wrong
+//! backward pass or a wrong declaration. [`GradReport::kink_fraction`] tells how much was
+//! skipped.
+//!
+//! **Names.** Tensors are named by their paths, as in saved files: `"input"`, then `"weight"`
+//! for a lone dense layer, `"0.weight"` for the first layer of a network, `"3.body.1.bias"`
+//! inside a nested block.
+//!
+//! **Buffers.** Checks run training passes, which may update a layer's buffers (batch
+//! normalization's running statistics); every buffer is restored when the check ends.
 //!
 //! **Randomness.** Every forward pass of a check starts from the same seeded generator, so a
 //! dropout mask is frozen across the probes and the analytical pass.
@@ -27,6 +39,7 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
+use crate::layer::walk;
 use crate::{seeded, Layer, Loss, Network, Optimizer, Param, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
@@ -53,10 +66,13 @@ impl Default for Tolerance {
 /// How one tensor (an input or a parameter) fared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorReport {
-    /// What was checked: `"input"`, or a parameter as `"<index>.<name>"` (e.g. `"0.weight"`).
+    /// What was checked: `"input"`, `"prediction"`, or a parameter by its path (`"weight"`,
+    /// `"0.weight"`, `"3.body.1.bias"`).
     pub name: String,
     /// Entries compared (kinks excluded).
     pub checked: usize,
+    /// Entries skipped because their probe straddled a kink.
+    pub kinks: usize,
     /// Largest `|analytical − numerical|`.
     pub max_abs_error: f64,
     /// Largest `|a − n| / (|a| + |n|)` (0 where both are 0).
@@ -90,12 +106,27 @@ pub struct GradReport {
     pub kinks: Vec<Kink>,
     /// The tolerance used.
     pub tolerance: Tolerance,
+    /// Whether what was checked declared itself smooth (then any kink fails the check).
+    pub smooth: bool,
 }
 
 impl GradReport {
-    /// Whether every compared entry is within the tolerance.
+    /// Whether the check passed: every compared entry within the tolerance, every tensor with
+    /// at least one entry compared, and no kink at all if the checked function is smooth.
     pub fn passed(&self) -> bool {
-        self.tensors.iter().all(|t| t.failures == 0)
+        let compared = |t: &TensorReport| t.checked > 0 || t.kinks == 0;
+        let kinks_allowed = !self.smooth || self.kinks.is_empty();
+        kinks_allowed && self.tensors.iter().all(|t| t.failures == 0 && compared(t))
+    }
+
+    /// The share of probed entries skipped as kinks, in [0, 1] (0 when nothing was probed).
+    pub fn kink_fraction(&self) -> f64 {
+        let probed: usize = self.tensors.iter().map(|t| t.checked + t.kinks).sum();
+        if probed == 0 {
+            0.0
+        } else {
+            self.kinks.len() as f64 / probed as f64
+        }
     }
 
     /// Largest relative error over all tensors.
@@ -109,14 +140,18 @@ impl fmt::Display for GradReport {
         let verdict = if self.passed() { "passed" } else { "FAILED" };
         writeln!(
             f,
-            "gradient check {verdict} (eps {:e}, atol {:e}, rtol {:e})",
-            self.tolerance.eps, self.tolerance.atol, self.tolerance.rtol
+            "gradient check {verdict} (eps {:e}, atol {:e}, rtol {:e}; {:.1}% of probes skipped as kinks{})",
+            self.tolerance.eps,
+            self.tolerance.atol,
+            self.tolerance.rtol,
+            100.0 * self.kink_fraction(),
+            if self.smooth { ", none allowed: declared smooth" } else { "" }
         )?;
         for t in &self.tensors {
             writeln!(
                 f,
-                "  {:<12} {:>5} checked  max abs {:.3e}  max rel {:.3e}  worst at {:?}  {} failed",
-                t.name, t.checked, t.max_abs_error, t.max_rel_error, t.worst, t.failures
+                "  {:<16} {:>5} checked {:>4} kinks  max abs {:.3e}  max rel {:.3e}  worst at {:?}  {} failed",
+                t.name, t.checked, t.kinks, t.max_abs_error, t.max_rel_error, t.worst, t.failures
             )?;
         }
         for k in &self.kinks {
@@ -133,8 +168,8 @@ struct Comparer {
 }
 
 impl Comparer {
-    fn new(tol: Tolerance) -> Self {
-        Comparer { tol, report: GradReport { tensors: Vec::new(), kinks: Vec::new(), tolerance: tol } }
+    fn new(tol: Tolerance, smooth: bool) -> Self {
+        Comparer { tol, report: GradReport { tensors: Vec::new(), kinks: Vec::new(), tolerance: tol, smooth } }
     }
 
     /// Checks tensor `name` of shape `dims` against `analytical`; `eval(i, j, delta)` returns E
@@ -146,8 +181,15 @@ impl Comparer {
         mut eval: impl FnMut(usize, usize, f64) -> Result<f64>,
     ) -> Result<()> {
         let Tolerance { eps, atol, rtol } = self.tol;
-        let mut t =
-            TensorReport { name, checked: 0, max_abs_error: 0.0, max_rel_error: 0.0, worst: (0, 0), failures: 0 };
+        let mut t = TensorReport {
+            name,
+            checked: 0,
+            kinks: 0,
+            max_abs_error: 0.0,
+            max_rel_error: 0.0,
+            worst: (0, 0),
+            failures: 0,
+        };
         for j in 0..analytical.ncols() {
             for i in 0..analytical.nrows() {
                 let (plus, mid, minus) = (eval(i, j, eps)?, eval(i, j, 0.0)?, eval(i, j, -eps)?);
@@ -155,6 +197,7 @@ impl Comparer {
                 let (left, right) = ((mid - minus) / eps, (plus - mid) / eps);
                 if (left - right).abs() > atol + rtol * numerical.abs() {
                     self.report.kinks.push(Kink { name: t.name.clone(), at: (i, j), left, right });
+                    t.kinks += 1;
                     continue;
                 }
                 let a = analytical[(i, j)];
@@ -189,19 +232,31 @@ fn frozen_rng() -> SeededRng {
 }
 
 /// Checks a layer's input gradient and every parameter gradient at input `x`, for the scalar
-/// `E = Σ y ⊙ R` with `R` fixed random weights (so `∂E/∂y = R`). Uses `forward_train`.
+/// `E = Σ y ⊙ R` with `R` fixed random weights (so `∂E/∂y = R`). Uses `forward_train`. The layer
+/// may hold layers: parameters are named by their paths below it. Its buffers are restored
+/// afterwards.
 ///
 /// # Errors
 /// Whatever the layer's forward or backward returns for `x`.
-pub fn check_layer<L: Layer<f64> + ?Sized>(layer: &mut L, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+    let buffers = collect_buffers(layer);
+    let report = check_layer_inner(layer, x, tol);
+    restore_buffers(layer, &buffers);
+    report
+}
+
+fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     let mut y = DMatrix::zeros(0, 0);
     layer.forward_train(x, &mut y, &mut frozen_rng())?;
     let r = probe_weights(y.nrows(), y.ncols());
     let mut dx = DMatrix::zeros(0, 0);
     layer.backward(x, &y, &r, Some(&mut dx))?;
-    let param_grads = collect_grads(|f| layer.visit_params(f));
+    let mut param_grads = Vec::new();
+    walk::params(&*layer, &mut String::new(), &mut |path, p| {
+        param_grads.push((path.to_string(), p.grad().cloned().unwrap_or_default()))
+    });
 
-    let mut cmp = Comparer::new(tol);
+    let mut cmp = Comparer::new(tol, layer.is_smooth());
     let mut xp = x.clone();
     let mut out = DMatrix::zeros(0, 0);
     cmp.tensor("input".into(), &dx, |i, j, d| {
@@ -210,15 +265,30 @@ pub fn check_layer<L: Layer<f64> + ?Sized>(layer: &mut L, x: &DMatrix<f64>, tol:
         xp[(i, j)] = x[(i, j)];
         e
     })?;
-    for (k, (name, grad)) in param_grads.iter().enumerate() {
-        cmp.tensor(format!("{k}.{name}"), grad, |i, j, d| {
-            let original = nudge_param(|f| layer.visit_params_mut(f), k, i, j, d);
+    for (k, (name, grad)) in param_grads.into_iter().enumerate() {
+        cmp.tensor(name, &grad, |i, j, d| {
+            let original = nudge_param(|f| walk::params_mut(&mut *layer, &mut String::new(), f), k, i, j, d);
             let e = layer.forward_train(x, &mut out, &mut frozen_rng()).map(|_| out.dot(&r));
-            set_param(|f| layer.visit_params_mut(f), k, i, j, original);
+            set_param(|f| walk::params_mut(&mut *layer, &mut String::new(), f), k, i, j, original);
             e
         })?;
     }
     Ok(cmp.report)
+}
+
+fn collect_buffers(layer: &dyn Layer<f64>) -> Vec<DMatrix<f64>> {
+    let mut buffers = Vec::new();
+    walk::buffers(layer, &mut String::new(), &mut |_, m| buffers.push(m.clone()));
+    buffers
+}
+
+fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
+    let mut values = values.iter();
+    walk::buffers_mut(layer, &mut String::new(), &mut |_, m| {
+        if let Some(v) = values.next() {
+            m.copy_from(v);
+        }
+    });
 }
 
 /// Checks a loss's gradient with respect to the predictions `y`, for targets `t`.
@@ -233,7 +303,7 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
 ) -> Result<GradReport> {
     let mut grad = DMatrix::zeros(0, 0);
     loss.grad(y, t, &mut grad)?;
-    let mut cmp = Comparer::new(tol);
+    let mut cmp = Comparer::new(tol, true);
     let mut yp = y.clone();
     cmp.tensor("prediction".into(), &grad, |i, j, d| {
         yp[(i, j)] = y[(i, j)] + d;
@@ -247,8 +317,8 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
 /// Checks every parameter gradient of a whole network for `loss(network(x), t)`.
 ///
 /// Runs one training step with an optimizer that records the gradients and changes nothing, then
-/// perturbs each parameter entry. Parameters are numbered in network order (`"0.weight"` is the
-/// first parameter, whatever its layer).
+/// perturbs each parameter entry. Parameters are named by their paths, as in saved files
+/// (`"0.weight"`, `"3.body.1.bias"`). The network's buffers are restored afterwards.
 ///
 /// # Errors
 /// Whatever the network's training step returns for `x` and `t`.
@@ -259,12 +329,32 @@ pub fn check_network<N: Network<f64> + ?Sized>(
     loss: &dyn Loss<f64>,
     tol: Tolerance,
 ) -> Result<GradReport> {
+    let mut buffers = Vec::new();
+    net.visit_buffers(&mut |_, m| buffers.push(m.clone()));
+    let report = check_network_inner(net, x, t, loss, tol);
+    let mut values = buffers.iter();
+    net.visit_buffers_mut(&mut |_, m| {
+        if let Some(v) = values.next() {
+            m.copy_from(v);
+        }
+    });
+    report
+}
+
+fn check_network_inner<N: Network<f64> + ?Sized>(
+    net: &mut N,
+    x: &DMatrix<f64>,
+    t: &DMatrix<f64>,
+    loss: &dyn Loss<f64>,
+    tol: Tolerance,
+) -> Result<GradReport> {
     let mut recorder = Recorder::default();
     net.train_step(x, t, loss, &mut recorder, &mut frozen_rng())?;
-    let mut cmp = Comparer::new(tol);
+    let names: Vec<String> = net.named_params().into_iter().map(|(path, _)| path).collect();
+    let mut cmp = Comparer::new(tol, net.is_smooth());
     let mut ignore = Recorder::default();
-    for (k, (name, grad)) in recorder.grads.iter().enumerate() {
-        cmp.tensor(format!("{k}.{name}"), grad, |i, j, d| {
+    for (k, (name, grad)) in names.into_iter().zip(recorder.grads).enumerate() {
+        cmp.tensor(name, &grad, |i, j, d| {
             let original = nudge_param(|f| net.visit_params_mut(f), k, i, j, d);
             let e = net.train_step(x, t, loss, &mut ignore, &mut frozen_rng());
             set_param(|f| net.visit_params_mut(f), k, i, j, original);
@@ -277,7 +367,7 @@ pub fn check_network<N: Network<f64> + ?Sized>(
 /// An optimizer that keeps copies of the gradients and moves nothing.
 #[derive(Debug, Default)]
 struct Recorder {
-    grads: Vec<(&'static str, DMatrix<f64>)>,
+    grads: Vec<DMatrix<f64>>,
 }
 
 impl Optimizer<f64> for Recorder {
@@ -294,25 +384,23 @@ impl Optimizer<f64> for Recorder {
     }
 
     fn step(&mut self, params: &mut [&mut Param<f64>]) -> Result<()> {
-        self.grads = params
-            .iter_mut()
-            .map(|p| (p.name(), p.take_update().map(|(_, g)| g.clone_owned()).unwrap_or_default()))
-            .collect();
+        self.grads =
+            params.iter_mut().map(|p| p.take_update().map(|(_, g)| g.clone_owned()).unwrap_or_default()).collect();
         Ok(())
     }
 }
 
-fn collect_grads(visit: impl FnOnce(&mut dyn FnMut(&Param<f64>))) -> Vec<(&'static str, DMatrix<f64>)> {
-    let mut grads = Vec::new();
-    visit(&mut |p| grads.push((p.name(), p.grad().cloned().unwrap_or_default())));
-    grads
-}
-
 /// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before.
-fn nudge_param(visit: impl FnOnce(&mut dyn FnMut(&mut Param<f64>)), k: usize, i: usize, j: usize, delta: f64) -> f64 {
+fn nudge_param(
+    visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)),
+    k: usize,
+    i: usize,
+    j: usize,
+    delta: f64,
+) -> f64 {
     let mut index = 0;
     let mut original = 0.0;
-    visit(&mut |p| {
+    visit(&mut |_, p| {
         if index == k {
             let mut v = p.value_mut();
             original = v[(i, j)];
@@ -324,9 +412,9 @@ fn nudge_param(visit: impl FnOnce(&mut dyn FnMut(&mut Param<f64>)), k: usize, i:
 }
 
 /// Sets entry (i, j) of parameter `k` to exactly `value`.
-fn set_param(visit: impl FnOnce(&mut dyn FnMut(&mut Param<f64>)), k: usize, i: usize, j: usize, value: f64) {
+fn set_param(visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)), k: usize, i: usize, j: usize, value: f64) {
     let mut index = 0;
-    visit(&mut |p| {
+    visit(&mut |_, p| {
         if index == k {
             p.value_mut()[(i, j)] = value;
         }

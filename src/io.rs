@@ -3,22 +3,35 @@
 //! # The file
 //! A [safetensors](https://huggingface.co/docs/safetensors) file, readable by every major
 //! framework and by NumPy through the Python `safetensors` package:
-//! - one tensor per parameter and buffer, named `"<layer>.<role>"` (`"0.weight"`, `"0.bias"`,
-//!   `"3.running_mean"`), stored as the scalar type the network uses (`F32` or `F64`), row-major,
+//! - one tensor per parameter and buffer, named by its path (`"0.weight"`, `"0.bias"`,
+//!   `"3.body.1.weight"`; see [`Layer`] on paths), stored as the scalar type the
+//!   network uses (`F32` or `F64`), row-major,
 //!   with the shape the crate uses: a dense weight is `[in_dim, out_dim]` (so `y = x·W + b`;
 //!   PyTorch's `Linear` stores the transpose) and a bias `[1, out_dim]`;
 //! - the architecture in the metadata, so [`Sequential::load`] rebuilds the network without the
-//!   code that made it: `format = "backprop"`, `format_version = "1"`, `dtype`, `input_shape`
-//!   (`"64"` or `"1x28x28"`), `layers` (the count) and `layer.<i>` = the layer's kind and settings,
-//!   e.g. `"dense bias=true in_dim=64 out_dim=128"`.
+//!   code that made it: `format = "backprop"`, `format_version = "2"`, `dtype`, `input_shape`
+//!   (`"64"` or `"1x28x28"`), `layers` (the number of top-level layers) and, for every layer at
+//!   every depth, `layer.<path>` = its kind and settings, e.g. `layer.0` =
+//!   `"dense bias=true in_dim=64 out_dim=128"`, `layer.3` = `"residual shortcut=identity"`,
+//!   `layer.3.body` = `"chain layers=3"`, `layer.3.body.0` = `"dense ..."`. A layer's children
+//!   follow from its settings (a chain's `layers`, a residual block's `shortcut`).
+//!
+//! Layer kinds are rebuilt through a [`Registry`]: [`Sequential::load`] uses the crate's own
+//! kinds, [`Sequential::load_with`] a registry that knows yours too.
+//!
+//! # Versions
+//! Version 2 added nesting. A version-1 file (flat networks only: `layer.<i>` entries, tensors
+//! `"<i>.<role>"`) is a version-2 file without nested entries, and loads as one.
 //!
 //! Optimizer state is not part of a model file; a [checkpoint](crate::checkpoint) holds it too.
 //!
 //! # Safety against hostile files
 //! The safetensors crate validates the header (size cap, offsets, exact coverage of the bytes);
 //! then every number the metadata declares is checked against the tensors the file really holds
-//! before anything is allocated, and every tensor's name, type and shape is checked before any is
-//! written. A bad file is an [`Error::Format`], never a panic.
+//! before anything is allocated (for the crate's own layer kinds; a registered kind's builder is
+//! trusted to refuse absurd settings), nesting deeper than [`MAX_DEPTH`] is refused, and every
+//! tensor's name, type and shape is checked before any is written. A bad file is an
+//! [`Error::Format`], never a panic.
 //!
 //! # Example
 //! ```
@@ -30,18 +43,19 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
-use crate::{
-    Dense, Dropout, DropoutScaling, Error, FormatError, Identity, Layer, LayerConfig, LayerId, LeakyRelu, Real, Relu,
-    Result, Sequential, Shape, Sigmoid, Softmax, Step, Tanh,
-};
+use crate::layer::walk;
+use crate::registry::{Kind, MAX_DEPTH};
+use crate::{Chain, Error, FormatError, Layer, LayerConfig, Real, Registry, Result, Sequential, Shape};
 use nalgebra::DMatrix;
 use safetensors::{Dtype, SafeTensors, View};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 pub(crate) const FORMAT: &str = "backprop";
-pub(crate) const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "2";
+/// The versions this code reads: 1 (flat networks) is 2 without nesting.
+pub(crate) const READABLE: [&str; 2] = ["1", "2"];
 
 /// One tensor ready to be written: row-major little-endian bytes.
 pub(crate) struct Tensor {
@@ -79,7 +93,34 @@ impl View for Tensor {
 }
 
 /// A file's metadata and named tensors, ready to serialize.
-pub(crate) type FileParts = (HashMap<String, String>, Vec<(String, Tensor)>);
+pub(crate) type FileParts = (BTreeMap<String, String>, Vec<(String, Tensor)>);
+
+/// The bytes of a safetensors file of `tensors` with `metadata`, the same bytes every time.
+///
+/// The safetensors crate takes metadata as a `HashMap`, whose order changes from one map to the
+/// next, so the file would too; the header is written again here with the metadata in key order
+/// (tensors it already orders by alignment and name).
+pub(crate) fn serialize(tensors: Vec<(String, Tensor)>, metadata: BTreeMap<String, String>) -> Result<Vec<u8>> {
+    let bytes = safetensors::serialize(tensors, None).map_err(format_err)?;
+    let header_end = bytes
+        .get(..8)
+        .and_then(|n| usize::try_from(u64::from_le_bytes(n.try_into().ok()?)).ok())
+        .and_then(|n| n.checked_add(8))
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(|| format_err("the safetensors crate wrote no header"))?;
+    let mut header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..header_end]).map_err(format_err)?;
+    let metadata = metadata.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    header.insert("__metadata__".into(), serde_json::Value::Object(metadata));
+    let mut text = serde_json::to_vec(&header).map_err(format_err)?;
+    // The data starts 8-byte aligned, as safetensors writes it.
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - header_end);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[header_end..]);
+    Ok(out)
+}
 
 pub(crate) fn dtype_of<T: Real>() -> Dtype {
     if T::BYTES == 4 {
@@ -93,30 +134,38 @@ pub(crate) fn format_err(e: impl std::fmt::Display) -> Error {
     Error::Format(FormatError::Safetensors(e.to_string()))
 }
 
-/// The name of a layer's tensor.
-fn tensor_name(layer: usize, role: &str) -> String {
-    format!("{layer}.{role}")
-}
-
-/// Every tensor of the network, in order: per layer, parameters then buffers.
+/// Every tensor of the network with its path, in order: parameters, then buffers.
 fn tensors_of<T: Real>(net: &Sequential<T>) -> Vec<(String, &DMatrix<T>)> {
     let mut out = Vec::new();
-    for (i, layer) in net.layers().enumerate() {
-        layer.visit_params(&mut |p| out.push((tensor_name(i, p.name()), p.value())));
-        layer.visit_buffers(&mut |name, m| out.push((tensor_name(i, name), m)));
-    }
+    walk::params(net.chain(), &mut String::new(), &mut |path, p| out.push((path.to_string(), p.value())));
+    walk::buffers(net.chain(), &mut String::new(), &mut |path, m| out.push((path.to_string(), m)));
     out
 }
 
+/// Every layer's metadata entry, `("layer.<path>", "kind key=value ...")`, parents first.
+pub(crate) fn layer_entries<T: Real>(chain: &Chain<T>) -> Result<Vec<(String, String)>> {
+    let mut entries = Vec::new();
+    let mut result = Ok(());
+    walk::layers(chain, &mut String::new(), &mut |path, layer| {
+        if result.is_ok() {
+            match encode_config(path, &layer.config()) {
+                Ok(text) => entries.push((format!("layer.{path}"), text)),
+                Err(e) => result = Err(e),
+            }
+        }
+    });
+    result.map(|()| entries)
+}
+
 /// `"kind key=value ..."`; kinds, keys and values may not contain whitespace or `=`.
-pub(crate) fn encode_config(index: usize, config: &LayerConfig) -> Result<String> {
+pub(crate) fn encode_config(path: &str, config: &LayerConfig) -> Result<String> {
     let bad = |s: &str| s.is_empty() || s.contains(|c: char| c.is_whitespace() || c == '=');
     let mut text = config.kind.clone();
     for (key, value) in &config.settings {
         if bad(key) || bad(value) {
             return Err(Error::InvalidConfig {
                 name: "layer setting",
-                value: format!("layer {index}: {key}={value}"),
+                value: format!("layer {path}: {key}={value}"),
                 expected: "non-empty names and values without spaces or '='",
             });
         }
@@ -134,7 +183,7 @@ pub(crate) fn encode_config(index: usize, config: &LayerConfig) -> Result<String
 
 fn decode_config(key: &str, text: &str) -> Result<LayerConfig> {
     let mut words = text.split_whitespace();
-    let mut config = LayerConfig::new(words.next().unwrap_or_default());
+    let mut config = LayerConfig::new(words.next().unwrap_or_default()).read_from(key);
     for word in words {
         let (name, value) = word.split_once('=').ok_or_else(|| bad_metadata(key, text, "kind key=value ..."))?;
         config = config.with(name, value);
@@ -155,57 +204,48 @@ fn parse_shape(text: &str) -> Option<Shape> {
     }
 }
 
-/// A setting of a layer's configuration, parsed.
-fn setting<V: std::str::FromStr>(index: usize, config: &LayerConfig, name: &'static str) -> Result<V> {
-    let key = format!("layer.{index}");
-    let text =
-        config.settings.get(name).ok_or_else(|| bad_metadata(&key, &config.kind, "a layer with all its settings"))?;
-    text.parse().map_err(|_| bad_metadata(&key, text, "a number or true/false for each setting"))
+/// The metadata being read: entries by key, and how many layer entries were used so far.
+struct Metadata<'m> {
+    entries: &'m HashMap<String, String>,
+    /// `layer.*` entries in the file.
+    layer_entries: usize,
+    /// `layer.*` entries read so far.
+    layers_read: usize,
+    /// Parameter and buffer values the layers read so far will hold (saturating).
+    declared: usize,
+    /// Whether every leaf read so far declared its values (registered kinds may not).
+    all_declared: bool,
 }
 
-/// Rebuilds a built-in layer from its configuration, with the number of parameter values it
-/// will hold (checked against the file before the layer allocates anything).
-fn layer_from_config<T: Real>(index: usize, config: &LayerConfig) -> Result<(Box<dyn Layer<T>>, usize)> {
-    let layer: Box<dyn Layer<T>> = match config.kind.as_str() {
-        "dense" => {
-            let (in_dim, out_dim): (usize, usize) =
-                (setting(index, config, "in_dim")?, setting(index, config, "out_dim")?);
-            let bias: bool = setting(index, config, "bias")?;
-            let values = in_dim.checked_mul(out_dim).and_then(|w| w.checked_add(if bias { out_dim } else { 0 }));
-            let layer = Dense::<T>::new(in_dim, out_dim);
-            let layer = if bias { layer } else { layer.without_bias() };
-            return Ok((Box::new(layer), values.unwrap_or(usize::MAX)));
+impl Metadata<'_> {
+    /// Rebuilds the (unbuilt) layer at `path` from its entry, and its children from theirs.
+    fn layer<T: Real>(&mut self, registry: &Registry<T>, path: &str, depth: usize) -> Result<Box<dyn Layer<T>>> {
+        if depth > MAX_DEPTH {
+            return Err(Error::Format(FormatError::TooDeep { path: path.to_string(), limit: MAX_DEPTH }));
         }
-        "sigmoid" => Box::new(Sigmoid),
-        "tanh" => Box::new(Tanh),
-        "relu" => Box::new(Relu),
-        "identity" => Box::new(Identity),
-        "step" => Box::new(Step),
-        "softmax" => Box::new(Softmax),
-        "leaky_relu" => {
-            let alpha: f64 = setting(index, config, "alpha")?;
-            if !alpha.is_finite() {
-                return Err(bad_metadata(&format!("layer.{index}"), &alpha.to_string(), "a finite slope"));
-            }
-            Box::new(LeakyRelu { alpha })
-        }
-        "dropout" => {
-            let scaling = match config.settings.get("scaling").map(String::as_str) {
-                Some("inverted") => DropoutScaling::Inverted,
-                Some("at_inference") => DropoutScaling::AtInference,
-                _ => {
-                    return Err(bad_metadata(
-                        &format!("layer.{index}"),
-                        &config.kind,
-                        "scaling=inverted or at_inference",
-                    ))
+        let key = format!("layer.{path}");
+        let text = self.entries.get(&key).ok_or_else(|| bad_metadata(&key, "", "a layer description"))?;
+        let config = decode_config(&key, text)?;
+        self.layers_read += 1;
+        match registry.get(&config.kind) {
+            None => Err(Error::Format(FormatError::UnknownLayer { path: path.to_string(), kind: config.kind })),
+            Some(Kind::Leaf { build, values }) => {
+                match values {
+                    Some(values) => self.declared = self.declared.saturating_add(values(&config)?),
+                    None => self.all_declared = false,
                 }
-            };
-            Box::new(Dropout::<T>::new(setting(index, config, "p")?)?.with_scaling(scaling))
+                build(&config)
+            }
+            Some(Kind::Container { children, build }) => {
+                let names = children(&config, self.layer_entries.saturating_sub(self.layers_read))?;
+                let children = names
+                    .iter()
+                    .map(|name| self.layer(registry, &format!("{path}.{name}"), depth + 1))
+                    .collect::<Result<Vec<_>>>()?;
+                build(&config, children)
+            }
         }
-        other => return Err(Error::Format(FormatError::UnknownLayer { index, kind: other.to_string() })),
-    };
-    Ok((layer, 0))
+    }
 }
 
 /// Reads the tensor `name` of the file as a matrix of `T`, checking its type, its shape (`shape`,
@@ -269,20 +309,17 @@ pub(crate) fn read_network_tensors<T: Real>(
 /// Writes tensors read by [`read_network_tensors`] into the network, in the same order.
 pub(crate) fn assign_network_tensors<T: Real>(net: &mut Sequential<T>, values: Vec<DMatrix<T>>) {
     let mut values = values.into_iter();
-    for (i, layer) in net.layers_mut().enumerate() {
-        let id = LayerId { index: Some(i), kind: layer.kind() };
-        layer.visit_params_mut(&mut |p| {
-            if let Some(v) = values.next() {
-                // Cannot fail: read_network_tensors checked every shape, in this order.
-                let _ = p.set_value(&v, id);
-            }
-        });
-        layer.visit_buffers_mut(&mut |_, m| {
-            if let Some(v) = values.next().filter(|v| v.shape() == m.shape()) {
-                m.copy_from(&v);
-            }
-        });
-    }
+    // Cannot fail: read_network_tensors checked every shape, in this order.
+    walk::params_mut(net.chain_mut(), &mut String::new(), &mut |_, p| {
+        if let Some(v) = values.next().filter(|v| v.shape() == p.value().shape()) {
+            p.value_mut().copy_from(&v);
+        }
+    });
+    walk::buffers_mut(net.chain_mut(), &mut String::new(), &mut |_, m| {
+        if let Some(v) = values.next().filter(|v| v.shape() == m.shape()) {
+            m.copy_from(&v);
+        }
+    });
 }
 
 impl<T: Real> Sequential<T> {
@@ -293,28 +330,26 @@ impl<T: Real> Sequential<T> {
     /// setting contains spaces), or two tensors would share a name.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let (metadata, tensors) = self.file_parts()?;
-        safetensors::serialize(tensors, Some(metadata)).map_err(format_err)
+        serialize(tensors, metadata)
     }
 
     /// The metadata and the tensors of [`to_bytes`](Sequential::to_bytes), before serializing.
     pub(crate) fn file_parts(&self) -> Result<FileParts> {
-        let mut metadata = HashMap::from([
+        let mut metadata = BTreeMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), VERSION.to_string()),
             ("dtype".to_string(), format!("{:?}", dtype_of::<T>())),
             ("input_shape".to_string(), self.input_shape().to_string()),
             ("layers".to_string(), self.len().to_string()),
         ]);
-        for (i, layer) in self.layers().enumerate() {
-            metadata.insert(format!("layer.{i}"), encode_config(i, &layer.config())?);
-        }
+        metadata.extend(layer_entries(self.chain())?);
         let mut tensors: Vec<(String, Tensor)> = Vec::new();
         for (name, m) in tensors_of(self) {
             if tensors.iter().any(|(n, _)| *n == name) {
                 return Err(Error::InvalidConfig {
                     name: "tensor name",
                     value: name,
-                    expected: "unique parameter and buffer names within each layer",
+                    expected: "unique parameter and buffer names within each layer, and unique child names",
                 });
             }
             tensors.push((name, Tensor::of(m)));
@@ -323,55 +358,61 @@ impl<T: Real> Sequential<T> {
     }
 
     /// Rebuilds a network from the bytes of a file written by [`to_bytes`](Sequential::to_bytes)
-    /// or [`save`](Sequential::save), without any code describing its architecture.
+    /// or [`save`](Sequential::save), without any code describing its architecture, from the
+    /// crate's own layer kinds (see [`from_bytes_with`](Sequential::from_bytes_with) for others).
+    ///
+    /// # Errors
+    /// As [`from_bytes_with`](Sequential::from_bytes_with).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_with(bytes, &Registry::new())
+    }
+
+    /// Rebuilds a network from a file's bytes, with layer kinds from `registry` (which knows
+    /// your own kinds once [registered](Registry::register)).
     ///
     /// # Errors
     /// [`Error::Format`] for anything wrong with the bytes: not safetensors, metadata missing or
-    /// wrong, an unknown layer kind, another scalar type than `T`, tensors missing, extra, of the
-    /// wrong shape or holding NaN/infinity; [`Error::LayerChain`] if the declared layers do not
-    /// fit together.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+    /// wrong, a layer kind the registry does not know ([`FormatError::UnknownLayer`], naming
+    /// its path), nesting deeper than [`MAX_DEPTH`], another scalar type than `T`, tensors
+    /// missing, extra, of the wrong shape or holding NaN/infinity; [`Error::LayerChain`] if the
+    /// declared layers do not fit together.
+    pub fn from_bytes_with(bytes: &[u8], registry: &Registry<T>) -> Result<Self> {
         let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
         let empty = HashMap::new();
         let meta = header.metadata().as_ref().unwrap_or(&empty);
+        check_header::<T>(meta)?;
         let get = |key: &'static str| {
             meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
         };
-        if get("format")? != FORMAT {
-            return Err(bad_metadata("format", get("format")?, "\"backprop\""));
-        }
-        if get("format_version")? != VERSION {
-            return Err(bad_metadata("format_version", get("format_version")?, "\"1\""));
-        }
-        let dtype = format!("{:?}", dtype_of::<T>());
-        if get("dtype")? != dtype {
-            return Err(Error::Format(FormatError::WrongDtype {
-                tensor: "file".into(),
-                expected: T::NAME,
-                got: get("dtype")?.to_string(),
-            }));
-        }
         let input = parse_shape(get("input_shape")?)
             .ok_or_else(|| bad_metadata("input_shape", get("input_shape").unwrap_or_default(), "N or CxHxW"))?;
-        let count: usize =
-            get("layers")?.parse().map_err(|_| bad_metadata("layers", get("layers").unwrap_or_default(), "a count"))?;
-        if meta.keys().filter(|k| k.starts_with("layer.")).count() != count {
-            return Err(bad_metadata("layers", get("layers")?, "the number of layer.<i> entries"));
-        }
+        let layer_entries = meta.keys().filter(|k| k.starts_with("layer.")).count();
+        let count: usize = get("layers")?
+            .parse()
+            .ok()
+            .filter(|&n| n <= layer_entries)
+            .ok_or_else(|| bad_metadata("layers", get("layers").unwrap_or_default(), "a count of layer entries"))?;
 
+        let mut reader = Metadata { entries: meta, layer_entries, layers_read: 0, declared: 0, all_declared: true };
         let mut builder = Sequential::builder_shaped(input);
-        let mut declared: usize = 0;
         for i in 0..count {
-            let key = format!("layer.{i}");
-            let text = meta.get(&key).ok_or_else(|| bad_metadata(&key, "", "a layer description"))?;
-            let (layer, values) = layer_from_config::<T>(i, &decode_config(&key, text)?)?;
-            declared = declared.saturating_add(values);
-            builder = builder.add_boxed(layer);
+            builder = builder.add_boxed(reader.layer(registry, &i.to_string(), 1)?);
+        }
+        if reader.layers_read != layer_entries {
+            return Err(bad_metadata(
+                "layers",
+                &format!(
+                    "{count} layers holding {} layer entries in all, of {layer_entries} in the file",
+                    reader.layers_read
+                ),
+                "one layer.<path> entry for every layer, no more",
+            ));
         }
         let stored: usize = file.tensors().iter().map(|(_, v)| v.shape().iter().product::<usize>()).sum();
-        if declared != stored {
-            return Err(Error::Format(FormatError::SizeMismatch { declared, stored }));
+        // Kinds that declare nothing may hold more, never less.
+        if reader.declared > stored || (reader.all_declared && reader.declared != stored) {
+            return Err(Error::Format(FormatError::SizeMismatch { declared: reader.declared, stored }));
         }
         let mut net = builder.build(0)?;
         let values = read_network_tensors(&net, &file, &|_| false)?;
@@ -402,12 +443,21 @@ impl<T: Real> Sequential<T> {
         write_atomically(path.as_ref(), &self.to_bytes()?)
     }
 
-    /// Loads a network saved with [`save`](Sequential::save).
+    /// Loads a network saved with [`save`](Sequential::save), from the crate's own layer kinds.
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as [`from_bytes`](Sequential::from_bytes).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         Self::from_bytes(&read(path.as_ref())?)
+    }
+
+    /// Loads a network saved with [`save`](Sequential::save), with layer kinds from `registry`
+    /// (for layers written outside this crate; see [`Registry`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read; as [`from_bytes_with`](Sequential::from_bytes_with).
+    pub fn load_with(path: impl AsRef<Path>, registry: &Registry<T>) -> Result<Self> {
+        Self::from_bytes_with(&read(path.as_ref())?, registry)
     }
 
     /// Loads the parameters of a saved network into this one (see
@@ -418,6 +468,28 @@ impl<T: Real> Sequential<T> {
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         self.load_weights_from_bytes(&read(path.as_ref())?)
     }
+}
+
+/// Checks the entries every file of this format has: `format`, a readable `format_version`,
+/// and `dtype` for the scalar type `T`.
+pub(crate) fn check_header<T: Real>(meta: &HashMap<String, String>) -> Result<()> {
+    let get = |key: &'static str| {
+        meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
+    };
+    if get("format")? != FORMAT {
+        return Err(bad_metadata("format", get("format")?, "\"backprop\""));
+    }
+    if !READABLE.contains(&get("format_version")?) {
+        return Err(bad_metadata("format_version", get("format_version")?, "\"1\" or \"2\""));
+    }
+    if get("dtype")? != format!("{:?}", dtype_of::<T>()) {
+        return Err(Error::Format(FormatError::WrongDtype {
+            tensor: "file".into(),
+            expected: T::NAME,
+            got: get("dtype")?.to_string(),
+        }));
+    }
+    Ok(())
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
@@ -516,10 +588,10 @@ mod tests {
     #[test]
     fn configs_round_trip_and_reject_spaces() {
         let config = LayerConfig::new("dense").with("in_dim", 2).with("bias", false);
-        let text = encode_config(0, &config).unwrap();
+        let text = encode_config("0", &config).unwrap();
         assert_eq!(text, "dense bias=false in_dim=2");
         assert_eq!(decode_config("layer.0", &text).unwrap(), config);
-        assert!(encode_config(0, &LayerConfig::new("x").with("name", "a b")).is_err());
+        assert!(encode_config("0", &LayerConfig::new("x").with("name", "a b")).is_err());
     }
 
     #[test]

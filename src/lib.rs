@@ -61,6 +61,7 @@
 #![warn(missing_debug_implementations)]
 
 mod activation;
+mod check;
 pub mod checkpoint;
 pub mod data;
 mod error;
@@ -78,7 +79,9 @@ pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod real;
+pub mod registry;
 mod schedule;
+mod sequential;
 mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
@@ -86,20 +89,24 @@ pub use error::{Dims, Error, FormatError, LayerId, Result};
 pub use fit::{Control, FitConfig};
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
-pub use layer::{ensure_shape, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Shape, Softmax};
+pub use layer::{
+    ensure_shape, Chain, Decay, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Residual, Shape, Softmax,
+};
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
 pub use metrics::{accuracy, argmax_row, Evaluation};
-pub use network::{Network, Sequential, SequentialBuilder};
+pub use network::Network;
 pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
+pub use registry::Registry;
 pub use schedule::Schedule;
+pub use sequential::{Sequential, SequentialBuilder};
 
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Activation, BinaryCrossEntropy, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer, LeakyRelu,
-        Loss, Network, Optimizer, Reduction, Relu, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy,
-        SquaredError, Step, Tanh,
+        Activation, BinaryCrossEntropy, Chain, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer,
+        LeakyRelu, Loss, Network, Optimizer, Reduction, Relu, Residual, Sequential, Sgd, Shape, Sigmoid, Softmax,
+        SoftmaxCrossEntropy, SquaredError, Step, Tanh,
     };
     pub use crate::{AdaGrad, Adam, AdamW, Control, Momentum, Nesterov, RmsProp, Schedule, WeightDecay};
 }

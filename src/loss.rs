@@ -2,6 +2,7 @@
 //!
 //! `y` are the network's outputs and `t` the targets, one row per sample.
 
+use crate::check::{check_finite, check_rows};
 use crate::layer::{ensure_shape, softmax_rows};
 use crate::{Dims, Error, Real, Result};
 use nalgebra::DMatrix;
@@ -45,38 +46,8 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
 
 /// Checks rows, then the loss's own target rules.
 fn check<T: Real, L: Loss<T> + ?Sized>(loss: &L, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
-    if y.nrows() != t.nrows() {
-        return Err(Error::RowCountMismatch { x_rows: y.nrows(), t_rows: t.nrows() });
-    }
+    check_rows(y, t)?;
     loss.check_targets(y.ncols(), t)
-}
-
-/// Whether every value is finite. No early exit, so the loop vectorizes: `0·v` is 0 for a finite
-/// `v` and NaN for an infinite or NaN one, and a NaN survives the sums.
-pub(crate) fn all_finite<T: Real>(values: &[T]) -> bool {
-    const LANES: usize = 16;
-    let zero = T::zero();
-    let mut lanes = [zero; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += zero * v;
-        }
-    }
-    let tail = chunks.remainder().iter().fold(zero, |acc, &v| acc + zero * v);
-    (lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail).is_finite()
-}
-
-/// The first non-finite value of `m`, as an error about `what`.
-pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
-    if all_finite(m.as_slice()) {
-        return Ok(());
-    }
-    // Column-major order; report the first bad value found.
-    match m.as_slice().iter().position(|v| !v.is_finite()) {
-        None => Ok(()),
-        Some(k) => Err(Error::NonFinite { what, row: k % m.nrows(), col: k / m.nrows(), value: m[k].to_f64() }),
-    }
 }
 
 fn check_same_shape<T: Real>(loss: &'static str, width: usize, t: &DMatrix<T>) -> Result<()> {

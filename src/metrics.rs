@@ -1,6 +1,6 @@
 //! Accuracy and the result of [`Network::evaluate`](crate::Network::evaluate).
 
-use crate::network::check_rows;
+use crate::check::check_rows;
 use crate::{Dims, Error, Real, Result};
 use nalgebra::DMatrix;
 

@@ -1,14 +1,16 @@
-//! The [`Network`] trait and [`Sequential`], a stack of layers.
+//! The [`Network`] trait, and the training loop behind [`Network::fit`].
+//!
+//! The loop lives beside the trait it drives: [`FitConfig`] (in `fit.rs`) only describes a run,
+//! so the import runs one way, from here to there.
 
-use crate::fit::{self, FitConfig};
-use crate::loss::{all_finite, check_finite};
-use crate::metrics::{accuracy, Evaluation};
-use crate::History;
-use crate::{
-    seeded, Error, Layer, LayerId, Loss, Optimizer, Param, Real, Result, SeededRng, Shape, Stream, WeightDecay,
-};
+use crate::check::{check_finite, check_rows};
+use crate::fit::{Control, FitConfig, Validation};
+use crate::history::EpochClock;
+use crate::layer::ensure_shape;
+use crate::metrics::{accuracy, count_right, Evaluation};
+use crate::{seeded, EpochStats, Error, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream};
 use nalgebra::DMatrix;
-use std::any::Any;
+use rand::RngExt;
 use std::fmt::Debug;
 
 /// A trainable network: inference, one training step, and its parameters; `fit` and `evaluate`
@@ -36,8 +38,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// set); shapes are still checked, so a wrong one is an error, not a panic.
     ///
     /// # Errors
-    /// [`Error::Diverged`] (with epoch 0) if the loss or a gradient is not finite — the update is
-    /// then not applied; shape errors from the layers or the loss; optimizer errors.
+    /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite — the update
+    /// is then not applied; shape errors from the layers or the loss; optimizer errors.
     fn train_step(
         &mut self,
         x: &DMatrix<T>,
@@ -47,20 +49,28 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         rng: &mut SeededRng,
     ) -> Result<T>;
 
-    /// Calls `f` on every parameter, in order: layer by layer, each in its documented order.
-    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>));
+    /// Calls `f` on every parameter with its path (`"0.weight"`, `"3.body.1.bias"`), in order:
+    /// layer by layer, depth first, each layer's in its documented order. This order is the
+    /// optimizer's, and the paths are the names in files and gradient-check reports.
+    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>));
 
-    /// Calls `f` on every parameter, mutably, in the order of
+    /// Calls `f` on every parameter, mutably, with its path, in the order of
     /// [`visit_params`](Network::visit_params).
-    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<T>));
+    fn visit_params_mut(&mut self, f: &mut dyn FnMut(&str, &mut Param<T>));
 
     /// Calls `f` on every buffer (state saved but never optimized, such as batch-norm running
-    /// statistics), layer by layer. The default has none.
-    fn visit_buffers<'a>(&'a self, _f: &mut dyn FnMut(&'static str, &'a DMatrix<T>)) {}
+    /// statistics) with its path, in order. The default has none.
+    fn visit_buffers<'a>(&'a self, _f: &mut dyn FnMut(&str, &'a DMatrix<T>)) {}
 
-    /// Calls `f` on every buffer, mutably, in the order of
+    /// Calls `f` on every buffer, mutably, with its path, in the order of
     /// [`visit_buffers`](Network::visit_buffers).
-    fn visit_buffers_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {}
+    fn visit_buffers_mut(&mut self, _f: &mut dyn FnMut(&str, &mut DMatrix<T>)) {}
+
+    /// Whether every layer is [smooth](crate::Layer::is_smooth) (a gradient check then fails
+    /// on any probe that looks like a kink). The default is `false`.
+    fn is_smooth(&self) -> bool {
+        false
+    }
 
     /// The output of the last training step, if there was one (used for training accuracy).
     fn last_output(&self) -> Option<&DMatrix<T>> {
@@ -70,7 +80,14 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// Every parameter, in the order of [`visit_params`](Network::visit_params).
     fn params(&self) -> Vec<&Param<T>> {
         let mut params = Vec::new();
-        self.visit_params(&mut |p| params.push(p));
+        self.visit_params(&mut |_, p| params.push(p));
+        params
+    }
+
+    /// Every parameter with its path, in the order of [`visit_params`](Network::visit_params).
+    fn named_params(&self) -> Vec<(String, &Param<T>)> {
+        let mut params = Vec::new();
+        self.visit_params(&mut |path, p| params.push((path.to_string(), p)));
         params
     }
 
@@ -95,7 +112,7 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     where
         Self: Sized,
     {
-        fit::fit(self, x, t, config)
+        fit(self, x, t, config)
     }
 
     /// The loss and the accuracy of the network's predictions for `x` against targets `t`.
@@ -115,302 +132,256 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     }
 }
 
-/// Empties `list` and returns its allocation as an empty list of references of another lifetime,
-/// so a training step can fill it without allocating.
-///
-/// No element survives, so no reference outlives its borrow; the standard library collects a
-/// vector's `into_iter` in place when the element layout is the same, keeping the allocation.
-fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
-    list.clear();
-    list.into_iter().map(|_| unreachable!("the list is empty")).collect()
+/// Copies every parameter value of `net`, in order.
+fn snapshot<T: Real, N: Network<T>>(net: &N) -> Vec<DMatrix<T>> {
+    let mut values = Vec::new();
+    net.visit_params(&mut |_, p| values.push(p.value().clone()));
+    net.visit_buffers(&mut |_, m| values.push(m.clone()));
+    values
 }
 
-pub(crate) fn check_rows<T: Real>(x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
-    if x.nrows() != t.nrows() {
-        return Err(Error::RowCountMismatch { x_rows: x.nrows(), t_rows: t.nrows() });
-    }
-    Ok(())
-}
-
-/// Layers applied one after another, built from the input shape.
-///
-/// Rows of every matrix are samples. The network owns the matrix at every layer boundary and
-/// the gradient there, and reuses them from batch to batch.
-///
-/// # Example: the course's XOR network (실습 2)
-/// ```
-/// use backprop::prelude::*;
-/// use nalgebra::DMatrix;
-///
-/// let mut net = Sequential::<f64>::builder(2)
-///     .add(Dense::new(2, 3).without_bias().with_init(Init::Uniform { low: 0.0, high: 1.0 }))
-///     .add(Sigmoid)
-///     .add(Dense::new(3, 1).without_bias().with_init(Init::Uniform { low: 0.0, high: 1.0 }))
-///     .add(Sigmoid)
-///     .build(0)?;
-/// assert_eq!(net.num_params(), 9);
-/// let y = net.predict(&DMatrix::from_row_slice(1, 2, &[1.0, 0.0]))?;
-/// assert_eq!(y.shape(), (1, 1));
-/// # Ok::<(), backprop::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct Sequential<T: Real> {
-    input: Shape,
-    layers: Vec<Box<dyn Layer<T>>>,
-    output: Shape,
-    /// `outputs[i]`: the output of layer `i` in the last training step.
-    outputs: Vec<DMatrix<T>>,
-    /// `grads[i]`: `∂E/∂outputs[i]` in the last training step.
-    grads: Vec<DMatrix<T>>,
-    /// Always empty: the allocation of the parameter list handed to the optimizer, kept from
-    /// step to step (see [`recycle`]).
-    param_list: Vec<&'static mut Param<T>>,
-}
-
-/// Collects layers for a [`Sequential`] network; [`build`](SequentialBuilder::build) checks the
-/// chain of shapes and initializes the parameters.
-#[derive(Debug)]
-pub struct SequentialBuilder<T: Real> {
-    input: Shape,
-    layers: Vec<Box<dyn Layer<T>>>,
-}
-
-impl<T: Real> SequentialBuilder<T> {
-    /// Appends a layer (any [`Layer`], including any [`Activation`](crate::Activation)).
-    #[allow(clippy::should_implement_trait)] // named like Keras' `model.add`, not `+`
-    pub fn add<L: Layer<T>>(mut self, layer: L) -> Self {
-        self.layers.push(Box::new(layer));
-        self
-    }
-
-    /// Appends a boxed layer.
-    pub fn add_boxed(mut self, layer: Box<dyn Layer<T>>) -> Self {
-        self.layers.push(layer);
-        self
-    }
-
-    /// Builds the network: connects every layer to the shape the one before it gives, and
-    /// initializes the parameters in layer order from `seed`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for a network without layers; [`Error::LayerChain`] (naming the
-    /// layer) where two layers do not fit; the layers' own configuration errors.
-    pub fn build(mut self, seed: u64) -> Result<Sequential<T>> {
-        if self.layers.is_empty() {
-            return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
+/// Puts back values taken by [`snapshot`].
+fn restore<T: Real, N: Network<T>>(net: &mut N, values: &[DMatrix<T>]) {
+    let mut values = values.iter();
+    net.visit_params_mut(&mut |_, p| {
+        if let Some(v) = values.next() {
+            p.value_mut().copy_from(v);
         }
-        if self.input.is_empty() {
-            return Err(Error::InvalidConfig { name: "input width", value: "0".into(), expected: ">= 1" });
+    });
+    net.visit_buffers_mut(&mut |_, m| {
+        if let Some(v) = values.next() {
+            m.copy_from(v);
         }
-        let mut rng = seeded(seed, Stream::Init);
-        let mut shape = self.input;
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            shape = layer.build(shape, &mut rng).map_err(|e| e.at_layer(i))?;
-        }
-        let n = self.layers.len();
-        Ok(Sequential {
-            input: self.input,
-            layers: self.layers,
-            output: shape,
-            outputs: (0..n).map(|_| DMatrix::zeros(0, 0)).collect(),
-            grads: (0..n).map(|_| DMatrix::zeros(0, 0)).collect(),
-            param_list: Vec::new(),
-        })
-    }
+    });
 }
 
-impl<T: Real> Sequential<T> {
-    /// Starts a network whose samples have `input` features.
-    pub fn builder(input: usize) -> SequentialBuilder<T> {
-        Self::builder_shaped(Shape::Flat(input))
+/// Checks inputs and targets for `net` and `loss`.
+fn check_data<T: Real, N: Network<T>>(
+    net: &N,
+    loss: &dyn Loss<T>,
+    what: &'static str,
+    x: &DMatrix<T>,
+    t: &DMatrix<T>,
+) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::EmptyInput { what, got: x.into() });
     }
-
-    /// Starts a network whose samples have shape `input` (e.g. an image).
-    pub fn builder_shaped(input: Shape) -> SequentialBuilder<T> {
-        SequentialBuilder { input, layers: Vec::new() }
+    if x.ncols() != net.input_width() {
+        // predict reports the mismatch with the first layer's name.
+        net.predict(&DMatrix::zeros(0, x.ncols()))?;
     }
+    check_rows(x, t)?;
+    check_finite(what, x)?;
+    loss.check_targets(net.output_width(), t)
+}
 
-    /// The shape of one input sample.
-    pub fn input_shape(&self) -> Shape {
-        self.input
-    }
-
-    /// The shape of one output sample.
-    pub fn output_shape(&self) -> Shape {
-        self.output
-    }
-
-    /// The layers, in order.
-    pub fn layers(&self) -> impl Iterator<Item = &dyn Layer<T>> {
-        self.layers.iter().map(|l| l.as_ref())
-    }
-
-    /// Number of layers.
-    pub fn len(&self) -> usize {
-        self.layers.len()
-    }
-
-    /// Whether the network has no layers (never true for a built network).
-    pub fn is_empty(&self) -> bool {
-        self.layers.is_empty()
-    }
-
-    /// Layer `index` as its concrete type, e.g. `net.layer::<Dense<f64>>(0)` to read its weights;
-    /// `None` if there is no such layer or it is of another type.
-    pub fn layer<L: Layer<T>>(&self, index: usize) -> Option<&L> {
-        let layer: &dyn Any = self.layers.get(index)?.as_ref();
-        layer.downcast_ref()
-    }
-
-    /// Layer `index` as its concrete type, mutably (e.g. to [`set_weight`](crate::Dense::set_weight)).
-    pub fn layer_mut<L: Layer<T>>(&mut self, index: usize) -> Option<&mut L> {
-        let layer: &mut dyn Any = self.layers.get_mut(index)?.as_mut();
-        layer.downcast_mut()
-    }
-
-    /// The value of parameter `name` (`"weight"`, `"bias"`, ...) of layer `layer`, as saved in a
-    /// model file under `"<layer>.<name>"`; `None` if there is no such parameter.
-    pub fn param(&self, layer: usize, name: &str) -> Option<&DMatrix<T>> {
-        let mut found = None;
-        self.layers.get(layer)?.visit_params(&mut |p| {
-            if p.name() == name && found.is_none() {
-                found = Some(p.value());
+/// The training loop behind [`Network::fit`].
+fn fit<T: Real, N: Network<T>>(
+    net: &mut N,
+    x: &DMatrix<T>,
+    t: &DMatrix<T>,
+    config: &mut FitConfig<T>,
+) -> Result<History> {
+    config.validate()?;
+    // Set the validation rows apart before checking anything else (a split copies both parts,
+    // validation data is copied out of the configuration: once per fit, not per batch).
+    let split = match &config.validation {
+        Some(Validation::Split(f)) => {
+            let n_val = ((x.nrows() as f64) * f).round() as usize;
+            if n_val == 0 || n_val >= x.nrows() {
+                return Err(Error::InvalidConfig {
+                    name: "validation_split",
+                    value: format!("{f} of {} rows", x.nrows()),
+                    expected: "a fraction leaving at least one row on each side",
+                });
             }
-        });
-        found
-    }
-
-    /// Replaces parameter `name` of layer `layer` (the course's 실습 2-1 transplant, for any
-    /// layer kind).
-    ///
-    /// # Errors
-    /// [`Error::NoSuchParam`] if the layer has no such parameter; [`Error::ShapeMismatch`] if
-    /// `value` has another shape. The network is unchanged on error.
-    pub fn set_param(&mut self, layer: usize, name: &str, value: &DMatrix<T>) -> Result<()> {
-        let mut result = Err(Error::NoSuchParam { layer, name: name.to_string() });
-        if let Some(l) = self.layers.get_mut(layer) {
-            let id = LayerId { index: Some(layer), kind: l.kind() };
-            let mut done = false;
-            l.visit_params_mut(&mut |p| {
-                if p.name() == name && !done {
-                    done = true;
-                    result = p.set_value(value, id);
-                }
-            });
+            Some(x.nrows() - n_val)
         }
-        result
-    }
-
-    /// The layers, in order, mutably (for loading saved parameters).
-    pub(crate) fn layers_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Layer<T>>> {
-        self.layers.iter_mut()
-    }
-
-    /// Checks inputs: width and finiteness.
-    fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
-        if x.ncols() != self.input_width() {
-            return Err(Error::FeatureMismatch {
-                layer: LayerId { index: Some(0), kind: self.layers[0].kind() },
-                expected: self.input_width(),
-                got: x.ncols(),
-            });
+        _ => None,
+    };
+    let (x_train, t_train, val) = match (split, &config.validation) {
+        (Some(n), _) => {
+            let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
+            check_rows(x, t)?;
+            let n_all = x.nrows();
+            (
+                std::borrow::Cow::Owned(rows(x, 0..n)),
+                std::borrow::Cow::Owned(rows(t, 0..n)),
+                Some((rows(x, n..n_all), rows(t, n..n_all))),
+            )
         }
-        check_finite("x", x)
+        (None, Some(Validation::Data(xv, tv))) => {
+            (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), Some((xv.clone(), tv.clone())))
+        }
+        _ => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), None),
+    };
+    let (x, t) = (x_train.as_ref(), t_train.as_ref());
+    check_data(net, config.loss.as_ref(), "x", x, t)?;
+    if let Some((xv, tv)) = &val {
+        check_data(net, config.loss.as_ref(), "validation x", xv, tv)?;
     }
+
+    let n = x.nrows();
+    let batch = config.batch_size.unwrap_or(n).min(n);
+    let mut shuffle_rng = seeded(config.seed, Stream::Shuffle);
+    let mut train_rng = seeded(config.seed, Stream::Train);
+    let mut order: Vec<usize> = (0..n).collect();
+    let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    // Minibatches are gathered from a sample-major copy of x (sample i is column i, contiguous):
+    // gathering from x itself reads one element per column, a cache line each, for every sample.
+    let samples = if batch < n { x.transpose() } else { DMatrix::zeros(0, 0) };
+    let mut sample_buf = DMatrix::zeros(0, 0);
+    let base_rate = config.optimizer.learning_rate();
+    let mut history = History::with_capacity(config.epochs - config.start_epoch);
+    history.first_epoch = config.start_epoch;
+    let mut best: Option<(f64, usize, Vec<DMatrix<T>>)> = None;
+
+    // Progress lines, callbacks and early stopping look at every epoch's numbers as they come.
+    let watched = config.progress || config.callback.is_some() || config.patience.is_some();
+    let mut clock = EpochClock::new();
+    for epoch in config.start_epoch..config.epochs {
+        to_epoch_stream(&mut train_rng, epoch);
+        let rate = config.schedule.rate(base_rate, epoch, config.epochs);
+        if config.schedule != Schedule::Constant {
+            config.optimizer.set_learning_rate(rate)?;
+        }
+        let mut tally = Tally::default();
+        if batch == n {
+            // Full batch: the data itself, no copy.
+            tally.step(net, config, x, t, &mut train_rng, epoch)?;
+        } else {
+            if config.shuffle {
+                to_epoch_stream(&mut shuffle_rng, epoch);
+                order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+                shuffle(&mut order, &mut shuffle_rng);
+            }
+            for rows in order.chunks(batch) {
+                gather_samples(&samples, rows, &mut sample_buf, &mut xb);
+                gather_rows(t, rows, &mut tb);
+                tally.step(net, config, &xb, &tb, &mut train_rng, epoch)?;
+            }
+        }
+        history.steps += tally.steps;
+        let (val_loss, val_accuracy) = match &val {
+            Some((xv, tv)) => {
+                let e = net.evaluate(xv, tv, config.loss.as_ref())?;
+                (Some(e.loss), Some(e.accuracy))
+            }
+            None => (None, None),
+        };
+        let stats = EpochStats {
+            epoch,
+            loss: tally.loss / n as f64,
+            accuracy: tally.correct / n as f64,
+            val_loss,
+            val_accuracy,
+            learning_rate: config.optimizer.learning_rate(),
+            seconds: clock.lap(watched, &mut history.seconds),
+        };
+        history.push(&stats);
+        if config.progress {
+            eprintln!("{stats}");
+        }
+        let mut stop = config.callback.as_mut().is_some_and(|cb| cb(&stats) == Control::Stop);
+        if let Some(patience) = config.patience {
+            let monitored = val_loss.unwrap_or(stats.loss);
+            match &best {
+                Some((value, _, _)) if monitored >= *value => {}
+                _ => best = Some((monitored, epoch, snapshot(net))),
+            }
+            if best.as_ref().is_some_and(|(_, e, _)| epoch - e >= patience) {
+                stop = true;
+            }
+        }
+        if stop {
+            break;
+        }
+        if watched {
+            // The time the progress line, callback or snapshot took belongs to no epoch.
+            clock.restart();
+        }
+    }
+    clock.flush(&mut history.seconds);
+    if let Some((_, epoch, values)) = best {
+        restore(net, &values);
+        history.best_epoch = Some(epoch);
+    }
+    Ok(history)
 }
 
-impl<T: Real> Network<T> for Sequential<T> {
-    fn input_width(&self) -> usize {
-        self.input.len()
-    }
+/// Loss and correct predictions summed over an epoch's batches.
+#[derive(Default)]
+struct Tally {
+    loss: f64,
+    correct: f64,
+    steps: usize,
+}
 
-    fn output_width(&self) -> usize {
-        self.output.len()
-    }
-
-    fn predict(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        self.check_input(x)?;
-        let (mut a, mut b) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-        for (i, layer) in self.layers.iter().enumerate() {
-            let input = if i == 0 { x } else { &a };
-            layer.forward(input, &mut b).map_err(|e| e.at_layer(i))?;
-            std::mem::swap(&mut a, &mut b);
-        }
-        Ok(a)
-    }
-
-    fn train_step(
+impl Tally {
+    fn step<T: Real, N: Network<T>>(
         &mut self,
+        net: &mut N,
+        config: &mut FitConfig<T>,
         x: &DMatrix<T>,
         t: &DMatrix<T>,
-        loss: &dyn Loss<T>,
-        optimizer: &mut dyn Optimizer<T>,
         rng: &mut SeededRng,
-    ) -> Result<T> {
-        if x.ncols() != self.input_width() {
-            return self.check_input(x).map(|_| T::zero());
+        epoch: usize,
+    ) -> Result<()> {
+        let loss = net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng).map_err(|e| match e {
+            Error::Diverged { loss, .. } => Error::Diverged { epoch: Some(epoch), loss },
+            e => e,
+        })?;
+        let rows = x.nrows() as f64;
+        self.loss += loss.to_f64() * rows;
+        if let Some(y) = net.last_output() {
+            self.correct += count_right(y, t)? as f64;
         }
-        let last = self.layers.len() - 1;
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let (before, rest) = self.outputs.split_at_mut(i);
-            let input = if i == 0 { x } else { &before[i - 1] };
-            layer.forward_train(input, &mut rest[0], rng).map_err(|e| e.at_layer(i))?;
-        }
-        let y = &self.outputs[last];
-        let value = loss.loss_and_grad(y, t, &mut self.grads[last])?;
-        if !value.is_finite() {
-            return Err(Error::Diverged { epoch: 0, loss: value.to_f64() });
-        }
-        for (i, layer) in self.layers.iter_mut().enumerate().rev() {
-            let input = if i == 0 { x } else { &self.outputs[i - 1] };
-            let (before, rest) = self.grads.split_at_mut(i);
-            let grad_x = before.last_mut(); // none for the first layer: nobody needs ∂E/∂x
-            layer.backward(input, &self.outputs[i], &rest[0], grad_x).map_err(|e| e.at_layer(i))?;
-        }
-        let mut params = recycle(std::mem::take(&mut self.param_list));
-        for layer in &mut self.layers {
-            layer.visit_params_mut(&mut |p| params.push(p));
-        }
-        // The book's L2 weight decay adds ½λΣW² to the loss; only then is the list needed.
-        let penalty = if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
-            let weights: Vec<&Param<T>> = params.iter().map(|p| &**p).collect();
-            optimizer.penalty(&weights)
-        } else {
-            0.0
-        };
-        let value = value + T::cast(penalty);
-        let finite = value.is_finite() && params.iter().all(|p| p.grad().is_none_or(|g| all_finite(g.as_slice())));
-        let stepped =
-            if finite { optimizer.step(&mut params) } else { Err(Error::Diverged { epoch: 0, loss: value.to_f64() }) };
-        self.param_list = recycle(params);
-        stepped.map(|()| value)
+        self.steps += 1;
+        Ok(())
     }
+}
 
-    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<T>)) {
-        for layer in &self.layers {
-            layer.visit_params(f);
-        }
+/// Words of a generator's stream reserved for one epoch: 2³⁶ (enough for 2³⁴ `f64` draws).
+const EPOCH_WORDS_LOG2: u32 = 36;
+
+/// Points `rng`, made by [`seeded`]`(seed, stream)`, at the start of epoch `epoch`'s window of
+/// its stream: word `epoch · 2³⁶`. The generator then draws what it would for that epoch
+/// whatever it drew before. (ChaCha's word position has 68 bits, so 2³² epochs have windows.)
+/// Moving the position is cheap; changing the stream number would cost more than a whole epoch
+/// of the course's XOR network.
+fn to_epoch_stream(rng: &mut SeededRng, epoch: usize) {
+    rng.set_word_pos(((epoch as u64 & 0xffff_ffff) as u128) << EPOCH_WORDS_LOG2);
+}
+
+/// Fisher–Yates shuffle, drawing from the crate's seeded generator.
+fn shuffle(order: &mut [usize], rng: &mut SeededRng) {
+    for i in (1..order.len()).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
     }
+}
 
-    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<T>)) {
-        for layer in &mut self.layers {
-            layer.visit_params_mut(f);
-        }
+/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the rows of
+/// `out` (resized to `rows.len() × xs.nrows()`): one contiguous copy per sample into `buf`
+/// (`xs.nrows() × rows.len()`), then one transpose of the batch.
+fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>, out: &mut DMatrix<T>) {
+    let features = xs.nrows();
+    ensure_shape(buf, features, rows.len());
+    ensure_shape(out, rows.len(), features);
+    for (dst, &r) in buf.as_mut_slice().chunks_exact_mut(features.max(1)).zip(rows) {
+        dst.copy_from_slice(xs.column(r).as_slice());
     }
+    buf.transpose_to(out);
+}
 
-    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a DMatrix<T>)) {
-        for layer in &self.layers {
-            layer.visit_buffers(f);
+/// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).
+pub(crate) fn gather_rows<T: Real>(m: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
+    ensure_shape(out, rows.len(), m.ncols());
+    for j in 0..m.ncols() {
+        let src = m.column(j);
+        let mut dst = out.column_mut(j);
+        for (k, &r) in rows.iter().enumerate() {
+            dst[k] = src[r];
         }
-    }
-
-    fn visit_buffers_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {
-        for layer in &mut self.layers {
-            layer.visit_buffers_mut(f);
-        }
-    }
-
-    fn last_output(&self) -> Option<&DMatrix<T>> {
-        self.outputs.last().filter(|y| y.nrows() > 0)
     }
 }

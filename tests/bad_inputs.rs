@@ -1,6 +1,7 @@
 //! Bad inputs give the right error and change nothing (RELIABILITY.md §8): the network's
 //! parameters are bitwise as before, the caller's data is untouched, nothing panics.
 
+use backprop::Decay;
 use backprop::{
     seeded, Adam, BinaryCrossEntropy, Dense, Dims, Dropout, Error, FitConfig, Identity, Init, Layer, LayerId, Network,
     Optimizer, Param, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Stream, Tanh,
@@ -86,12 +87,12 @@ fn wrong_feature_count() {
     let mut net = classifier();
     let x = DMatrix::from_element(6, 3, 0.5);
     let err = fit_err(&mut net, &x, &labels(), &mut sce_config());
-    let expected = LayerId { index: Some(0), kind: "dense" };
-    assert!(matches!(err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if layer == expected), "{err:?}");
+    let expected = LayerId::at("0", "dense");
+    assert!(matches!(&err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if *layer == expected), "{err:?}");
     assert_eq!(err.to_string(), "layer 0 (dense) expects input with 2 features, got 3");
 
     let err = predict_err(&net, &x);
-    assert!(matches!(err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if layer == expected), "{err:?}");
+    assert!(matches!(&err, Error::FeatureMismatch { layer, expected: 2, got: 3 } if *layer == expected), "{err:?}");
     assert!(format!("{err}").contains("expects input with 2 features, got 3"), "{err}");
 
     // No columns at all, even with no rows.
@@ -235,13 +236,13 @@ fn learning_rates_that_are_not_positive_and_finite() {
 #[test]
 fn layers_that_do_not_chain() {
     let err = Sequential::<f64>::builder(4).add(Dense::new(4, 8)).add(Dense::new(16, 2)).build(0).unwrap_err();
-    let expected = LayerId { index: Some(1), kind: "dense" };
-    assert!(matches!(err, Error::LayerChain { layer, expected: 16, got: 8 } if layer == expected), "{err:?}");
+    let expected = LayerId::at("1", "dense");
+    assert!(matches!(&err, Error::LayerChain { layer, expected: 16, got: 8 } if *layer == expected), "{err:?}");
     assert_eq!(err.to_string(), "layer 1 (dense) expects 16 input features, but the layers before it give 8");
 
     // The first layer against the network's input width.
     let err = Sequential::<f64>::builder(3).add(Sigmoid).add(Dense::new(2, 2)).build(0).unwrap_err();
-    assert!(matches!(err, Error::LayerChain { layer: LayerId { index: Some(1), .. }, expected: 2, got: 3 }), "{err:?}");
+    assert!(matches!(&err, Error::LayerChain { layer, expected: 2, got: 3 } if layer.path() == "1"), "{err:?}");
 }
 
 #[test]
@@ -293,7 +294,9 @@ fn diverging_training_keeps_the_last_finite_parameters() {
     let mut net = regressor();
     let initial = snapshot(&net);
     let err = net.fit(&x, &t, &mut config()).unwrap_err();
-    let Error::Diverged { epoch, loss } = err else { panic!("expected Diverged, got {err:?}") };
+    let Error::Diverged { epoch: Some(epoch), loss } = err else {
+        panic!("expected Diverged at an epoch, got {err:?}")
+    };
     assert!(!loss.is_finite(), "{loss}");
     assert!((1..10_000).contains(&epoch), "{epoch}");
     assert!(net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite())));
@@ -372,7 +375,7 @@ fn set_weight_with_the_wrong_shape() {
 fn an_unbuilt_layer() {
     let mut dense = Dense::<f64>::new(2, 3);
     let err = dense.set_weight(&DMatrix::zeros(2, 3)).unwrap_err();
-    assert!(matches!(err, Error::NotBuilt { layer: LayerId { index: None, kind: "dense" } }), "{err:?}");
+    assert!(matches!(err, Error::NotBuilt { layer: LayerId { path: None, kind: "dense" } }), "{err:?}");
     let mut y = DMatrix::zeros(0, 0);
     let err = dense.forward(&DMatrix::zeros(1, 2), &mut y).unwrap_err();
     assert!(matches!(err, Error::NotBuilt { .. }), "{err:?}");
@@ -450,8 +453,8 @@ fn optimizer_step_without_a_fresh_gradient() {
 #[test]
 fn optimizer_checks_every_gradient_before_moving_any() {
     // Only the weight has a fresh gradient: the step must refuse and move nothing, not even it.
-    let mut weight = Param::new("weight", DMatrix::from_element(2, 2, 1.0_f64));
-    let mut bias = Param::new("bias", DMatrix::from_element(1, 2, 1.0_f64));
+    let mut weight = Param::new("weight", DMatrix::from_element(2, 2, 1.0_f64), Decay::Applies);
+    let mut bias = Param::new("bias", DMatrix::from_element(1, 2, 1.0_f64), Decay::Exempt);
     weight.grad_mut().fill(1.0);
     for optimizer in [&mut Sgd::new(0.1).unwrap() as &mut dyn Optimizer<f64>, &mut Adam::new(0.1).unwrap()] {
         let mut params = [&mut weight, &mut bias];

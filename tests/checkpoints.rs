@@ -3,6 +3,7 @@
 //! optimizer, another architecture, hostile bytes) is a typed error that changes nothing.
 
 use backprop::prelude::*;
+use backprop::Decay;
 use backprop::{FormatError, Param, Real};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
@@ -370,17 +371,23 @@ fn bad_optimizer_tensors_are_typed_errors_and_change_nothing() {
         _ => String::new(),
     };
 
-    let wrong_shape = Parts::of(&bytes).set("optimizer.0.m", &DMatrix::zeros(3, 2)).bytes();
+    let wrong_shape = Parts::of(&bytes).set("optimizer.0.weight.m", &DMatrix::zeros(3, 2)).bytes();
     let err = load_into_trained(&wrong_shape, "adam").unwrap_err();
-    assert_eq!(shape(&err), "optimizer.0.m", "{err}");
+    assert_eq!(shape(&err), "optimizer.0.weight.m", "{err}");
 
-    let missing = Parts::of(&bytes).remove("optimizer.1.v").bytes();
+    let missing = Parts::of(&bytes).remove("optimizer.0.bias.v").bytes();
     let err = load_into_trained(&missing, "adam").unwrap_err();
-    assert!(matches!(&err, Error::Format(FormatError::MissingTensor { name }) if name == "optimizer.1.v"), "{err}");
+    assert!(
+        matches!(&err, Error::Format(FormatError::MissingTensor { name }) if name == "optimizer.0.bias.v"),
+        "{err}"
+    );
 
-    let extra = Parts::of(&bytes).rename("optimizer.0.m", "optimizer.4.m").bytes();
+    let extra = Parts::of(&bytes).rename("optimizer.0.weight.m", "optimizer.4.weight.m").bytes();
     let err = load_into_trained(&extra, "adam").unwrap_err();
-    assert!(matches!(&err, Error::Format(FormatError::UnexpectedTensor { name }) if name == "optimizer.4.m"), "{err}");
+    assert!(
+        matches!(&err, Error::Format(FormatError::UnexpectedTensor { name }) if name == "optimizer.4.weight.m"),
+        "{err}"
+    );
 
     let mut negative = state["0.v"].clone();
     negative[(1, 1)] = -1e-3;
@@ -389,13 +396,16 @@ fn bad_optimizer_tensors_are_typed_errors_and_change_nothing() {
     let mut nan = m0.clone();
     nan[(0, 0)] = f64::NAN;
     let cases = [
-        ("negative second moment", Parts::of(&bytes).set("optimizer.0.v", &negative).bytes()),
+        ("negative second moment", Parts::of(&bytes).set("optimizer.0.weight.v", &negative).bytes()),
         ("step count 2.5", Parts::of(&bytes).set("optimizer.steps", &non_integer).bytes()),
         ("step count -1", Parts::of(&bytes).set("optimizer.steps", &DMatrix::from_element(1, 1, -1.0)).bytes()),
         ("step count 1x2", Parts::of(&bytes).set("optimizer.steps", &DMatrix::from_element(1, 2, 2.0)).bytes()),
         ("no step count", Parts::of(&bytes).remove("optimizer.steps").bytes()),
         ("an unknown slot", Parts::of(&bytes).rename("optimizer.steps", "optimizer.velocity").bytes()),
-        ("moments of one parameter only", Parts::of(&bytes).remove("optimizer.1.m").remove("optimizer.1.v").bytes()),
+        (
+            "moments of one parameter only",
+            Parts::of(&bytes).remove("optimizer.0.bias.m").remove("optimizer.0.bias.v").bytes(),
+        ),
     ];
     for (what, bad) in &cases {
         match load_into_trained(bad, "adam") {
@@ -403,9 +413,12 @@ fn bad_optimizer_tensors_are_typed_errors_and_change_nothing() {
             other => panic!("{what}: expected a typed error, got {other:?}"),
         }
     }
-    let err = load_into_trained(&Parts::of(&bytes).set("optimizer.0.m", &nan).bytes(), "adam").unwrap_err();
-    assert!(matches!(&err, Error::Format(FormatError::NonFinite { name, .. }) if name == "optimizer.0.m"), "{err}");
-    for (key, value) in [("checkpoint.epoch", "-1"), ("checkpoint.epoch", "five"), ("format_version", "2")] {
+    let err = load_into_trained(&Parts::of(&bytes).set("optimizer.0.weight.m", &nan).bytes(), "adam").unwrap_err();
+    assert!(
+        matches!(&err, Error::Format(FormatError::NonFinite { name, .. }) if name == "optimizer.0.weight.m"),
+        "{err}"
+    );
+    for (key, value) in [("checkpoint.epoch", "-1"), ("checkpoint.epoch", "five"), ("format_version", "3")] {
         let err = load_into_trained(&Parts::of(&bytes).meta(key, value).bytes(), "adam").unwrap_err();
         assert!(matches!(&err, Error::Format(FormatError::BadMetadata { .. })), "{key}={value}: {err}");
     }
@@ -520,7 +533,11 @@ fn params_for_step(values: &[DMatrix<f64>], k: usize) -> Vec<Param<f64>> {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let mut p = Param::new(if i == 0 { "weight" } else { "bias" }, v.clone());
+            let mut p = Param::new(
+                if i == 0 { "weight" } else { "bias" },
+                v.clone(),
+                if i == 0 { Decay::Applies } else { Decay::Exempt },
+            );
             *p.grad_mut() = v.map(|w| (w * 1.7 + (k + i) as f64 * 0.3).sin());
             p
         })
@@ -666,7 +683,7 @@ fn bad_state_is_refused_and_changes_nothing() {
 fn imported_state_is_checked_against_the_next_step_s_parameters() {
     let mut opt = optimizer("momentum");
     opt.set_state(vec![("0.velocity".into(), DMatrix::zeros(2, 2))]).unwrap();
-    let mut p = Param::new("weight", DMatrix::zeros(3, 2));
+    let mut p = Param::new("weight", DMatrix::zeros(3, 2), Decay::Applies);
     *p.grad_mut() = DMatrix::zeros(3, 2);
     let err = opt.step(&mut [&mut p]).unwrap_err();
     assert!(matches!(err, Error::OptimizerStateMismatch { .. }), "{err}");

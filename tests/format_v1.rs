@@ -13,9 +13,9 @@ fn check<T: Real>(tag: &str) {
     assert_eq!((io[0].0.as_str(), io[1].0.as_str()), ("x", "y"));
     assert_eq!(&net.predict(x).unwrap(), y, "{tag}: predictions differ from the version-1 code's");
     // Flat networks keep the version-1 names.
-    let dims = net.param(0, "weight").map(|w| w.shape());
+    let dims = net.param("0.weight").map(|w| w.shape());
     assert_eq!(dims, Some((4, 5)), "{tag}");
-    assert_eq!(net.param(7, "bias").map(|b| b.shape()), Some((1, 2)), "{tag}");
+    assert_eq!(net.param("7.bias").map(|b| b.shape()), Some((1, 2)), "{tag}");
 }
 
 #[test]

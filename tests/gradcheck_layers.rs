@@ -44,7 +44,7 @@ fn dense_with_bias() {
     let x = uniform(5, 4, -1.0, 1.0, 2);
     let r = check_layer(&mut dense, &x, Tolerance::default()).unwrap();
     let names: Vec<&str> = r.tensors.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["input", "0.weight", "1.bias"]);
+    assert_eq!(names, ["input", "weight", "bias"]);
     assert_smooth(&r, &[5 * 4, 4 * 3, 3]);
 }
 
@@ -255,7 +255,7 @@ fn whole_network_softmax_cross_entropy() {
     let t = DMatrix::from_column_slice(3, 1, &[0.0, 2.0, 1.0]);
     let r = check_network(&mut net, &x, &t, &SoftmaxCrossEntropy, Tolerance::default()).unwrap();
     let names: Vec<&str> = r.tensors.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["0.weight", "1.bias", "2.weight", "3.bias"]);
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
     assert_smooth(&r, &[20, 5, 15, 3]);
 }
 

@@ -8,6 +8,7 @@
 #![allow(clippy::excessive_precision)]
 
 use backprop::prelude::*;
+use backprop::Decay;
 use backprop::Param;
 use nalgebra::DMatrix;
 
@@ -22,12 +23,12 @@ fn row(v: [f64; 2]) -> DMatrix<f64> {
 }
 
 fn weight() -> Param<f64> {
-    Param::new("weight", row(W0))
+    Param::new("weight", row(W0), Decay::Applies)
 }
 
 /// A bias starting where the weight does, so the two can be compared.
 fn bias() -> Param<f64> {
-    Param::new("bias", row(W0))
+    Param::new("bias", row(W0), Decay::Exempt)
 }
 
 fn values(p: &Param<f64>) -> [f64; 2] {
@@ -377,7 +378,7 @@ fn every_optimizer_decays_the_weight_but_not_the_bias() {
 #[test]
 fn a_weight_marked_not_to_decay_is_not_decayed() {
     let mut adam = Adam::new(LR).unwrap().with_weight_decay(WeightDecay::Decoupled(0.5)).unwrap();
-    let mut w = weight().with_decay(false);
+    let mut w = Param::new("weight", row(W0), Decay::Exempt);
     *w.grad_mut() = row(G[0]);
     adam.step(&mut [&mut w]).unwrap();
     let plain = trajectory(&mut Adam::new(LR).unwrap(), 1);
@@ -405,7 +406,7 @@ fn penalty_is_half_lambda_sum_of_squared_decaying_weights() {
     }
     assert_eq!(Optimizer::<f64>::penalty(&AdamW::new(LR).unwrap(), &params), 0.0);
     // A weight marked not to decay is not counted either.
-    let w = weight().with_decay(false);
+    let w = Param::new("weight", row(W0), Decay::Exempt);
     assert_eq!(WeightDecay::L2(0.1).penalty(&[&w]), 0.0);
     // With two weights: ½·0.2·(5 + 5) = 1.
     let w2 = weight();
@@ -572,13 +573,13 @@ fn a_step_with_other_parameters_is_refused_and_changes_nothing() {
         assert!(w.grad().is_some(), "{name}: the gradient is not consumed");
 
         // More parameters.
-        let mut extra = Param::new("weight", DMatrix::from_element(3, 1, 0.5));
+        let mut extra = Param::new("weight", DMatrix::from_element(3, 1, 0.5), Decay::Applies);
         *b.grad_mut() = row(G[2]);
         *extra.grad_mut() = DMatrix::from_element(3, 1, 1.0);
         assert_state_mismatch(opt.step(&mut [&mut w, &mut b, &mut extra]), state, "3 parameters: 1x2, 1x2, 3x1");
 
         // Same number, another shape.
-        let mut reshaped = Param::new("bias", DMatrix::from_row_slice(2, 1, &W0));
+        let mut reshaped = Param::new("bias", DMatrix::from_row_slice(2, 1, &W0), Decay::Exempt);
         *reshaped.grad_mut() = DMatrix::from_row_slice(2, 1, &G[2]);
         assert_state_mismatch(opt.step(&mut [&mut w, &mut reshaped]), state, "2 parameters: 1x2, 2x1");
 
@@ -654,7 +655,7 @@ fn state_is_for_one_scalar_type() {
     *w.grad_mut() = row(G[0]);
     adam.step(&mut [&mut w]).unwrap();
 
-    let mut w32 = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]));
+    let mut w32 = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]), Decay::Applies);
     *w32.grad_mut() = DMatrix::from_row_slice(1, 2, &[0.3f32, -0.6]);
     assert_state_mismatch(adam.step(&mut [&mut w32]), "1 f64 parameter: 1x2", "1 f32 parameter: 1x2");
     assert_eq!(w32.value()[(0, 0)], 1.0);
@@ -675,7 +676,7 @@ fn f32_parameters_follow_the_f64_steps() {
         };
         let decay = if name == "adamw" { WeightDecay::Decoupled(0.01) } else { WeightDecay::None };
         let expected = trajectory(make(name, decay).as_mut(), 3);
-        let mut w = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]));
+        let mut w = Param::new("weight", DMatrix::from_row_slice(1, 2, &[1.0f32, -2.0]), Decay::Applies);
         for (g, want) in G.iter().zip(expected) {
             *w.grad_mut() = DMatrix::from_row_slice(1, 2, &[g[0] as f32, g[1] as f32]);
             opt.step(&mut [&mut w]).unwrap();

@@ -1,6 +1,6 @@
 //! The fully connected (affine) layer.
 
-use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Param, Shape};
+use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul, Op};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
@@ -20,7 +20,7 @@ const KIND: &str = "dense";
 /// `x: batch × in_dim`, `W: in_dim × out_dim`, `b: 1 × out_dim`, `y: batch × out_dim`.
 ///
 /// # Parameters, in order
-/// `weight`, then `bias` (if the layer has one).
+/// `weight` (weight decay applies), then `bias` (if the layer has one; no weight decay).
 ///
 /// # Example
 /// ```
@@ -54,8 +54,8 @@ impl<T: Real> Dense<T> {
             out_dim,
             init: Init::LeCunNormal,
             bias_init: Init::Constant(0.0),
-            weight: Param::new("weight", DMatrix::zeros(0, 0)),
-            bias: Some(Param::new("bias", DMatrix::zeros(0, 0))),
+            weight: Param::new("weight", DMatrix::zeros(0, 0), Decay::Applies),
+            bias: Some(Param::new("bias", DMatrix::zeros(0, 0), Decay::Exempt)),
         }
     }
 
@@ -166,8 +166,8 @@ impl<T: Real> Layer<T> for Dense<T> {
             Some(_) => Some(self.bias_init.matrix(1, self.out_dim, rng)?),
             None => None,
         };
-        self.weight = Param::new("weight", weight);
-        self.bias = bias.map(|b| Param::new("bias", b));
+        self.weight = Param::new("weight", weight, Decay::Applies);
+        self.bias = bias.map(|b| Param::new("bias", b, Decay::Exempt));
         Ok(Shape::Flat(self.out_dim))
     }
 
@@ -199,6 +199,10 @@ impl<T: Real> Layer<T> for Dense<T> {
             matmul(dx, grad_y, Op::Plain, self.weight.value(), Op::Transposed);
         }
         Ok(())
+    }
+
+    fn is_smooth(&self) -> bool {
+        true
     }
 
     fn config(&self) -> LayerConfig {

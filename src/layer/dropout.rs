@@ -77,6 +77,10 @@ impl<T: Real> Dropout<T> {
 }
 
 impl<T: Real> Layer<T> for Dropout<T> {
+    fn is_smooth(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

@@ -11,20 +11,25 @@
 //! Output buffers are reused from batch to batch: a layer resizes them with [`ensure_shape`],
 //! which keeps the allocation when the shape has not changed.
 
-mod activation;
+pub(crate) mod chain;
 mod dense;
 mod dropout;
+mod elementwise;
+pub(crate) mod residual;
 mod softmax;
+pub(crate) mod walk;
 
+pub use chain::Chain;
 pub use dense::Dense;
 pub use dropout::{Dropout, DropoutScaling};
+pub use residual::Residual;
 pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
 use crate::{Dims, Real, Result, SeededRng};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use std::any::Any;
-use std::fmt::{self, Debug};
+use std::fmt::{self, Debug, Display};
 
 /// The shape of one sample (one row of a batch).
 ///
@@ -69,6 +74,15 @@ impl fmt::Display for Shape {
     }
 }
 
+/// Whether weight decay applies to a parameter: the layer that creates the parameter says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decay {
+    /// Weight decay shrinks it (weights, convolution filters).
+    Applies,
+    /// Weight decay leaves it alone (biases, batch normalization's γ and β).
+    Exempt,
+}
+
 /// A trainable parameter: its value and the gradient of the loss with respect to it.
 ///
 /// The value's shape is fixed when the parameter is created; the mutable accessors hand out views,
@@ -81,30 +95,30 @@ pub struct Param<T: Real> {
     value: DMatrix<T>,
     grad: DMatrix<T>,
     fresh: bool,
-    decays: bool,
+    decay: Decay,
 }
 
 impl<T: Real> Param<T> {
-    /// A parameter named by its role (`"weight"`, `"bias"`, ...) with this value and a zero gradient.
-    ///
-    /// Weight decay applies to it unless its name is `"bias"` (see [`with_decay`](Param::with_decay)).
-    pub fn new(name: &'static str, value: DMatrix<T>) -> Self {
+    /// A parameter named by its role in its layer (`"weight"`, `"bias"`, ...) with this value,
+    /// a zero gradient, and whether weight decay applies to it. The name is the last segment of
+    /// the parameter's path (`"3.body.1.weight"`), so it must be unique within the layer and
+    /// hold no `'.'`.
+    pub fn new(name: &'static str, value: DMatrix<T>, decay: Decay) -> Self {
         let grad = DMatrix::zeros(value.nrows(), value.ncols());
-        Param { name, value, grad, fresh: false, decays: name != "bias" }
+        Param { name, value, grad, fresh: false, decay }
     }
 
-    /// The same parameter, with weight decay applied to it or not.
-    pub fn with_decay(mut self, decays: bool) -> Self {
-        self.decays = decays;
-        self
+    /// Whether weight decay applies to this parameter, as its layer declared.
+    pub fn decay(&self) -> Decay {
+        self.decay
     }
 
-    /// Whether weight decay applies to this parameter (weights yes, biases no, by default).
+    /// Whether weight decay applies to this parameter ([`Decay::Applies`]).
     pub fn decays(&self) -> bool {
-        self.decays
+        self.decay == Decay::Applies
     }
 
-    /// The parameter's role, e.g. `"weight"`.
+    /// The parameter's role in its layer, e.g. `"weight"`.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -185,6 +199,21 @@ impl<T: Real> Debug for Param<T> {
 /// Rows of every matrix are samples. The trait is object-safe: networks hold
 /// `Box<dyn Layer<T>>`, and a layer written outside this crate works everywhere a built-in one
 /// does (see the crate's `tests/custom_layer.rs`).
+///
+/// # Layers that hold layers
+/// A layer may hold other layers — its *children* — as [`Chain`] (a sequence) and [`Residual`]
+/// (`F(x) + S(x)`) do. It lists them, each with a name, in
+/// [`visit_children`](Layer::visit_children) and
+/// [`visit_children_mut`](Layer::visit_children_mut); leaf layers keep the default, none. Every
+/// parameter and buffer then has a **path**: the names of the children leading to its layer and
+/// its own name, joined by dots (`"3.body.1.weight"`: layer 3 of the network, its body, that
+/// body's layer 1, the weight). The same path names it in files, in
+/// [`Sequential::param`](crate::Sequential::param), in gradient-check reports, in optimizer
+/// state and in error messages.
+///
+/// A layer with children holds its state in them: its own
+/// [`visit_params`](Layer::visit_params) and [`visit_buffers`](Layer::visit_buffers) are not
+/// consulted, and building a network refuses a layer that has both.
 pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// A short lowercase name of the layer's kind, e.g. `"dense"`, used in messages and files.
     fn kind(&self) -> &'static str;
@@ -225,7 +254,25 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()>;
 
-    /// Calls `f` on every trainable parameter, in the layer's documented order.
+    /// Calls `f` on every child layer with its name (a path segment: `0`, `1`, ... in a
+    /// [`Chain`], `body` and `shortcut` in a [`Residual`]), in a fixed order. Leaf layers have
+    /// none (the default).
+    fn visit_children<'a>(&'a self, _f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>)) {}
+
+    /// Calls `f` on every child layer, mutably, in the order of
+    /// [`visit_children`](Layer::visit_children).
+    fn visit_children_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&dyn Display, &'a mut dyn Layer<T>)) {}
+
+    /// Whether the layer's function is differentiable at every input and parameter value (no
+    /// kink such as ReLU's at 0). A [gradient check](crate::gradcheck) of a smooth layer fails
+    /// when any probe looks like a kink, instead of skipping it. The default, `false`, lets kinks
+    /// be skipped (and reported).
+    fn is_smooth(&self) -> bool {
+        false
+    }
+
+    /// Calls `f` on every trainable parameter of this layer (not of its children), in the
+    /// layer's documented order.
     fn visit_params<'a>(&'a self, _f: &mut dyn FnMut(&'a Param<T>)) {}
 
     /// Calls `f` on every trainable parameter, mutably, in the same order as
@@ -248,26 +295,69 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
 }
 
 /// A layer's kind and its settings as text, e.g. `dense` with `in_dim = 2`, `out_dim = 3`,
-/// `bias = false`: enough to rebuild the layer (its parameters are stored separately).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `bias = false`: enough to rebuild the layer (its parameters are stored separately, and its
+/// children, for a layer that has some, are described by their own configurations).
+///
+/// A saved file holds one per layer, under `layer.<path>` (`"dense bias=false in_dim=2 out_dim=3"`);
+/// a [`Registry`](crate::Registry) turns it back into a layer.
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct LayerConfig {
     /// The layer's kind, as [`Layer::kind`].
     pub kind: String,
     /// Settings by name, in name order.
     pub settings: std::collections::BTreeMap<String, String>,
+    /// The metadata entry this configuration was read from (empty if made in code), for errors.
+    key: String,
 }
+
+impl PartialEq for LayerConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.settings == other.settings
+    }
+}
+
+impl Eq for LayerConfig {}
 
 impl LayerConfig {
     /// A configuration of this kind with no settings.
     pub fn new(kind: &str) -> Self {
-        LayerConfig { kind: kind.to_string(), settings: Default::default() }
+        LayerConfig { kind: kind.to_string(), settings: Default::default(), key: String::new() }
     }
 
     /// The same configuration with one more setting.
     pub fn with(mut self, name: &str, value: impl ToString) -> Self {
         self.settings.insert(name.to_string(), value.to_string());
         self
+    }
+
+    /// The same configuration, remembered as read from metadata entry `key` (errors name it).
+    pub(crate) fn read_from(mut self, key: &str) -> Self {
+        self.key = key.to_string();
+        self
+    }
+
+    /// The metadata entry this configuration was read from (`"layer.3.body.1"`), or `""` if it
+    /// was made in code.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Setting `name`, parsed as `V` (a number, `true`/`false`, a word): what a
+    /// [`Registry`](crate::Registry) builder uses to rebuild a layer.
+    ///
+    /// # Errors
+    /// [`FormatError::BadMetadata`](crate::FormatError::BadMetadata), naming the metadata entry,
+    /// if the setting is missing or does not parse.
+    pub fn setting<V: std::str::FromStr>(&self, name: &str) -> Result<V> {
+        let bad = |value: String, expected| {
+            crate::Error::Format(crate::FormatError::BadMetadata { key: self.key.clone(), value, expected })
+        };
+        let text = self
+            .settings
+            .get(name)
+            .ok_or_else(|| bad(format!("{} without {name}", self.kind), "every setting of the layer"))?;
+        text.parse().map_err(|_| bad(format!("{name}={text}"), "a value of the setting's type"))
     }
 }
 

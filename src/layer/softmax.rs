@@ -42,6 +42,10 @@ pub(crate) fn softmax_rows<T: Real>(x: &DMatrix<T>, y: &mut DMatrix<T>) {
 }
 
 impl<T: Real> Layer<T> for Softmax {
+    fn is_smooth(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

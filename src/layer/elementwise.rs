@@ -28,6 +28,10 @@ impl<T: Real, A: Activation> Layer<T> for A {
         self.layer_config()
     }
 
+    fn is_smooth(&self) -> bool {
+        Activation::is_smooth(self)
+    }
+
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         ensure_shape(y, x.nrows(), x.ncols());
         // Owned matrices are contiguous: plain slices iterate (and vectorize) far better than

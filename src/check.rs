@@ -1,0 +1,43 @@
+//! Checks that every module uses on the data it is handed: rows, finiteness.
+//!
+//! This module imports nothing of the crate but its error and scalar types, so any module may
+//! use it without an import loop.
+
+use crate::{Error, Real, Result};
+use nalgebra::DMatrix;
+
+/// Checks that inputs `x` and targets `t` have one row per sample each, the same number.
+pub(crate) fn check_rows<T: Real>(x: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
+    if x.nrows() != t.nrows() {
+        return Err(Error::RowCountMismatch { x_rows: x.nrows(), t_rows: t.nrows() });
+    }
+    Ok(())
+}
+
+/// Whether every value is finite. No early exit, so the loop vectorizes: `0·v` is 0 for a finite
+/// `v` and NaN for an infinite or NaN one, and a NaN survives the sums.
+pub(crate) fn all_finite<T: Real>(values: &[T]) -> bool {
+    const LANES: usize = 16;
+    let zero = T::zero();
+    let mut lanes = [zero; LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += zero * v;
+        }
+    }
+    let tail = chunks.remainder().iter().fold(zero, |acc, &v| acc + zero * v);
+    (lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail).is_finite()
+}
+
+/// The first non-finite value of `m`, as an error about `what`.
+pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
+    if all_finite(m.as_slice()) {
+        return Ok(());
+    }
+    // Column-major order; report the first bad value found.
+    match m.as_slice().iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(k) => Err(Error::NonFinite { what, row: k % m.nrows(), col: k / m.nrows(), value: m[k].to_f64() }),
+    }
+}

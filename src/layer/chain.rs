@@ -1,0 +1,199 @@
+//! A sequence of layers that is itself a layer.
+
+use super::{Layer, LayerConfig, Shape};
+use crate::{Error, LayerId, Real, Result, SeededRng};
+use nalgebra::DMatrix;
+use std::fmt::Display;
+
+pub(crate) const KIND: &str = "chain";
+
+/// Layers applied one after another, as one layer: `y = fₙ(… f₂(f₁(x)))`. Nest it anywhere a
+/// layer goes — as the body of a [`Residual`](crate::Residual) block, inside another chain.
+/// ([`Sequential`](crate::Sequential) is a chain with an input shape and a training loop.)
+///
+/// # Formulas
+/// - forward: `h₀ = x`, `hᵢ = fᵢ(hᵢ₋₁)`, `y = hₙ`
+/// - backward (the chain rule): `gₙ = ∂E/∂y`, `gᵢ₋₁ = ∂E/∂hᵢ₋₁ = fᵢ'ᵀ(gᵢ)`, `∂E/∂x = g₀`
+///
+/// # Shapes
+/// `x: batch × input`, `y: batch × output`, where each layer's output shape is the next one's
+/// input shape (checked when built).
+///
+/// # Children
+/// Layer `i` is named `i`: in a network, the weight of layer 1 of the chain at path `3.body` is
+/// `3.body.1.weight`.
+///
+/// The chain owns the matrices between its layers (each layer's output and the gradient there)
+/// and reuses them from batch to batch.
+///
+/// # Example: a residual MLP block
+/// ```
+/// use backprop::prelude::*;
+///
+/// let block = Chain::new().add(Dense::new(8, 8)).add(Relu).add(Dense::new(8, 8));
+/// let net = Sequential::<f64>::builder(8).add(Residual::identity(block)).add(Relu).add(Dense::new(8, 2)).build(0)?;
+/// assert!(net.param("0.body.2.weight").is_some());
+/// # Ok::<(), backprop::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Chain<T: Real> {
+    layers: Vec<Box<dyn Layer<T>>>,
+    /// `outputs[i]`: the output of layer `i` in the last training pass (the last layer writes
+    /// into the caller's `y` instead, so this holds one matrix fewer than there are layers).
+    outputs: Vec<DMatrix<T>>,
+    /// `grads[i]`: `∂E/∂outputs[i]` in the last backward pass.
+    grads: Vec<DMatrix<T>>,
+}
+
+impl<T: Real> Default for Chain<T> {
+    fn default() -> Self {
+        Chain::new()
+    }
+}
+
+impl<T: Real> Chain<T> {
+    /// An empty chain; [`add`](Chain::add) layers to it. (A chain without layers does not build.)
+    pub fn new() -> Self {
+        Chain { layers: Vec::new(), outputs: Vec::new(), grads: Vec::new() }
+    }
+
+    /// The same chain with `layer` appended (any [`Layer`], including any
+    /// [`Activation`](crate::Activation) and other chains).
+    #[allow(clippy::should_implement_trait)] // named like Keras' `model.add`, not `+`
+    pub fn add<L: Layer<T>>(self, layer: L) -> Self {
+        self.add_boxed(Box::new(layer))
+    }
+
+    /// The same chain with a boxed layer appended.
+    pub fn add_boxed(mut self, layer: Box<dyn Layer<T>>) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the chain has no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The layers, in order.
+    pub fn layers(&self) -> impl Iterator<Item = &dyn Layer<T>> {
+        self.layers.iter().map(|l| l.as_ref())
+    }
+
+    /// Layer `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<&dyn Layer<T>> {
+        self.layers.get(index).map(|l| l.as_ref())
+    }
+
+    /// Layer `index`, mutably, if there is one.
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut dyn Layer<T>> {
+        match self.layers.get_mut(index) {
+            Some(l) => Some(l.as_mut()),
+            None => None,
+        }
+    }
+
+    fn check_built(&self) -> Result<()> {
+        if self.layers.is_empty() || self.outputs.len() + 1 != self.layers.len() {
+            return Err(Error::NotBuilt { layer: LayerId::kind(KIND) });
+        }
+        Ok(())
+    }
+}
+
+impl<T: Real> Layer<T> for Chain<T> {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        if self.layers.is_empty() {
+            return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
+        }
+        let mut shape = input;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            shape = layer.build(shape, rng).map_err(|e| e.within(i))?;
+        }
+        let boundaries = self.layers.len() - 1;
+        self.outputs = (0..boundaries).map(|_| DMatrix::zeros(0, 0)).collect();
+        self.grads = (0..boundaries).map(|_| DMatrix::zeros(0, 0)).collect();
+        Ok(shape)
+    }
+
+    fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
+        self.check_built()?;
+        // Two matrices in turn: layer i writes into `y` when an even number of layers follow
+        // it, so the last one writes into `y`.
+        let n = self.layers.len();
+        let mut other = DMatrix::zeros(0, 0);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let into_y = (n - 1 - i) % 2 == 0;
+            let result = match (i, into_y) {
+                (0, true) => layer.forward(x, y),
+                (0, false) => layer.forward(x, &mut other),
+                (_, true) => layer.forward(&other, y),
+                (_, false) => layer.forward(y, &mut other),
+            };
+            result.map_err(|e| e.within(i))?;
+        }
+        Ok(())
+    }
+
+    fn forward_train(&mut self, x: &DMatrix<T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
+        self.check_built()?;
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let (before, rest) = self.outputs.split_at_mut(i);
+            let input = if i == 0 { x } else { &before[i - 1] };
+            let output = if i == last { &mut *y } else { &mut rest[0] };
+            layer.forward_train(input, output, rng).map_err(|e| e.within(i))?;
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<T>,
+        y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        mut grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()> {
+        self.check_built()?;
+        let last = self.layers.len() - 1;
+        for (i, layer) in self.layers.iter_mut().enumerate().rev() {
+            let input = if i == 0 { x } else { &self.outputs[i - 1] };
+            let output = if i == last { y } else { &self.outputs[i] };
+            let (before, rest) = self.grads.split_at_mut(i);
+            let grad_output = if i == last { grad_y } else { &rest[0] };
+            // The first layer writes ∂E/∂x only if the caller wants it.
+            let grad_input = if i == 0 { grad_x.as_deref_mut() } else { before.last_mut() };
+            layer.backward(input, output, grad_output, grad_input).map_err(|e| e.within(i))?;
+        }
+        Ok(())
+    }
+
+    fn visit_children<'a>(&'a self, f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            f(&i, layer.as_ref());
+        }
+    }
+
+    fn visit_children_mut<'a>(&'a mut self, f: &mut dyn FnMut(&dyn Display, &'a mut dyn Layer<T>)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            f(&i, layer.as_mut());
+        }
+    }
+
+    fn is_smooth(&self) -> bool {
+        self.layers.iter().all(|l| l.is_smooth())
+    }
+
+    fn config(&self) -> LayerConfig {
+        LayerConfig::new(KIND).with("layers", self.layers.len())
+    }
+}

@@ -1,0 +1,196 @@
+//! Layer kinds by name: how the layer descriptions in a saved file become layers again.
+//!
+//! A file records each layer's [`LayerConfig`] (its kind and settings) under `layer.<path>`. A
+//! [`Registry`] maps each kind to a function that rebuilds an unbuilt layer from that
+//! configuration; [`Sequential::load_with`](crate::Sequential::load_with) then builds the network
+//! and fills in the stored tensors. [`Registry::new`] knows every layer of this crate; a layer
+//! written outside it is [registered](Registry::register) by its kind.
+//!
+//! # Example: a layer of your own, saved and loaded
+//! ```
+//! use backprop::prelude::*;
+//! use backprop::{LayerConfig, Registry};
+//!
+//! // Any layer with a `config()` works; here an activation with a setting.
+//! #[derive(Debug, Clone, Copy)]
+//! struct Swish { beta: f64 }
+//! impl Activation for Swish {
+//!     fn name(&self) -> &'static str { "swish" }
+//!     fn f<T: backprop::Real>(&self, x: T) -> T { x / (T::one() + (-x * T::cast(self.beta)).exp()) }
+//!     fn df<T: backprop::Real>(&self, x: T, _y: T) -> T {
+//!         let s = T::one() / (T::one() + (-x * T::cast(self.beta)).exp());
+//!         s + x * T::cast(self.beta) * s * (T::one() - s)
+//!     }
+//!     fn layer_config(&self) -> LayerConfig { LayerConfig::new("swish").with("beta", self.beta) }
+//! }
+//!
+//! let net = Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Swish { beta: 1.5 }).build(0)?;
+//! let bytes = net.to_bytes()?;
+//! assert!(Sequential::<f64>::from_bytes(&bytes).is_err()); // the built-in registry has no "swish"
+//!
+//! let registry = Registry::new().register("swish", |c: &LayerConfig| Ok(Swish { beta: c.setting("beta")? }));
+//! let copy = Sequential::<f64>::from_bytes_with(&bytes, &registry)?;
+//! assert_eq!(copy.params(), net.params());
+//! # Ok::<(), backprop::Error>(())
+//! ```
+
+use crate::layer::{chain, residual};
+use crate::{
+    Chain, Dense, Dropout, DropoutScaling, Error, FormatError, Identity, Layer, LayerConfig, LeakyRelu, Real, Relu,
+    Residual, Result, Sigmoid, Softmax, Step, Tanh,
+};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The deepest nesting a file may describe: a layer's path has at most this many segments.
+pub const MAX_DEPTH: usize = 32;
+
+type LeafFn<T> = dyn Fn(&LayerConfig) -> Result<Box<dyn Layer<T>>> + Send + Sync;
+/// Assembles a container from its configuration and its rebuilt children, in order.
+type AssembleFn<T> = fn(&LayerConfig, Vec<Box<dyn Layer<T>>>) -> Result<Box<dyn Layer<T>>>;
+
+/// How a registered kind is rebuilt.
+pub(crate) enum Kind<T: Real> {
+    /// A layer without children, and the number of parameter and buffer values it will hold
+    /// once built, when its configuration tells (checked against the file before building).
+    Leaf { build: Box<LeafFn<T>>, values: Option<fn(&LayerConfig) -> Result<usize>> },
+    /// A layer with children: their names (at most `max` of them), and how to assemble it.
+    Container {
+        children: fn(&LayerConfig, usize) -> Result<Vec<String>>,
+        build: AssembleFn<T>,
+    },
+}
+
+/// Layer kinds by name, each with how to rebuild the layer from its [`LayerConfig`] (see the
+/// [module docs](self)).
+pub struct Registry<T: Real> {
+    kinds: BTreeMap<String, Kind<T>>,
+}
+
+impl<T: Real> fmt::Debug for Registry<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry").field("kinds", &self.kinds.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl<T: Real> Default for Registry<T> {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl<T: Real> Registry<T> {
+    /// A registry of every layer kind of this crate: `dense`, `dropout`, `softmax`, the
+    /// activations (`sigmoid`, `tanh`, `relu`, `leaky_relu`, `identity`, `step`), and the
+    /// containers `chain` and `residual`.
+    pub fn new() -> Self {
+        let mut registry = Registry { kinds: BTreeMap::new() };
+        registry.kinds.insert(
+            "dense".into(),
+            Kind::Leaf {
+                build: Box::new(|c| {
+                    let layer = Dense::<T>::new(c.setting("in_dim")?, c.setting("out_dim")?);
+                    Ok(Box::new(if c.setting("bias")? { layer } else { layer.without_bias() }))
+                }),
+                values: Some(|c| {
+                    let (in_dim, out_dim): (usize, usize) = (c.setting("in_dim")?, c.setting("out_dim")?);
+                    let bias = if c.setting("bias")? { out_dim } else { 0 };
+                    Ok(in_dim.checked_mul(out_dim).and_then(|w| w.checked_add(bias)).unwrap_or(usize::MAX))
+                }),
+            },
+        );
+        registry = registry
+            .register("sigmoid", |_| Ok(Sigmoid))
+            .register("tanh", |_| Ok(Tanh))
+            .register("relu", |_| Ok(Relu))
+            .register("identity", |_| Ok(Identity))
+            .register("step", |_| Ok(Step))
+            .register("softmax", |_| Ok(Softmax))
+            .register("leaky_relu", |c| {
+                let alpha: f64 = c.setting("alpha")?;
+                if !alpha.is_finite() {
+                    return Err(bad_setting(c, format!("alpha={alpha}"), "a finite slope"));
+                }
+                Ok(LeakyRelu { alpha })
+            })
+            .register("dropout", |c| {
+                let scaling = match c.settings.get("scaling").map(String::as_str) {
+                    Some("inverted") => DropoutScaling::Inverted,
+                    Some("at_inference") => DropoutScaling::AtInference,
+                    _ => return Err(bad_setting(c, c.kind.clone(), "scaling=inverted or at_inference")),
+                };
+                Ok(Dropout::<T>::new(c.setting("p")?)?.with_scaling(scaling))
+            });
+        registry.kinds.insert(
+            chain::KIND.into(),
+            Kind::Container {
+                children: |c, max| {
+                    let n: usize = c.setting("layers")?;
+                    if n == 0 || n > max {
+                        return Err(bad_setting(c, format!("layers={n}"), "between 1 and the number of layer entries"));
+                    }
+                    Ok((0..n).map(|i| i.to_string()).collect())
+                },
+                build: |_, children| Ok(Box::new(children.into_iter().fold(Chain::new(), Chain::add_boxed))),
+            },
+        );
+        registry.kinds.insert(
+            residual::KIND.into(),
+            Kind::Container {
+                children: |c, _| match c.settings.get("shortcut").map(String::as_str) {
+                    Some("identity") => Ok(vec!["body".into()]),
+                    Some("projection") => Ok(vec!["body".into(), "shortcut".into()]),
+                    _ => Err(bad_setting(c, c.kind.clone(), "shortcut=identity or projection")),
+                },
+                build: |_, mut children| {
+                    let shortcut = if children.len() == 2 { children.pop() } else { None };
+                    let body = children.pop().ok_or_else(|| Error::InvalidConfig {
+                        name: "residual",
+                        value: "no body".into(),
+                        expected: "a body",
+                    })?;
+                    Ok(Box::new(Residual::new(body, shortcut)))
+                },
+            },
+        );
+        registry
+    }
+
+    /// The same registry, with `kind` rebuilt by `build` from its configuration (replacing any
+    /// earlier entry of that kind). `kind` is what the layer's [`Layer::config`] records, and
+    /// `build` reads its settings with [`LayerConfig::setting`]; it returns the layer unbuilt,
+    /// as code would create it (loading builds the network and then fills in the stored
+    /// tensors).
+    ///
+    /// A file can say anything: `build` should refuse settings that make no sense (with
+    /// [`LayerConfig::setting`]'s errors or its own) rather than allocate what they ask for.
+    pub fn register<L: Layer<T>>(
+        mut self,
+        kind: &str,
+        build: impl Fn(&LayerConfig) -> Result<L> + Send + Sync + 'static,
+    ) -> Self {
+        let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
+        self.kinds.insert(kind.to_string(), Kind::Leaf { build, values: None });
+        self
+    }
+
+    /// Whether the registry knows `kind`.
+    pub fn contains(&self, kind: &str) -> bool {
+        self.kinds.contains_key(kind)
+    }
+
+    /// The kinds known, in name order.
+    pub fn kinds(&self) -> impl Iterator<Item = &str> {
+        self.kinds.keys().map(String::as_str)
+    }
+
+    /// How `kind` is rebuilt, if known.
+    pub(crate) fn get(&self, kind: &str) -> Option<&Kind<T>> {
+        self.kinds.get(kind)
+    }
+}
+
+/// A setting of `config` that cannot be right, as an error naming its metadata entry.
+fn bad_setting(config: &LayerConfig, value: String, expected: &'static str) -> Error {
+    Error::Format(FormatError::BadMetadata { key: config.key().to_string(), value, expected })
+}
