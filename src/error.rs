@@ -50,6 +50,12 @@ impl<T: nalgebra::Scalar> From<&nalgebra::DMatrix<T>> for Dims {
 ///
 /// Every variant carries the numbers a user needs to find the problem. After any error the
 /// network, the caller's data and files on disk are as they were before the call.
+///
+/// Each message is complete on its own and no cause is printed twice: [`Error::Io`] ends with
+/// the operating system's message, [`Error::Format`] and [`Error::Data`] show their
+/// [`FormatError`] or [`DataError`](crate::DataError), and none of them also returns that cause
+/// from [`source`](std::error::Error::source). A report that walks the chain (anyhow's `{:#}`,
+/// eyre) prints each cause once; match on the variant to reach the inner error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -220,20 +226,23 @@ pub enum Error {
 
     // === Model files ===
     /// Reading or writing a file failed; an existing file at `path` is intact.
-    #[error("cannot {action} {path}: {source}")]
+    ///
+    /// The message ends with the operating system's; `error` is kept as a field, not returned by
+    /// [`source`](std::error::Error::source), so a report walking the chain prints it once.
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was being done: `"read"`, `"write"`, ...
         action: &'static str,
         /// The file.
         path: std::path::PathBuf,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model file that is not a valid saved network, or does not fit the network it is loaded
-    /// into.
+    /// into. The message is `model file: ` and the [`FormatError`]'s; it is not also returned by
+    /// [`source`](std::error::Error::source).
     #[error("model file: {0}")]
-    Format(#[from] FormatError),
+    Format(FormatError),
 
     // === Data files ===
     /// A data file that is missing, damaged or does not fit its format. The message is the
@@ -241,6 +250,12 @@ pub enum Error {
     /// stopped; it is not also returned by [`source`](std::error::Error::source).
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+}
+
+impl From<FormatError> for Error {
+    fn from(e: FormatError) -> Self {
+        Error::Format(e)
+    }
 }
 
 /// `Result` with this crate's [`Error`].

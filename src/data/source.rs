@@ -68,6 +68,6 @@ pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 }
 
 /// [`Error::Io`] for `path`.
-pub(crate) fn io_error(action: &'static str, path: &Path, source: io::Error) -> Error {
-    Error::Io { action, path: path.to_path_buf(), source }
+pub(crate) fn io_error(action: &'static str, path: &Path, error: io::Error) -> Error {
+    Error::Io { action, path: path.to_path_buf(), error }
 }
