@@ -141,6 +141,22 @@ pub enum Error {
         /// Number of classes.
         classes: usize,
     },
+    /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
+    /// outside [0, 1].
+    #[error("{loss}: targets must be {expected}, got {value} at row {row}, column {col}")]
+    TargetOutOfRange {
+        /// The loss that refused the targets.
+        loss: &'static str,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value.
+        value: f64,
+        /// What the loss accepts, e.g. `"in [0, 1]"`.
+        expected: &'static str,
+    },
+
     // === Configuration ===
     /// A hyperparameter or configuration value outside its allowed range.
     #[error("invalid {name}: expected {expected}, got {value}")]
