@@ -118,6 +118,19 @@ pub enum Error {
         /// Its shape.
         got: Dims,
     },
+    /// Data with another number of columns than what it is handed to was fitted or made for
+    /// (e.g. a [`Standardizer`](crate::data::Standardizer) fitted on other data). Layers report
+    /// [`FeatureMismatch`](Error::FeatureMismatch) instead.
+    #[error("{what} expects {expected} columns, got {got}")]
+    WidthMismatch {
+        /// What refused the data, e.g. `"a standardizer fitted on the training data"`.
+        what: &'static str,
+        /// Columns expected.
+        expected: usize,
+        /// Columns in the data.
+        got: usize,
+    },
+
     // === Values ===
     /// A NaN or infinity where finite numbers are required.
     #[error("{what} holds a non-finite value {value} at row {row}, column {col}")]
