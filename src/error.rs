@@ -61,6 +61,12 @@ impl<T: nalgebra::Scalar> From<&nalgebra::DMatrix<T>> for Dims {
 ///
 /// Every variant carries the numbers a user needs to find the problem. After any error the
 /// network, the caller's data and files on disk are as they were before the call.
+///
+/// Each message is complete on its own and no cause is printed twice: [`Error::Io`] ends with
+/// the operating system's message, [`Error::Format`] and [`Error::Data`] show their
+/// [`FormatError`] or [`DataError`](crate::DataError), and none of them also returns that cause
+/// from [`source`](std::error::Error::source). A report that walks the chain (anyhow's `{:#}`,
+/// eyre) prints each cause once; match on the variant to reach the inner error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -133,6 +139,18 @@ pub enum Error {
         /// Its shape.
         got: Dims,
     },
+    /// Data with another number of columns than what it is handed to was fitted or made for
+    /// (e.g. a [`Standardizer`](crate::data::Standardizer) fitted on other data). Layers report
+    /// [`FeatureMismatch`](Error::FeatureMismatch) instead.
+    #[error("{what} expects {expected} columns, got {got}")]
+    WidthMismatch {
+        /// What refused the data, e.g. `"a standardizer fitted on the training data"`.
+        what: &'static str,
+        /// Columns expected.
+        expected: usize,
+        /// Columns in the data.
+        got: usize,
+    },
 
     // === Values ===
     /// A NaN or infinity where finite numbers are required.
@@ -156,6 +174,21 @@ pub enum Error {
         label: f64,
         /// Number of classes.
         classes: usize,
+    },
+    /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
+    /// outside [0, 1].
+    #[error("{loss}: targets must be {expected}, got {value} at row {row}, column {col}")]
+    TargetOutOfRange {
+        /// The loss that refused the targets.
+        loss: &'static str,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value.
+        value: f64,
+        /// What the loss accepts, e.g. `"in [0, 1]"`.
+        expected: &'static str,
     },
 
     // === Configuration ===
@@ -243,133 +276,36 @@ pub enum Error {
 
     // === Model files ===
     /// Reading or writing a file failed; an existing file at `path` is intact.
-    #[error("cannot {action} {path}: {source}")]
+    ///
+    /// The message ends with the operating system's; `error` is kept as a field, not returned by
+    /// [`source`](std::error::Error::source), so a report walking the chain prints it once.
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was being done: `"read"`, `"write"`, ...
         action: &'static str,
         /// The file.
         path: std::path::PathBuf,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A model file that is not a valid saved network, or does not fit the network it is loaded
-    /// into.
+    /// into. The message is `model file: ` and the [`FormatError`]'s; it is not also returned by
+    /// [`source`](std::error::Error::source).
     #[error("model file: {0}")]
-    Format(#[from] FormatError),
+    Format(FormatError),
 
     // === Data files ===
-    /// A data file does not exist; the message says where to put it.
-    #[error("{what} file {} not found; {hint}", .path.display())]
-    DataFileNotFound {
-        /// What kind of file, e.g. `"MNIST"` or `"digits"`.
-        what: &'static str,
-        /// The path looked at.
-        path: std::path::PathBuf,
-        /// Where to get the file or where to put it.
-        hint: String,
-    },
-    /// A binary data file does not start with the magic number of its format.
-    #[error("{}: magic number 0x{found:08x} at byte 0, expected 0x{expected:08x} ({format})", .path.display())]
-    BadMagic {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The format expected, e.g. `"IDX images, u8, 3 dimensions"`.
-        format: &'static str,
-        /// The magic number of that format.
-        expected: u32,
-        /// The number found.
-        found: u32,
-    },
-    /// A data file ends before the data its header announces (offsets count decompressed bytes).
-    #[error("{} is truncated: {needed} bytes of {part} needed from byte {offset}, but only {available} are there", .path.display())]
-    Truncated {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Which part is cut short, e.g. `"pixel data"`.
-        part: &'static str,
-        /// Where that part starts.
-        offset: u64,
-        /// Bytes the part needs.
-        needed: u64,
-        /// Bytes present from `offset` on.
-        available: u64,
-    },
-    /// A data file goes on after the end its header announces.
-    #[error("{}: unexpected data after byte {offset}, where the header's dimensions end the file", .path.display())]
-    TrailingData {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Where the file should end.
-        offset: u64,
-    },
-    /// An IDX header whose dimensions overflow or exceed the size limit; nothing was allocated.
-    #[error("{}: the header's dimensions {} need more than the limit of {limit} bytes", .path.display(), join_dims(.dims))]
-    IdxTooLarge {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The dimensions in the header.
-        dims: Vec<u32>,
-        /// The most bytes of data allowed.
-        limit: u64,
-    },
-    /// A (decompressed) text data file longer than the size limit.
-    #[error("{} holds more than {limit} bytes (after decompression); it was not read further", .path.display())]
-    FileTooLarge {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The most bytes allowed.
-        limit: u64,
-    },
-    /// An image file and its label file hold different numbers of samples.
-    #[error("{} holds {image_count} images but {} holds {label_count} labels", .images.display(), .labels.display())]
-    CountMismatch {
-        /// The image file.
-        images: std::path::PathBuf,
-        /// Images in it.
-        image_count: usize,
-        /// The label file.
-        labels: std::path::PathBuf,
-        /// Labels in it.
-        label_count: usize,
-    },
-    /// A cell of a CSV file that cannot be read as what its column holds.
-    #[error("{}, line {line}, column {column}: {text:?} is not {expected}", .path.display())]
-    BadCell {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Line, counted from 1.
-        line: usize,
-        /// Column (cell), counted from 1.
-        column: usize,
-        /// The cell's text (cut to 40 characters).
-        text: String,
-        /// What the column holds, e.g. `"a finite number"`.
-        expected: &'static str,
-    },
-    /// A CSV line with another number of cells than the rows before it.
-    #[error("{}, line {line}: {got} cells, expected {expected}", .path.display())]
-    RowWidth {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Line, counted from 1.
-        line: usize,
-        /// Cells expected.
-        expected: usize,
-        /// Cells found.
-        got: usize,
-    },
-    /// A data file with no data rows.
-    #[error("{} holds no data rows", .path.display())]
-    EmptyDataFile {
-        /// The file.
-        path: std::path::PathBuf,
-    },
+    /// A data file that is missing, damaged or does not fit its format. The message is the
+    /// [`DataError`](crate::DataError)'s own, which names the file and where in it reading
+    /// stopped; it is not also returned by [`source`](std::error::Error::source).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
 }
 
-/// Dimensions as `2x28x28` for error messages.
-fn join_dims(dims: &[u32]) -> String {
-    dims.iter().map(u32::to_string).collect::<Vec<_>>().join("x")
+impl From<FormatError> for Error {
+    fn from(e: FormatError) -> Self {
+        Error::Format(e)
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -493,7 +493,7 @@ pub(crate) fn check_header<T: Real>(meta: &HashMap<String, String>) -> Result<()
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io { action: "read", path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|error| Error::Io { action: "read", path: path.to_path_buf(), error })
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it to `path`.
@@ -501,7 +501,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let io = |action: &'static str, p: &Path| {
         let p = p.to_path_buf();
-        move |source| Error::Io { action, path: p, source }
+        move |error| Error::Io { action, path: p, error }
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));

@@ -85,6 +85,7 @@ mod sequential;
 mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
+pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result};
 pub use fit::{Control, FitConfig};
 pub use history::{EpochStats, History};

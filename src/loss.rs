@@ -16,7 +16,8 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
     /// Checks that targets `t` suit outputs of `width` columns: their shape and their values.
     ///
     /// # Errors
-    /// [`Error::TargetShapeMismatch`], [`Error::NonFinite`] or [`Error::LabelOutOfRange`].
+    /// [`Error::TargetShapeMismatch`], [`Error::NonFinite`], [`Error::LabelOutOfRange`] (class
+    /// indices) or [`Error::TargetOutOfRange`] (e.g. binary cross-entropy targets outside [0, 1]).
     fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()>;
 
     /// The loss `E(y, t)`.
@@ -334,7 +335,13 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
         check_same_shape(Loss::<T>::name(self), width, t)?;
         match t.iter().position(|&v| v < T::zero() || v > T::one()) {
             None => Ok(()),
-            Some(k) => Err(Error::LabelOutOfRange { row: k % t.nrows(), label: t[k].to_f64(), classes: 2 }),
+            Some(k) => Err(Error::TargetOutOfRange {
+                loss: Loss::<T>::name(self),
+                row: k % t.nrows(),
+                col: k / t.nrows(),
+                value: t[k].to_f64(),
+                expected: "in [0, 1]",
+            }),
         }
     }
 

@@ -201,7 +201,17 @@ fn binary_targets_outside_zero_one() {
     let mut t = DMatrix::from_element(6, 1, 1.0);
     t[(2, 0)] = 1.5;
     let err = fit_err(&mut net, &inputs(), &t, &mut config);
-    assert!(matches!(err, Error::LabelOutOfRange { row: 2, classes: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::TargetOutOfRange { loss: "binary_cross_entropy", row: 2, col: 0, value, .. } if value == 1.5),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "binary_cross_entropy: targets must be in [0, 1], got 1.5 at row 2, column 0");
+    // The first bad value in memory order (column by column), with its column.
+    let mut t = DMatrix::<f64>::from_element(3, 2, 0.5);
+    t[(1, 1)] = -0.25;
+    t[(2, 1)] = 2.0;
+    let err = backprop::Loss::<f64>::check_targets(&BinaryCrossEntropy, 2, &t).unwrap_err();
+    assert!(matches!(err, Error::TargetOutOfRange { row: 1, col: 1, value, .. } if value == -0.25), "{err:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

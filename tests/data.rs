@@ -1,5 +1,6 @@
 //! The `data` module: real files (digits, MNIST when present), hostile files, splits, scaling.
 
+use backprop::data::DataError;
 use backprop::data::{
     self, labels_column, load_mnist, one_hot, read_digits, read_idx_images, read_idx_labels, read_labeled_csv,
     stratified_split, train_test_split, Standardizer, MAX_DATA_BYTES, MNIST_FILES,
@@ -226,19 +227,22 @@ fn wrong_magic_names_the_value_found() {
     let images = temp_file("magic-img.idx", &idx_images(2, 2, 2));
     let labels = temp_file("magic-lab.idx", &idx_labels(&[1, 2]));
     let (e, s) = err_text(read_idx_labels(images.path()));
-    assert!(matches!(e, Error::BadMagic { expected: 0x801, found: 0x803, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::BadMagic { expected: 0x801, found: 0x803, .. })), "{e:?}");
     assert!(s.contains("0x00000803") && s.contains(&images.path().display().to_string()), "{s}");
     let (e, _) = err_text(read_idx_images::<f32>(labels.path()));
-    assert!(matches!(e, Error::BadMagic { expected: 0x803, found: 0x801, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::BadMagic { expected: 0x803, found: 0x801, .. })), "{e:?}");
     // A text file, and a gzip of a text file.
     let text = temp_file("magic.txt", b"hello world, not idx");
     let (e, _) = err_text(read_idx_images::<f32>(text.path()));
-    assert!(matches!(e, Error::BadMagic { found: 0x68656c6c, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::BadMagic { found: 0x68656c6c, .. })), "{e:?}");
     let gz = temp_file("magic.txt.gz", &gzip(b"hello world, not idx"));
-    assert!(matches!(read_idx_images::<f32>(gz.path()), Err(Error::BadMagic { .. })));
+    assert!(matches!(read_idx_images::<f32>(gz.path()), Err(Error::Data(DataError::BadMagic { .. }))));
     // Another element type (0x0D = f32) with 3 dimensions.
     let float = temp_file("magic-f32.idx", &idx_header(0x0D03, &[1, 1, 1]));
-    assert!(matches!(read_idx_images::<f32>(float.path()), Err(Error::BadMagic { found: 0x0D03, .. })));
+    assert!(matches!(
+        read_idx_images::<f32>(float.path()),
+        Err(Error::Data(DataError::BadMagic { found: 0x0D03, .. }))
+    ));
 }
 
 #[test]
@@ -248,18 +252,21 @@ fn every_prefix_of_a_valid_file_is_an_error() {
     for cut in 0..images.len() {
         let f = temp_file("prefix-img.idx", &images[..cut]);
         match read_idx_images::<f64>(f.path()) {
-            Err(Error::Truncated { needed, available, offset, .. }) => {
+            Err(Error::Data(DataError::Truncated { needed, available, offset, .. })) => {
                 assert!(available < needed, "cut {cut}");
                 assert_eq!(offset + available, cut as u64, "cut {cut}");
             }
             other => panic!("prefix {cut}: {other:?}"),
         }
         let g = temp_file("prefix-img.gz", &gzip(&images[..cut]));
-        assert!(matches!(read_idx_images::<f64>(g.path()), Err(Error::Truncated { .. })), "gz of prefix {cut}");
+        assert!(
+            matches!(read_idx_images::<f64>(g.path()), Err(Error::Data(DataError::Truncated { .. }))),
+            "gz of prefix {cut}"
+        );
     }
     for cut in 0..labels.len() {
         let f = temp_file("prefix-lab.idx", &labels[..cut]);
-        assert!(matches!(read_idx_labels(f.path()), Err(Error::Truncated { .. })), "prefix {cut}");
+        assert!(matches!(read_idx_labels(f.path()), Err(Error::Data(DataError::Truncated { .. }))), "prefix {cut}");
     }
     // Cutting the gzip stream itself: any error, never a panic or a wrong success.
     let gz = gzip(&images);
@@ -284,7 +291,7 @@ fn data_after_the_announced_end_is_an_error() {
     let gz = temp_file("trailing.idx.gz", &gzip(&bytes));
     for f in [&raw, &gz] {
         let (e, _) = err_text(read_idx_images::<f32>(f.path()));
-        assert!(matches!(e, Error::TrailingData { offset: 24, .. }), "{e:?}");
+        assert!(matches!(e, Error::Data(DataError::TrailingData { offset: 24, .. })), "{e:?}");
     }
 }
 
@@ -309,14 +316,14 @@ fn corrupt_gzip_is_an_io_error_naming_the_file() {
 fn overflowing_or_oversized_dims_are_refused_before_reading() {
     let f = temp_file("overflow.idx", &idx_header(0x0803, &[u32::MAX, u32::MAX, u32::MAX]));
     let (e, s) = err_text(read_idx_images::<f64>(f.path()));
-    assert!(matches!(e, Error::IdxTooLarge { .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::IdxTooLarge { .. })), "{e:?}");
     assert!(s.contains("4294967295x4294967295x4294967295"), "{s}");
     // No overflow, but past the limit.
     let f = temp_file("big.idx", &idx_header(0x0803, &[2, 1 << 15, 1 << 15]));
     let (e, _) = err_text(read_idx_images::<f64>(f.path()));
-    assert!(matches!(e, Error::IdxTooLarge { limit, .. } if limit == MAX_DATA_BYTES), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::IdxTooLarge { limit, .. }) if limit == MAX_DATA_BYTES), "{e:?}");
     let f = temp_file("big-lab.gz", &gzip(&idx_header(0x0801, &[u32::MAX])));
-    assert!(matches!(read_idx_labels(f.path()), Err(Error::IdxTooLarge { .. })));
+    assert!(matches!(read_idx_labels(f.path()), Err(Error::Data(DataError::IdxTooLarge { .. }))));
 }
 
 #[test]
@@ -329,11 +336,11 @@ fn huge_claimed_count_in_a_tiny_file_fails_fast() {
     let labels = temp_file("huge-lab.idx.gz", &gzip(&idx_header(0x0801, &[1 << 30])));
     let start = Instant::now();
     let (e, _) = err_text(read_idx_images::<f64>(raw.path()));
-    assert!(matches!(e, Error::Truncated { needed: 784_000_000, available: 16, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 784_000_000, available: 16, .. })), "{e:?}");
     let (e, _) = err_text(read_idx_images::<f64>(gz.path()));
-    assert!(matches!(e, Error::Truncated { needed: 784_000_000, available: 16, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 784_000_000, available: 16, .. })), "{e:?}");
     let (e, _) = err_text(read_idx_labels(labels.path()));
-    assert!(matches!(e, Error::Truncated { available: 0, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::Truncated { available: 0, .. })), "{e:?}");
     assert!(start.elapsed() < Duration::from_millis(500), "took {:?}", start.elapsed());
 }
 
@@ -346,7 +353,7 @@ fn image_and_label_counts_must_agree() {
     std::fs::write(d.join("t10k-images-idx3-ubyte.gz"), gzip(&idx_images(1, 2, 2))).unwrap();
     std::fs::write(d.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(&[1]))).unwrap();
     let (e, s) = err_text(load_mnist::<f32>(d));
-    assert!(matches!(e, Error::CountMismatch { image_count: 5, label_count: 4, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::CountMismatch { image_count: 5, label_count: 4, .. })), "{e:?}");
     assert!(s.contains("train-images-idx3-ubyte.gz") && s.contains("train-labels-idx1-ubyte.gz"), "{s}");
 }
 
@@ -354,7 +361,7 @@ fn image_and_label_counts_must_agree() {
 fn missing_files_say_which_and_where() {
     let dir = temp_dir("mnist-missing");
     let (e, s) = err_text(load_mnist::<f32>(dir.path()));
-    assert!(matches!(e, Error::DataFileNotFound { what: "MNIST", .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::DataFileNotFound { what: "MNIST", .. })), "{e:?}");
     let expected = dir.path().join("train-images-idx3-ubyte.gz");
     assert!(s.contains(&format!("MNIST file {} not found", expected.display())), "{s}");
     assert!(s.contains("BACKPROP_DATA") && s.contains(&format!("into {}", dir.path().display())), "{s}");
@@ -365,7 +372,7 @@ fn missing_files_say_which_and_where() {
 
     let nowhere = unique("no-such-digits.csv.gz");
     let (e, s) = err_text(read_digits::<f32>(&nowhere));
-    assert!(matches!(e, Error::DataFileNotFound { .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::DataFileNotFound { .. })), "{e:?}");
     assert!(s.contains(&nowhere.display().to_string()) && s.contains("data/digits.csv.gz"), "{s}");
     let (_, s) = err_text(read_idx_labels(&nowhere));
     assert!(s.contains(&nowhere.display().to_string()), "{s}");
@@ -377,18 +384,24 @@ fn missing_files_say_which_and_where() {
 fn csv_non_numeric_cell_names_line_column_and_text() {
     let f = temp_file("bad.csv", b"1,2,0\n3,4,1\n5,x7,1\n");
     let (e, s) = err_text(read_labeled_csv::<f64>(f.path()));
-    assert!(matches!(e, Error::BadCell { line: 3, column: 2, ref text, .. } if text == "x7"), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::BadCell { line: 3, column: 2, ref text, .. }) if text == "x7"), "{e:?}");
     assert!(s.contains("line 3, column 2") && s.contains("\"x7\""), "{s}");
     // Also through gzip, and for the label column.
     let g = temp_file("bad.csv.gz", &gzip(b"1,2,0\n3,4,-1\n"));
     let (e, _) = err_text(read_labeled_csv::<f32>(g.path()));
-    assert!(matches!(e, Error::BadCell { line: 2, column: 3, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::BadCell { line: 2, column: 3, .. })), "{e:?}");
     let h = temp_file("frac.csv", b"1,2,0.5\n");
-    assert!(matches!(read_labeled_csv::<f32>(h.path()), Err(Error::BadCell { column: 3, .. })));
+    assert!(matches!(read_labeled_csv::<f32>(h.path()), Err(Error::Data(DataError::BadCell { column: 3, .. }))));
     let nan = temp_file("nan.csv", b"1,2,0\nNaN,2,0\n");
-    assert!(matches!(read_labeled_csv::<f32>(nan.path()), Err(Error::BadCell { line: 2, column: 1, .. })));
+    assert!(matches!(
+        read_labeled_csv::<f32>(nan.path()),
+        Err(Error::Data(DataError::BadCell { line: 2, column: 1, .. }))
+    ));
     let bin = temp_file("bin.csv", b"1,2,0\n1,\xff\xfe,0\n");
-    assert!(matches!(read_labeled_csv::<f32>(bin.path()), Err(Error::BadCell { line: 2, column: 2, .. })));
+    assert!(matches!(
+        read_labeled_csv::<f32>(bin.path()),
+        Err(Error::Data(DataError::BadCell { line: 2, column: 2, .. }))
+    ));
 }
 
 #[test]
@@ -399,12 +412,18 @@ fn csv_shapes_header_blank_lines_and_widths() {
     assert_eq!(labels, [3, 6]);
     let f = temp_file("width.csv", b"1,2,0\n1,2,3,0\n");
     let (e, _) = err_text(read_labeled_csv::<f64>(f.path()));
-    assert!(matches!(e, Error::RowWidth { line: 2, expected: 3, got: 4, .. }), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::RowWidth { line: 2, expected: 3, got: 4, .. })), "{e:?}");
     let f = temp_file("width-digits.csv", b"1,2,0\n");
-    assert!(matches!(read_digits::<f64>(f.path()), Err(Error::RowWidth { line: 1, expected: 65, got: 3, .. })));
+    assert!(matches!(
+        read_digits::<f64>(f.path()),
+        Err(Error::Data(DataError::RowWidth { line: 1, expected: 65, got: 3, .. }))
+    ));
     for (name, text) in [("empty.csv", &b""[..]), ("header-only.csv", b"a,b,c\n\n")] {
         let f = temp_file(name, text);
-        assert!(matches!(read_labeled_csv::<f64>(f.path()), Err(Error::EmptyDataFile { .. })), "{name}");
+        assert!(
+            matches!(read_labeled_csv::<f64>(f.path()), Err(Error::Data(DataError::EmptyDataFile { .. }))),
+            "{name}"
+        );
     }
     // Every prefix of a gzip CSV: errors or a valid shorter result, never a panic.
     let gz = gzip(b"1,2,0\n3,4,1\n5,6,2\n");
@@ -569,8 +588,8 @@ fn standardizer_constant_columns_stay_finite_and_widths_are_checked() {
     assert!(Standardizer::fit(&tiny).unwrap().transform(&tiny).unwrap().iter().all(|v| v.is_finite()));
 
     let (e, s) = err_text(scaler.transform(&DMatrix::zeros(2, 4)));
-    assert!(matches!(e, Error::FeatureMismatch { expected: 3, got: 4, .. }), "{e:?}");
-    assert!(s.contains("standardizer"), "{s}");
+    assert!(matches!(e, Error::WidthMismatch { expected: 3, got: 4, .. }), "{e:?}");
+    assert_eq!(s, "a standardizer fitted on the training data expects 3 columns, got 4");
     let nan = DMatrix::from_row_slice(1, 3, &[0.0, f64::NAN, 0.0]);
     assert!(matches!(scaler.transform(&nan), Err(Error::NonFinite { row: 0, col: 1, .. })));
     assert!(matches!(Standardizer::fit(&nan), Err(Error::NonFinite { .. })));
@@ -592,10 +611,13 @@ fn directories_and_empty_files_are_errors_not_panics() {
     assert!(read_idx_images::<f32>(dir.path()).is_err());
     assert!(read_labeled_csv::<f32>(dir.path()).is_err());
     let empty = temp_file("empty.bin", b"");
-    assert!(matches!(read_idx_labels(empty.path()), Err(Error::Truncated { needed: 4, available: 0, .. })));
-    assert!(matches!(read_digits::<f32>(empty.path()), Err(Error::EmptyDataFile { .. })));
+    assert!(matches!(
+        read_idx_labels(empty.path()),
+        Err(Error::Data(DataError::Truncated { needed: 4, available: 0, .. }))
+    ));
+    assert!(matches!(read_digits::<f32>(empty.path()), Err(Error::Data(DataError::EmptyDataFile { .. }))));
     let one = temp_file("one.bin", &[0x1f]);
-    assert!(matches!(read_idx_labels(one.path()), Err(Error::Truncated { available: 1, .. })));
+    assert!(matches!(read_idx_labels(one.path()), Err(Error::Data(DataError::Truncated { available: 1, .. }))));
     let gz_magic_only = temp_file("magic-only.gz", &[0x1f, 0x8b]);
     assert!(read_idx_labels(gz_magic_only.path()).is_err());
 }

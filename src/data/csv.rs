@@ -1,8 +1,9 @@
 //! Numeric CSV files whose last column is a class label, such as the 8×8 digits.
 
 use super::source::{io_error, open, Missing};
+use super::DataError;
 use super::MAX_DATA_BYTES;
-use crate::{Error, Real, Result};
+use crate::{Real, Result};
 use nalgebra::DMatrix;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -19,7 +20,8 @@ const DIGITS_CELLS: usize = 65;
 /// and licence. The format is that of [`read_labeled_csv`], with exactly 65 cells per line.
 ///
 /// # Errors
-/// As [`read_labeled_csv`]; [`Error::RowWidth`] for a line without exactly 65 cells.
+/// As [`read_labeled_csv`]; [`DataError::RowWidth`] (in [`Error::Data`](crate::Error::Data)) for
+/// a line without exactly 65 cells.
 pub fn read_digits<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let path = path.as_ref();
     let hint = || {
@@ -40,10 +42,11 @@ pub fn read_digits<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<u
 /// [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES).
 ///
 /// # Errors
-/// [`Error::DataFileNotFound`]; [`Error::Io`] for an unreadable file or corrupt gzip data;
-/// [`Error::BadCell`] (with line, column and text) for a feature that is not a finite number or
-/// a label that is not an integer ≥ 0; [`Error::RowWidth`]; [`Error::EmptyDataFile`] when no
-/// line holds data; [`Error::FileTooLarge`].
+/// [`Error::Io`](crate::Error::Io) for an unreadable file or corrupt gzip data; otherwise
+/// [`Error::Data`](crate::Error::Data) holding [`DataError::DataFileNotFound`];
+/// [`DataError::BadCell`] (with line, column and text) for a feature that is not a finite number
+/// or a label that is not an integer ≥ 0; [`DataError::RowWidth`]; [`DataError::EmptyDataFile`]
+/// when no line holds data; [`DataError::FileTooLarge`].
 pub fn read_labeled_csv<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let hint = || "check the path".to_string();
     read(path.as_ref(), &Missing { what: "CSV", hint: &hint }, None)
@@ -65,7 +68,7 @@ fn read<T: Real>(path: &Path, missing: &Missing<'_>, cells: Option<usize>) -> Re
         }
         total = total.saturating_add(n as u64);
         if total > MAX_DATA_BYTES {
-            return Err(Error::FileTooLarge { path: path.to_path_buf(), limit: MAX_DATA_BYTES });
+            return Err(DataError::FileTooLarge { path: path.to_path_buf(), limit: MAX_DATA_BYTES }.into());
         }
         line_no += 1;
         let text = String::from_utf8_lossy(&raw);
@@ -81,11 +84,11 @@ fn read<T: Real>(path: &Path, missing: &Missing<'_>, cells: Option<usize>) -> Re
         let got = line.split(',').count();
         let expected = *width.get_or_insert(got);
         if got != expected {
-            return Err(Error::RowWidth { path: path.to_path_buf(), line: line_no, expected, got });
+            return Err(DataError::RowWidth { path: path.to_path_buf(), line: line_no, expected, got }.into());
         }
         for (j, cell) in line.split(',').enumerate() {
             let cell = cell.trim();
-            let bad = |expected| Error::BadCell {
+            let bad = |expected| DataError::BadCell {
                 path: path.to_path_buf(),
                 line: line_no,
                 column: j + 1,
@@ -95,7 +98,7 @@ fn read<T: Real>(path: &Path, missing: &Missing<'_>, cells: Option<usize>) -> Re
             if j + 1 < expected {
                 match cell.parse::<f64>() {
                     Ok(v) if v.is_finite() => values.push(T::cast(v)),
-                    _ => return Err(bad("a finite number")),
+                    _ => return Err(bad("a finite number").into()),
                 }
             } else {
                 labels.push(parse_label(cell).ok_or_else(|| bad("a class label (an integer >= 0)"))?);
@@ -104,7 +107,7 @@ fn read<T: Real>(path: &Path, missing: &Missing<'_>, cells: Option<usize>) -> Re
     }
     let features = match width {
         Some(w) if !labels.is_empty() => w.saturating_sub(1),
-        _ => return Err(Error::EmptyDataFile { path: path.to_path_buf() }),
+        _ => return Err(DataError::EmptyDataFile { path: path.to_path_buf() }.into()),
     };
     Ok((DMatrix::from_row_iterator(labels.len(), features, values), labels))
 }

@@ -1,6 +1,7 @@
 //! The IDX format of MNIST: a big-endian header, then unsigned bytes.
 
 use super::source::{io_error, open, read_full, Missing, Source};
+use super::DataError;
 use super::MAX_DATA_BYTES;
 use crate::{Error, Real, Result};
 use nalgebra::DMatrix;
@@ -45,11 +46,11 @@ fn plain_hint() -> String {
 /// stored (`0..=255`).
 ///
 /// # Errors
-/// [`Error::DataFileNotFound`]; [`Error::Io`] for an unreadable file or corrupt gzip data;
-/// [`Error::BadMagic`]; [`Error::IdxTooLarge`] when the header's dimensions overflow or give
-/// more than [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES); [`Error::Truncated`] when the file
-/// ends early; [`Error::TrailingData`] when it goes on after the announced end. Sizes are
-/// checked before anything is allocated.
+/// [`Error::Io`] for an unreadable file or corrupt gzip data; otherwise [`Error::Data`] holding
+/// [`DataError::DataFileNotFound`]; [`DataError::BadMagic`]; [`DataError::IdxTooLarge`] when the
+/// header's dimensions overflow or give more than [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES);
+/// [`DataError::Truncated`] when the file ends early; [`DataError::TrailingData`] when it goes on
+/// after the announced end. Sizes are checked before anything is allocated.
 pub fn read_idx_images<T: Real>(path: impl AsRef<Path>) -> Result<DMatrix<T>> {
     let missing = Missing { what: "IDX", hint: &plain_hint };
     images(path.as_ref(), &missing)
@@ -69,9 +70,9 @@ pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<usize>> {
 /// The usual place is `data_dir().join("mnist")` (see [`data_dir`](super::data_dir)).
 ///
 /// # Errors
-/// [`Error::DataFileNotFound`] naming the first missing file and where to put it;
-/// [`Error::CountMismatch`] when an image file and its label file disagree on the number of
-/// samples; otherwise as [`read_idx_images`].
+/// [`Error::Data`] holding [`DataError::DataFileNotFound`] naming the first missing file and
+/// where to put it, or [`DataError::CountMismatch`] when an image file and its label file
+/// disagree on the number of samples; otherwise as [`read_idx_images`].
 pub fn load_mnist<T: Real>(dir: impl AsRef<Path>) -> Result<Mnist<T>> {
     let dir = dir.as_ref();
     let hint = || {
@@ -103,22 +104,24 @@ fn pair<T: Real>(images_path: &Path, labels_path: &Path, missing: &Missing<'_>) 
     // Both files must exist before the big one is read.
     for path in [images_path, labels_path] {
         if !path.exists() {
-            return Err(Error::DataFileNotFound {
+            return Err(DataError::DataFileNotFound {
                 what: missing.what,
                 path: path.to_path_buf(),
                 hint: (missing.hint)(),
-            });
+            }
+            .into());
         }
     }
     let x = images::<T>(images_path, missing)?;
     let labels = labels(labels_path, missing)?;
     if x.nrows() != labels.len() {
-        return Err(Error::CountMismatch {
+        return Err(DataError::CountMismatch {
             images: images_path.to_path_buf(),
             image_count: x.nrows(),
             labels: labels_path.to_path_buf(),
             label_count: labels.len(),
-        });
+        }
+        .into());
     }
     Ok((x, labels))
 }
@@ -153,7 +156,7 @@ fn header(src: &mut Source, magic: u32, format: &'static str) -> Result<Vec<u32>
     }
     let found = u32::from_be_bytes(word);
     if found != magic {
-        return Err(Error::BadMagic { path: src.path.clone(), format, expected: magic, found });
+        return Err(DataError::BadMagic { path: src.path.clone(), format, expected: magic, found }.into());
     }
     let ndims = usize::from(word[3]);
     let mut raw = vec![0u8; 4 * ndims];
@@ -198,13 +201,13 @@ fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
 }
 
 fn truncated(src: &Source, part: &'static str, offset: u64, needed: u64, available: u64) -> Error {
-    Error::Truncated { path: src.path.clone(), part, offset, needed, available }
+    DataError::Truncated { path: src.path.clone(), part, offset, needed, available }.into()
 }
 
 fn trailing(src: &Source, offset: u64) -> Error {
-    Error::TrailingData { path: src.path.clone(), offset }
+    DataError::TrailingData { path: src.path.clone(), offset }.into()
 }
 
 fn too_large(src: &Source, dims: Vec<u32>) -> Error {
-    Error::IdxTooLarge { path: src.path.clone(), dims, limit: MAX_DATA_BYTES }
+    DataError::IdxTooLarge { path: src.path.clone(), dims, limit: MAX_DATA_BYTES }.into()
 }

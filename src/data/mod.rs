@@ -13,8 +13,8 @@
 //!
 //! Files are untrusted: every size is checked against the bytes present and against
 //! [`MAX_DATA_BYTES`] before memory is allocated for it, so a damaged or hostile file gives a typed
-//! [`Error`](crate::Error) naming the file and the byte offset (IDX) or the line and column (CSV),
-//! never a panic or an unbounded allocation.
+//! [`DataError`] (inside [`Error::Data`](crate::Error::Data)) naming the file and the byte offset
+//! (IDX) or the line and column (CSV), never a panic or an unbounded allocation.
 //!
 //! Where the files live: [`data_dir`] is `$BACKPROP_DATA`, or `data/` (the repository's folder,
 //! which ships `digits.csv.gz`; MNIST goes in `data/mnist/`, see `data/README.md`).
@@ -46,6 +46,7 @@
 //! ```
 
 mod csv;
+mod error;
 mod idx;
 mod prep;
 mod source;
@@ -53,6 +54,7 @@ mod source;
 use std::path::PathBuf;
 
 pub use csv::{read_digits, read_labeled_csv};
+pub use error::DataError;
 pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
 pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
 

@@ -1,7 +1,7 @@
 //! Preparing data for training: label encodings, train/test splits, standardization.
 
 use crate::init::check_size;
-use crate::{seeded, Dims, Error, LayerId, Real, Result, SeededRng, Stream};
+use crate::{seeded, Dims, Error, Real, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use std::collections::BTreeMap;
@@ -248,12 +248,12 @@ impl<T: Real> Standardizer<T> {
     /// `(x − mean) / std`, column by column (computed in `f64`).
     ///
     /// # Errors
-    /// [`Error::FeatureMismatch`] when `x` has another number of columns than the training
+    /// [`Error::WidthMismatch`] when `x` has another number of columns than the training
     /// data; [`Error::NonFinite`] for a NaN or infinite value.
     pub fn transform(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         if x.ncols() != self.mean.len() {
-            return Err(Error::FeatureMismatch {
-                layer: LayerId::kind("standardizer"),
+            return Err(Error::WidthMismatch {
+                what: "a standardizer fitted on the training data",
                 expected: self.mean.len(),
                 got: x.ncols(),
             });

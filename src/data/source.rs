@@ -1,5 +1,6 @@
 //! Opening a data file, raw or gzip-compressed, with errors that name it.
 
+use super::DataError;
 use crate::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
@@ -32,7 +33,7 @@ pub(crate) struct Missing<'a> {
 pub(crate) fn open(path: &Path, missing: &Missing<'_>) -> Result<Source> {
     let mut file = File::open(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => {
-            Error::DataFileNotFound { what: missing.what, path: path.to_path_buf(), hint: (missing.hint)() }
+            DataError::DataFileNotFound { what: missing.what, path: path.to_path_buf(), hint: (missing.hint)() }.into()
         }
         _ => io_error("open", path, e),
     })?;
@@ -67,6 +68,6 @@ pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> 
 }
 
 /// [`Error::Io`] for `path`.
-pub(crate) fn io_error(action: &'static str, path: &Path, source: io::Error) -> Error {
-    Error::Io { action, path: path.to_path_buf(), source }
+pub(crate) fn io_error(action: &'static str, path: &Path, error: io::Error) -> Error {
+    Error::Io { action, path: path.to_path_buf(), error }
 }
