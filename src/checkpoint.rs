@@ -50,9 +50,10 @@
 //! # }
 //! ```
 
+use crate::file::{read, write_atomically};
 use crate::io::{
-    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, read, read_matrix,
-    read_network_tensors, serialize, write_atomically, Tensor,
+    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, read_matrix, read_network_tensors,
+    serialize, Tensor,
 };
 use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
 use nalgebra::DMatrix;

@@ -109,9 +109,9 @@ pub enum Error {
         /// The residual block.
         layer: LayerId,
         /// Shape of the body's output sample, F(x).
-        body: crate::Shape,
+        body: crate::shape::Shape,
         /// Shape of the shortcut's output sample, S(x) (the input's shape for the identity).
-        shortcut: crate::Shape,
+        shortcut: crate::shape::Shape,
     },
     /// Inputs and targets have different numbers of rows (samples).
     #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]

@@ -125,7 +125,7 @@ impl History {
     /// # Errors
     /// [`Error::Io`](crate::Error::Io) if the file cannot be written; an existing file is then intact.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        crate::io::write_atomically(path.as_ref(), self.to_csv().as_bytes())
+        crate::file::write_atomically(path.as_ref(), self.to_csv().as_bytes())
     }
 }
 

@@ -65,6 +65,7 @@ mod check;
 pub mod checkpoint;
 pub mod data;
 mod error;
+mod file;
 mod fit;
 pub mod gradcheck;
 mod history;
@@ -82,6 +83,7 @@ mod real;
 pub mod registry;
 mod schedule;
 mod sequential;
+mod shape;
 mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};

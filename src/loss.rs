@@ -43,6 +43,28 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
         self.grad(y, t, grad)?;
         Ok(value)
     }
+
+    /// [`loss_and_grad`](Loss::loss_and_grad) for targets whose values were already checked with
+    /// [`check_targets`](Loss::check_targets) for outputs of this width — as
+    /// [`fit`](crate::Network::fit) does once for the whole data set, before its first step.
+    /// Only the shapes are checked again (a wrong one is an error, not a panic), not every
+    /// target. The built-in losses override it; the default checks everything.
+    ///
+    /// # Errors
+    /// [`Error::RowCountMismatch`], [`Error::TargetShapeMismatch`].
+    fn loss_and_grad_prechecked(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        self.loss_and_grad(y, t, grad)
+    }
+}
+
+/// Checks that `t` has a row per row of `y` and the same number of columns (or, where
+/// `indices` allows it, one column of class indices).
+fn check_target_shape<T: Real>(loss: &'static str, y: &DMatrix<T>, t: &DMatrix<T>, indices: bool) -> Result<()> {
+    check_rows(y, t)?;
+    if t.ncols() == y.ncols() || (indices && t.ncols() == 1) {
+        return Ok(());
+    }
+    Err(Error::TargetShapeMismatch { loss, expected: format!("{} columns", y.ncols()), got: Dims::from(t) })
 }
 
 /// Checks rows, then the loss's own target rules.
@@ -137,6 +159,18 @@ impl<T: Real> Loss<T> for SquaredError {
 
     fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
+        Ok(self.fused(y, t, grad))
+    }
+
+    fn loss_and_grad_prechecked(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        check_target_shape(Loss::<T>::name(self), y, t, false)?;
+        Ok(self.fused(y, t, grad))
+    }
+}
+
+impl SquaredError {
+    /// The loss, and the gradient into `grad`, in one pass (shapes checked by the caller).
+    fn fused<T: Real>(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> T {
         let scale = self.scale::<T>(y.len());
         let c = scale * T::cast(2.0);
         ensure_shape(grad, y.nrows(), y.ncols());
@@ -146,7 +180,7 @@ impl<T: Real> Loss<T> for SquaredError {
             sum += d * d;
             *g = c * d;
         }
-        Ok(scale * sum)
+        scale * sum
     }
 }
 
@@ -249,6 +283,19 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
     /// columns of `y` with the block's row maxima and sums on the stack (no allocation).
     fn loss_and_grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
+        Ok(Self::fused(y, t, grad))
+    }
+
+    fn loss_and_grad_prechecked(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        check_target_shape(Loss::<T>::name(self), y, t, y.ncols() >= 2)?;
+        Ok(Self::fused(y, t, grad))
+    }
+}
+
+impl SoftmaxCrossEntropy {
+    /// The loss, and the gradient into `grad`, in one pass over rows in blocks (shapes checked
+    /// by the caller; a class index out of range is skipped, never read out of bounds).
+    fn fused<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> T {
         let (n, classes) = y.shape();
         ensure_shape(grad, n, classes);
         let inv_n = T::one() / T::cast(n.max(1) as f64);
@@ -292,9 +339,11 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
             if t.ncols() == 1 {
                 // Class indices (checked: whole numbers in range): one entry per row.
                 for (k, i) in rows.enumerate() {
-                    let at = i + t[(i, 0)].to_f64() as usize * n;
-                    total += log_sum[k] - ys[at];
-                    gs[at] -= inv_n;
+                    let at = (t[(i, 0)].to_f64() as usize).saturating_mul(n).saturating_add(i);
+                    if let (Some(&v), Some(g)) = (ys.get(at), gs.get_mut(at)) {
+                        total += log_sum[k] - v;
+                        *g -= inv_n;
+                    }
                 }
             } else {
                 for j in 0..classes {
@@ -308,7 +357,7 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
                 }
             }
         }
-        Ok(total * inv_n)
+        total * inv_n
     }
 }
 
@@ -347,23 +396,41 @@ impl<T: Real> Loss<T> for BinaryCrossEntropy {
 
     fn loss(&self, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<T> {
         check(self, y, t)?;
+        Ok(Self::value(y, t))
+    }
+
+    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
+        check(self, y, t)?;
+        Self::gradient(y, t, grad);
+        Ok(())
+    }
+
+    fn loss_and_grad_prechecked(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<T> {
+        check_target_shape(Loss::<T>::name(self), y, t, false)?;
+        Self::gradient(y, t, grad);
+        Ok(Self::value(y, t))
+    }
+}
+
+impl BinaryCrossEntropy {
+    /// The loss (shapes checked by the caller).
+    fn value<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> T {
         let (lo, hi) = (T::cast(Self::EPS), T::one() - T::cast(Self::EPS));
         let sum = y.iter().zip(t.iter()).fold(T::zero(), |acc, (&p, &ti)| {
             let p = p.max(lo).min(hi);
             acc - (ti * p.ln() + (T::one() - ti) * (T::one() - p).ln())
         });
-        Ok(sum / T::cast(y.len().max(1) as f64))
+        sum / T::cast(y.len().max(1) as f64)
     }
 
-    fn grad(&self, y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> Result<()> {
-        check(self, y, t)?;
+    /// The gradient into `grad` (shapes checked by the caller).
+    fn gradient<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) {
         let (lo, hi) = (T::cast(Self::EPS), T::one() - T::cast(Self::EPS));
         let inv_n = T::one() / T::cast(y.len().max(1) as f64);
         ensure_shape(grad, y.nrows(), y.ncols());
         for ((g, &p), &ti) in grad.iter_mut().zip(y.iter()).zip(t.iter()) {
             *g = if p < lo || p > hi { T::zero() } else { (p - ti) / (p * (T::one() - p)) * inv_n };
         }
-        Ok(())
     }
 }
 
@@ -392,6 +459,24 @@ mod tests {
             }
         }
         let empty = DMatrix::<f64>::zeros(0, 4);
+        // The prechecked path gives the same numbers, and refuses a wrong shape.
+        let y = DMatrix::<f64>::from_fn(5, 3, |i, j| (i as f64 - j as f64) * 0.3);
+        let labels = DMatrix::<f64>::from_fn(5, 1, |i, _| (i % 3) as f64);
+        let probabilities = y.map(|v| 1.0 / (1.0 + (-v).exp()));
+        type Case<'a> = (&'a dyn Loss<f64>, &'a DMatrix<f64>, &'a DMatrix<f64>);
+        let cases: [Case<'_>; 3] = [
+            (&SoftmaxCrossEntropy, &y, &labels),
+            (&SquaredError::half_sum(), &y, &probabilities),
+            (&BinaryCrossEntropy, &probabilities, &probabilities.map(|p| (p > 0.5) as u8 as f64)),
+        ];
+        for (loss, y, t) in cases {
+            let (mut g1, mut g2) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+            let checked = loss.loss_and_grad(y, t, &mut g1).unwrap();
+            let prechecked = loss.loss_and_grad_prechecked(y, t, &mut g2).unwrap();
+            assert_eq!((checked, &g1), (prechecked, &g2), "{}", loss.name());
+            assert!(loss.loss_and_grad_prechecked(y, &DMatrix::zeros(5, 2), &mut g2).is_err(), "{}", loss.name());
+            assert!(loss.loss_and_grad_prechecked(y, &DMatrix::zeros(4, 3), &mut g2).is_err(), "{}", loss.name());
+        }
         let mut g = DMatrix::zeros(3, 3);
         assert_eq!(
             Loss::<f64>::loss_and_grad(&SoftmaxCrossEntropy, &empty, &DMatrix::zeros(0, 1), &mut g).unwrap(),

@@ -88,7 +88,7 @@ fn render(
         paint(&root)?;
         root.present().map_err(|e| failed(path, e))?;
     }
-    crate::io::write_atomically(path, svg.as_bytes())
+    crate::file::write_atomically(path, svg.as_bytes())
 }
 
 fn failed(path: &Path, e: impl std::fmt::Display) -> Error {

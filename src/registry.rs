@@ -55,10 +55,7 @@ pub(crate) enum Kind<T: Real> {
     /// once built, when its configuration tells (checked against the file before building).
     Leaf { build: Box<LeafFn<T>>, values: Option<fn(&LayerConfig) -> Result<usize>> },
     /// A layer with children: their names (at most `max` of them), and how to assemble it.
-    Container {
-        children: fn(&LayerConfig, usize) -> Result<Vec<String>>,
-        build: AssembleFn<T>,
-    },
+    Container { children: fn(&LayerConfig, usize) -> Result<Vec<String>>, build: AssembleFn<T> },
 }
 
 /// Layer kinds by name, each with how to rebuild the layer from its [`LayerConfig`] (see the

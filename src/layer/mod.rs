@@ -26,53 +26,11 @@ pub use residual::Residual;
 pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
 
+pub use crate::shape::Shape;
 use crate::{Dims, Real, Result, SeededRng};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use std::any::Any;
 use std::fmt::{self, Debug, Display};
-
-/// The shape of one sample (one row of a batch).
-///
-/// Images travel as rows too: one image per row, flattened channel-first (C, H, W), so pixel
-/// `(c, h, w)` is column `(c·H + h)·W + w`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Shape {
-    /// A flat vector of features.
-    Flat(usize),
-    /// An image of `channels` planes of `height × width` pixels.
-    Image {
-        /// Number of channels (planes).
-        channels: usize,
-        /// Rows of pixels.
-        height: usize,
-        /// Columns of pixels.
-        width: usize,
-    },
-}
-
-impl Shape {
-    /// Number of columns a sample of this shape takes in a batch matrix.
-    pub fn len(&self) -> usize {
-        match *self {
-            Shape::Flat(n) => n,
-            Shape::Image { channels, height, width } => channels.saturating_mul(height).saturating_mul(width),
-        }
-    }
-
-    /// Whether a sample of this shape has no features.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Shape::Flat(n) => write!(f, "{n}"),
-            Shape::Image { channels, height, width } => write!(f, "{channels}x{height}x{width}"),
-        }
-    }
-}
 
 /// Whether weight decay applies to a parameter: the layer that creates the parameter says so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
