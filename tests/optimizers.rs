@@ -523,6 +523,234 @@ fn invalid_config_errors_say_what_and_why() {
     assert!(message.contains("beta2") && message.contains("[0, 1)") && message.contains('1'), "{message}");
 }
 
+/// Each optimizer's settings, in the order `validate` checks them.
+fn settings(name: &str) -> &'static [&'static str] {
+    match name {
+        "sgd" => &["learning_rate", "weight_decay"],
+        "momentum" | "nesterov" => &["learning_rate", "momentum", "weight_decay"],
+        "adagrad" => &["learning_rate", "eps", "weight_decay"],
+        "rmsprop" => &["learning_rate", "rho", "eps", "weight_decay"],
+        _ => &["learning_rate", "beta1", "beta2", "eps", "weight_decay"],
+    }
+}
+
+/// Invalid values of a setting.
+fn bad_values(setting: &str) -> &'static [f64] {
+    match setting {
+        "learning_rate" => &BAD_LEARNING_RATES,
+        "eps" => &BAD_EPS,
+        "weight_decay" => &BAD_LAMBDAS,
+        _ => &BAD_RATES,
+    }
+}
+
+/// Optimizer `name` with learning rate 0.1 and its defaults, but for the settings in `set`
+/// (weight decay as L2 of that strength; AdamW's decoupled).
+fn configured(name: &str, set: &[(&str, f64)]) -> Box<dyn Optimizer<f64>> {
+    let get = |setting: &str, default: f64| set.iter().find(|(s, _)| *s == setting).map_or(default, |&(_, v)| v);
+    let (lr, decay) = (get("learning_rate", LR), WeightDecay::L2(get("weight_decay", 0.0)));
+    let (beta1, beta2) = (get("beta1", 0.9), get("beta2", 0.999));
+    match name {
+        "sgd" => Box::new(Sgd::new(lr).with_weight_decay(decay)),
+        "momentum" => Box::new(Momentum::new(lr).with_momentum(get("momentum", 0.9)).with_weight_decay(decay)),
+        "nesterov" => Box::new(Nesterov::new(lr).with_momentum(get("momentum", 0.9)).with_weight_decay(decay)),
+        "adagrad" => Box::new(AdaGrad::new(lr).with_eps(get("eps", 1e-7)).with_weight_decay(decay)),
+        "rmsprop" => {
+            Box::new(RmsProp::new(lr).with_rho(get("rho", 0.99)).with_eps(get("eps", 1e-7)).with_weight_decay(decay))
+        }
+        "adam" => Box::new(Adam::new(lr).with_betas(beta1, beta2).with_eps(get("eps", 1e-8)).with_weight_decay(decay)),
+        "adamw" => Box::new(
+            AdamW::new(lr)
+                .with_betas(beta1, beta2)
+                .with_eps(get("eps", 1e-8))
+                .with_weight_decay(get("weight_decay", 0.01)),
+        ),
+        _ => unreachable!("unknown optimizer {name}"),
+    }
+}
+
+#[test]
+fn every_optimizer_refuses_each_bad_setting_in_validate() {
+    for name in NAMES {
+        assert!(configured(name, &[]).validate().is_ok(), "{name}: the defaults are valid");
+        for &setting in settings(name) {
+            for &value in bad_values(setting) {
+                let opt = configured(name, &[(setting, value)]);
+                match opt.validate() {
+                    Err(Error::InvalidConfig { name: got, value: shown, .. }) => {
+                        assert_eq!(got, setting, "{name}: {setting} = {value}");
+                        assert_eq!(shown, value.to_string(), "{name}: {setting} = {value}");
+                    }
+                    other => panic!("{name}: {setting} = {value} gave {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn validate_names_the_first_bad_setting_in_order() {
+    for name in NAMES {
+        let all = settings(name);
+        for first in 0..all.len() {
+            // Settings before `first` valid, the rest invalid: `first` is reported.
+            let bad: Vec<(&str, f64)> = all[first..].iter().map(|&s| (s, bad_values(s)[1])).collect();
+            assert_invalid(configured(name, &bad).validate(), all[first]);
+        }
+    }
+}
+
+#[test]
+fn constructors_and_setters_keep_what_they_are_given() {
+    // Nothing is checked or changed when the settings are given: validate reports them as given.
+    let adam = Adam::new(-1.0).with_betas(2.0, f64::NAN).with_eps(0.0).with_weight_decay(WeightDecay::L2(-3.0));
+    assert_eq!((adam.learning_rate(), adam.betas().0, adam.eps()), (-1.0, 2.0, 0.0));
+    assert!(adam.betas().1.is_nan());
+    assert_eq!(adam.weight_decay(), WeightDecay::L2(-3.0));
+    assert_eq!(Momentum::new(LR).with_momentum(7.0).momentum(), 7.0);
+    assert_eq!(RmsProp::new(LR).with_rho(-1.0).rho(), -1.0);
+    assert_eq!(AdamW::new(LR).with_weight_decay(-1.0).weight_decay(), WeightDecay::Decoupled(-1.0));
+    // The inherent methods need no scalar type; the trait's give the same answers.
+    let sgd = Sgd::new(f64::INFINITY);
+    assert_eq!(format!("{:?}", sgd.validate()), format!("{:?}", Optimizer::<f32>::validate(&sgd)));
+    let mut sgd = Sgd::new(LR);
+    sgd.set_learning_rate(0.2).unwrap();
+    assert_eq!(sgd.learning_rate(), 0.2);
+    assert_invalid(sgd.set_learning_rate(-0.2), "learning_rate");
+    assert_eq!(Optimizer::<f32>::learning_rate(&sgd), 0.2);
+}
+
+/// The bits of an optimizer's exported state, by name.
+fn sorted_state_bits(opt: &dyn Optimizer<f64>) -> Vec<(String, Vec<u64>)> {
+    let mut state: Vec<(String, Vec<u64>)> =
+        opt.state().into_iter().map(|(n, m)| (n, m.iter().map(|v| v.to_bits()).collect())).collect();
+    state.sort();
+    state
+}
+
+#[test]
+fn a_step_with_a_bad_setting_is_refused_and_changes_nothing() {
+    for name in NAMES {
+        // A valid optimizer's state after step 1, imported into one with a bad setting.
+        let mut valid = configured(name, &[]);
+        let (mut w, mut b) = first_step(valid.as_mut());
+        let state = valid.state();
+        let after_first = (values(&w), values(&b));
+        for &setting in settings(name) {
+            let mut opt = configured(name, &[(setting, bad_values(setting)[0])]);
+            opt.set_state(state.clone()).unwrap();
+            let before = sorted_state_bits(opt.as_ref());
+            *w.grad_mut() = row(G[1]);
+            *b.grad_mut() = row(G[1]);
+            assert_invalid(opt.step(&mut [&mut w, &mut b]), setting);
+            assert_eq!((values(&w), values(&b)), after_first, "{name}, {setting}: the parameters changed");
+            assert!(w.grad().is_some() && b.grad().is_some(), "{name}, {setting}: gradients consumed");
+            assert_eq!(sorted_state_bits(opt.as_ref()), before, "{name}, {setting}: the state changed");
+            assert!(!before.is_empty() || name == "sgd");
+        }
+        // A new optimizer with a bad setting creates no state either.
+        for &setting in settings(name) {
+            let mut opt = configured(name, &[(setting, bad_values(setting)[2])]);
+            let mut fresh = weight();
+            *fresh.grad_mut() = row(G[0]);
+            assert_invalid(opt.step(&mut [&mut fresh]), setting);
+            assert_eq!(values(&fresh), W0, "{name}, {setting}");
+            assert!(opt.state().is_empty(), "{name}, {setting}: state created");
+        }
+    }
+}
+
+/// Lets a boxed optimizer go into a `FitConfig`.
+#[derive(Debug)]
+struct Boxed(Box<dyn Optimizer<f64>>);
+
+impl Optimizer<f64> for Boxed {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, learning_rate: f64) -> backprop::Result<()> {
+        self.0.set_learning_rate(learning_rate)
+    }
+    fn validate(&self) -> backprop::Result<()> {
+        self.0.validate()
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.0.step(params)
+    }
+    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
+        self.0.state()
+    }
+}
+
+#[test]
+fn fit_with_a_bad_setting_fails_before_changing_the_network() {
+    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    for name in NAMES {
+        for &setting in settings(name) {
+            let mut net =
+                Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(1).unwrap();
+            let before: Vec<Vec<u64>> =
+                net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect();
+            let optimizer = Boxed(configured(name, &[(setting, bad_values(setting)[1])]));
+            let mut config = FitConfig::new(SquaredError::mean(), optimizer);
+            assert_invalid(net.fit(&x, &t, &mut config), setting);
+            let after: Vec<Vec<u64>> =
+                net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect();
+            assert_eq!(after, before, "{name}, {setting}: the network changed");
+            assert!(config.optimizer().state().is_empty(), "{name}, {setting}: the optimizer took a step");
+        }
+    }
+}
+
+#[test]
+fn an_outside_optimizer_validates_by_default() {
+    assert!(Halve.validate().is_ok());
+}
+
+/// An optimizer written outside the crate whose settings are invalid but whose step does not
+/// check them: only `fit`'s own check stops it.
+#[derive(Debug)]
+struct Unchecked;
+
+impl Optimizer<f64> for Unchecked {
+    fn name(&self) -> &'static str {
+        "unchecked"
+    }
+    fn learning_rate(&self) -> f64 {
+        -1.0
+    }
+    fn set_learning_rate(&mut self, _: f64) -> backprop::Result<()> {
+        Ok(())
+    }
+    fn validate(&self) -> backprop::Result<()> {
+        Err(Error::InvalidConfig { name: "learning_rate", value: "-1".into(), expected: "> 0 and finite" })
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        Halve.step(params)
+    }
+}
+
+#[test]
+fn fit_validates_the_optimizer_before_anything_else() {
+    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 1)).build(1).unwrap();
+    let before = net.params().iter().map(|p| p.value().clone()).collect::<Vec<_>>();
+    // The step alone would train: fit's check is what refuses.
+    let mut config = FitConfig::new(SquaredError::mean(), Unchecked).epochs(2);
+    assert_invalid(net.fit(&x, &t, &mut config), "learning_rate");
+    assert_eq!(net.params().iter().map(|p| p.value().clone()).collect::<Vec<_>>(), before);
+    // Before the data: targets of the wrong width are not even looked at.
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(f64::NAN));
+    assert_invalid(net.fit(&x, &DMatrix::zeros(4, 3), &mut config), "learning_rate");
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(0.1));
+    assert!(matches!(net.fit(&x, &DMatrix::zeros(4, 3), &mut config), Err(Error::TargetShapeMismatch { .. })));
+}
+
 // === State checks: a failed step changes nothing ===
 
 /// Takes step 1 with `G[0]` on `[w, b]`, returning them.
@@ -652,6 +880,21 @@ fn a_gradient_of_the_wrong_shape_is_refused_and_changes_nothing() {
         // The optimizer is still as new.
         assert_eq!(trajectory(opt.as_mut(), 2), trajectory(make(name, WeightDecay::None).as_mut(), 2), "{name}");
     }
+}
+
+#[test]
+fn state_and_gradient_errors_read_cleanly() {
+    let mut momentum = Momentum::new(LR);
+    let (mut w, _) = first_step(&mut momentum);
+    *w.grad_mut() = row(G[1]);
+    let err = momentum.step(&mut [&mut w]).unwrap_err();
+    assert_eq!(err.to_string(), "momentum state: it is for 2 parameters, but the step got 1");
+    let err = Optimizer::<f64>::set_state(&mut momentum, vec![("0.v".into(), DMatrix::zeros(1, 2))]).unwrap_err();
+    assert_eq!(err.to_string(), "momentum state: \"0.v\" is not a tensor of its state");
+    let mut w = weight();
+    *w.grad_mut() = DMatrix::from_element(2, 1, 0.5);
+    let err = Sgd::new(LR).step(&mut [&mut w]).unwrap_err();
+    assert_eq!(err.to_string(), "parameter 0 (weight) is 1x2 but its gradient is 2x1");
 }
 
 #[test]
