@@ -85,7 +85,7 @@ fn bench_task(harness: &Harness, task: &Task, runs: Runs) {
         task.name,
         runs,
         || {
-            let sgd = Sgd::new(LEARNING_RATE).expect("valid rate");
+            let sgd = Sgd::new(LEARNING_RATE);
             let config = FitConfig::new(SoftmaxCrossEntropy, sgd).epochs(task.epochs).batch_size(task.batch);
             (mlp(task.x_train.ncols()), config)
         },

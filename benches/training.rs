@@ -31,7 +31,7 @@ fn main() {
         "xor-20000-f64",
         Runs { warmup: 3, timed: 30 },
         || {
-            let config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).expect("valid rate")).epochs(20_000);
+            let config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
             (xor_network(), config)
         },
         |(mut net, mut config)| {

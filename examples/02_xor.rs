@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let w2 = net.layer::<Dense<f64>>(2).ok_or("layer 2 is dense")?.weight().clone();
     println!("W_layer_1 (initial) ={w1}W_layer_2 (initial) ={w2}");
 
-    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20_000);
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
     let start = Instant::now();
     let history = net.fit(&x, &t, &mut config)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 실습 2, as in 02_xor.
     let mut net = xor_net(Sigmoid, seed)?;
-    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20_000);
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
     net.fit(&x, &t, &mut config)?;
     let sigmoid_y = net.predict(&x)?;
 

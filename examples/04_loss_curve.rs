@@ -26,7 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add(Sigmoid)
         .build(seed)?;
 
-    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20_000);
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
     let history = net.fit(&x, &t, &mut config)?;
 
     let title = format!("XOR 2-3-1 sigmoid network, learning rate 0.1 (seed {seed})");

@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add(Identity)
         .build(seed)?;
 
-    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(0.1)?).epochs(500);
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).epochs(500);
     let history = net.fit(&x, &t, &mut config)?;
     for (epoch, loss) in history.loss.iter().enumerate().step_by(50) {
         println!("epoch {epoch:>3}: mean squared error {loss:.6}");

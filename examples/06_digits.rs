@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build(0)?;
 
     // The test rows serve as validation data for the curves only: nothing is chosen by them.
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, AdamW::new(0.001)?)
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, AdamW::new(0.001))
         .epochs(60)
         .batch_size(32)
         .validation_data(&split.test_x, &t_test)

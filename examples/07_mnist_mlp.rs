@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build(0)?;
     println!("{} parameters", net.num_params());
 
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.001)?)
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.001))
         .epochs(epochs)
         .batch_size(128)
         .validation_split(5000.0 / 60000.0)

@@ -29,7 +29,7 @@ fn train_save_load<T: Real>(dir: &Path) -> Result<(f64, u64, bool), Box<dyn std:
         .add(Relu)
         .add(Dense::new(32, 10).with_init(Init::HeNormal))
         .build(0)?;
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)?).epochs(30).batch_size(32);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(30).batch_size(32);
     net.fit(&split.train_x, &t_train, &mut config)?;
     let accuracy = net.evaluate(&split.test_x, &t_test, &SoftmaxCrossEntropy)?.accuracy;
 

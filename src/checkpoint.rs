@@ -27,7 +27,7 @@
 //! let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
 //! let network = || Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(1);
 //! let config = || -> Result<FitConfig<f64>, Error> {
-//!     Ok(FitConfig::new(SquaredError::half_sum(), Adam::new(0.05)?).epochs(10).batch_size(2).seed(3))
+//!     Ok(FitConfig::new(SquaredError::half_sum(), Adam::new(0.05)).epochs(10).batch_size(2).seed(3))
 //! };
 //!
 //! // Five epochs, then a checkpoint.
@@ -146,7 +146,7 @@ impl<T: Real> Sequential<T> {
     /// [`Error::Format`]: not safetensors; not a checkpoint (metadata missing); another optimizer
     /// (`checkpoint.optimizer` names it); a network tensor missing, extra, of another type or
     /// shape (naming the tensor) or not finite; a layer described otherwise; an optimizer
-    /// tensor of the wrong shape or missing. [`Error::OptimizerStateMismatch`] if the
+    /// tensor of the wrong shape or missing. [`Error::OptimizerState`] if the
     /// optimizer refuses the state.
     pub fn load_checkpoint_from_bytes(&mut self, bytes: &[u8], config: &mut FitConfig<T>) -> Result<usize> {
         let file = SafeTensors::deserialize(bytes).map_err(format_err)?;

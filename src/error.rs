@@ -242,13 +242,26 @@ pub enum Error {
         /// Its role, e.g. `"weight"`.
         name: &'static str,
     },
-    /// The parameters handed to an optimizer differ in number or shape from its state.
-    #[error("optimizer state is for {expected}, but the step got {got}")]
-    OptimizerStateMismatch {
-        /// What the state was created for.
-        expected: String,
-        /// What this step got.
-        got: String,
+    /// An optimizer step found a gradient whose shape differs from its parameter's.
+    #[error("parameter {index} ({name}) is {expected} but its gradient is {got}")]
+    GradientShape {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+        /// The parameter's shape.
+        expected: Dims,
+        /// The gradient's shape.
+        got: Dims,
+    },
+    /// An optimizer's state does not fit: the parameters of a step differ from the ones it was
+    /// created for, or a state to import is not one the optimizer exports.
+    #[error("{optimizer} state: {mismatch}")]
+    OptimizerState {
+        /// The optimizer's [name](crate::Optimizer::name), e.g. `"adam"`.
+        optimizer: &'static str,
+        /// What does not fit.
+        mismatch: StateMismatch,
     },
     /// Training produced a non-finite loss or gradient; the update was not applied.
     #[error(
@@ -331,6 +344,99 @@ impl Error {
         }
         self
     }
+}
+
+/// How an optimizer's state does not fit (see [`Error::OptimizerState`]).
+///
+/// The first three come from a step whose parameters differ from the ones the state was created
+/// for (on the first step); the others from [`Optimizer::set_state`](crate::Optimizer::set_state),
+/// given something other than what [`Optimizer::state`](crate::Optimizer::state) exports.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateMismatch {
+    /// The step got another number of parameters than the state is for.
+    #[error("it is for {expected} parameters, but the step got {got}")]
+    ParamCount {
+        /// Parameters the state is for.
+        expected: usize,
+        /// Parameters the step got.
+        got: usize,
+    },
+    /// A parameter of the step has another shape than the state's buffers for it.
+    #[error("parameter {index} was {expected} when it was created, but the step got {got}")]
+    ParamShape {
+        /// Position of the parameter.
+        index: usize,
+        /// The shape the state is for.
+        expected: Dims,
+        /// The parameter's shape in this step.
+        got: Dims,
+    },
+    /// The step's parameters hold another scalar type than the state.
+    #[error("it holds {expected} numbers, but the step got {got} parameters")]
+    ScalarType {
+        /// The state's scalar type, e.g. `"f64"`.
+        expected: &'static str,
+        /// The parameters' scalar type.
+        got: &'static str,
+    },
+    /// A tensor to import whose name is not one of the optimizer's state: another slot, a
+    /// malformed index, or any tensor for an optimizer that keeps no state.
+    #[error("{name:?} is not a tensor of its state")]
+    UnknownTensor {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor the state to import needs is not there (the first one missing, in parameter
+    /// order): a parameter's buffer, or the step count.
+    #[error("tensor {name:?} is missing")]
+    MissingTensor {
+        /// The missing tensor's name, e.g. `"1.v"` or `"steps"`.
+        name: String,
+    },
+    /// A tensor name given twice in the state to import.
+    #[error("tensor {name:?} is given twice")]
+    Duplicate {
+        /// The tensor's name.
+        name: String,
+    },
+    /// A value the buffer cannot hold: not finite, or negative in a sum or average of squares.
+    #[error("tensor {name:?} holds {value} at row {row}, column {col}, expected {expected}")]
+    BadValue {
+        /// The tensor's name.
+        name: String,
+        /// Row of the first bad value.
+        row: usize,
+        /// Column of the first bad value.
+        col: usize,
+        /// The value.
+        value: f64,
+        /// What the buffer holds, e.g. `"finite values >= 0"`.
+        expected: &'static str,
+    },
+    /// Two buffers of one parameter with different shapes (a parameter's buffers all have its
+    /// shape).
+    #[error("tensor {name:?} of shape {got} but {reference:?} of shape {expected}, for the same parameter")]
+    BufferShape {
+        /// The tensor whose shape differs.
+        name: String,
+        /// Its shape.
+        got: Dims,
+        /// The parameter's first buffer, whose shape the others must have.
+        reference: String,
+        /// That buffer's shape.
+        expected: Dims,
+    },
+    /// A counter (Adam's `"steps"`) that is not a 1×1 matrix holding a non-negative integer.
+    #[error("counter {name:?} of shape {shape} holds {value}, expected a 1x1 non-negative integer")]
+    BadCounter {
+        /// The counter's name.
+        name: &'static str,
+        /// The tensor's shape.
+        shape: Dims,
+        /// Its first value (NaN if it has none).
+        value: f64,
+    },
 }
 
 /// What is wrong with a model file (see [`Error::Format`]).

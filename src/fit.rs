@@ -54,7 +54,7 @@ type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
 /// # Example
 /// ```
 /// use backprop::{FitConfig, Sgd, SquaredError};
-/// let config = FitConfig::<f64>::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20000);
+/// let config = FitConfig::<f64>::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20000);
 /// assert_eq!(config.epoch_count(), 20000);
 /// # Ok::<(), backprop::Error>(())
 /// ```
@@ -227,6 +227,7 @@ impl<T: Real> FitConfig<T> {
                 return invalid("validation_split", f.to_string(), "in (0, 1)");
             }
         }
+        self.optimizer.validate()?;
         self.schedule.validate()
     }
 }

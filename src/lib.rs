@@ -23,7 +23,7 @@
 //!     .add(Sigmoid)
 //!     .build(0)?;
 //!
-//! let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)?).epochs(20_000);
+//! let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
 //! let history = net.fit(&x, &t, &mut config)?; // history.loss is the course's Error_list
 //!
 //! let y = net.predict(&x)?;
@@ -88,7 +88,7 @@ mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
-pub use error::{Dims, Error, FormatError, LayerId, Result};
+pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig};
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};

@@ -54,7 +54,7 @@ pub fn loss_curve_svg(path: impl AsRef<Path>, title: &str, losses: &[f64]) -> Re
 /// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
 /// let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
 /// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 4)).add(Tanh).add(Dense::new(4, 1)).add(Sigmoid).build(0)?;
-/// let history = net.fit(&x, &t, &mut FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)?).epochs(50))?;
+/// let history = net.fit(&x, &t, &mut FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(50))?;
 /// let path = std::env::temp_dir().join("backprop_doc_history.svg");
 /// backprop::plot::history_svg(&path, "XOR", &history)?;
 /// assert!(std::fs::read_to_string(&path)?.contains("accuracy"));

@@ -33,7 +33,7 @@ fn labels() -> DMatrix<f64> {
 }
 
 fn sce_config() -> FitConfig<f64> {
-    FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3)
+    FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(3)
 }
 
 /// Every parameter's shape and bits.
@@ -125,7 +125,7 @@ fn one_hot_targets_of_the_wrong_width() {
     }
     // The same for a regression loss: one target column per output.
     let mut net = regressor();
-    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).unwrap());
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1));
     let err = fit_err(&mut net, &inputs(), &DMatrix::zeros(6, 2), &mut config);
     assert!(matches!(err, Error::TargetShapeMismatch { loss: "squared_error", got: Dims(6, 2), .. }), "{err:?}");
 }
@@ -156,7 +156,7 @@ fn non_finite_inputs() {
 fn non_finite_targets() {
     // Regression targets.
     let mut net = regressor();
-    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).unwrap());
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1));
     let mut t = DMatrix::from_element(6, 1, 0.5);
     t[(3, 0)] = f64::NAN;
     let err = fit_err(&mut net, &inputs(), &t, &mut config);
@@ -197,7 +197,7 @@ fn class_labels_out_of_range_fractional_or_negative() {
 #[test]
 fn binary_targets_outside_zero_one() {
     let mut net = Sequential::builder(2).add(Dense::new(2, 1)).add(Sigmoid).build(4).unwrap();
-    let mut config = FitConfig::new(BinaryCrossEntropy, Sgd::new(0.1).unwrap());
+    let mut config = FitConfig::new(BinaryCrossEntropy, Sgd::new(0.1));
     let mut t = DMatrix::from_element(6, 1, 1.0);
     t[(2, 0)] = 1.5;
     let err = fit_err(&mut net, &inputs(), &t, &mut config);
@@ -229,15 +229,18 @@ fn zero_epochs_or_batch_size() {
 #[test]
 fn learning_rates_that_are_not_positive_and_finite() {
     for lr in [0.0, -0.1, -0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let err = Sgd::new(lr).unwrap_err();
+        let err = Sgd::new(lr).validate().unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{lr}: {err:?}");
-        let err = Adam::new(lr).unwrap_err();
+        let err = Adam::new(lr).validate().unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{lr}: {err:?}");
     }
-    assert_eq!(Sgd::new(-1.0).unwrap_err().to_string(), "invalid learning_rate: expected > 0 and finite, got -1");
+    assert_eq!(
+        Sgd::new(-1.0).validate().unwrap_err().to_string(),
+        "invalid learning_rate: expected > 0 and finite, got -1"
+    );
 
     // Changing the rate later is checked the same way, and a refused rate is not taken.
-    let mut sgd = Sgd::new(0.5).unwrap();
+    let mut sgd = Sgd::new(0.5);
     let err = Optimizer::<f64>::set_learning_rate(&mut sgd, f64::NAN).unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }), "{err:?}");
     assert_eq!(sgd.learning_rate(), 0.5);
@@ -299,7 +302,7 @@ fn huge_layers_are_refused_before_allocating() {
 fn diverging_training_keeps_the_last_finite_parameters() {
     let x = inputs();
     let t = DMatrix::from_fn(6, 1, |i, _| 3.0 * x[(i, 0)] - 2.0 * x[(i, 1)] + 1.0);
-    let config = || FitConfig::new(SquaredError::mean(), Sgd::new(1e6).unwrap()).epochs(10_000);
+    let config = || FitConfig::new(SquaredError::mean(), Sgd::new(1e6)).epochs(10_000);
 
     let mut net = regressor();
     let initial = snapshot(&net);
@@ -343,7 +346,7 @@ fn fit_after_a_failed_fit() {
     let mut bad_x = x.clone();
     bad_x[(0, 0)] = f64::NAN;
     // Adam keeps state created on its first step: a failed fit must not have created any.
-    let config = || FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01).unwrap()).epochs(20);
+    let config = || FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(20);
 
     let mut net = classifier();
     let mut reused = config();
@@ -446,7 +449,7 @@ fn optimizer_step_without_a_fresh_gradient() {
     dense.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
     dense.backward(&x, &y, &DMatrix::from_element(6, 3, 1.0), None).unwrap();
 
-    let mut sgd = Sgd::new(0.1).unwrap();
+    let mut sgd = Sgd::new(0.1);
     let mut params = Vec::new();
     dense.visit_params_mut(&mut |p| params.push(p));
     let before = values(&params);
@@ -466,7 +469,7 @@ fn optimizer_checks_every_gradient_before_moving_any() {
     let mut weight = Param::new("weight", DMatrix::from_element(2, 2, 1.0_f64), Decay::Applies);
     let mut bias = Param::new("bias", DMatrix::from_element(1, 2, 1.0_f64), Decay::Exempt);
     weight.grad_mut().fill(1.0);
-    for optimizer in [&mut Sgd::new(0.1).unwrap() as &mut dyn Optimizer<f64>, &mut Adam::new(0.1).unwrap()] {
+    for optimizer in [&mut Sgd::new(0.1) as &mut dyn Optimizer<f64>, &mut Adam::new(0.1)] {
         let mut params = [&mut weight, &mut bias];
         let err = optimizer.step(&mut params).unwrap_err();
         assert!(matches!(err, Error::MissingGradient { index: 1, name: "bias" }), "{err:?}");

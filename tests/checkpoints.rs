@@ -3,8 +3,7 @@
 //! optimizer, another architecture, hostile bytes) is a typed error that changes nothing.
 
 use backprop::prelude::*;
-use backprop::Decay;
-use backprop::{FormatError, Param, Real};
+use backprop::{Decay, Dims, FormatError, Param, Real, StateMismatch};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 use safetensors::tensor::TensorView;
@@ -17,13 +16,13 @@ const NAMES: [&str; 7] = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "
 fn optimizer(name: &str) -> Box<dyn Optimizer<f64>> {
     let l2 = WeightDecay::L2(1e-3);
     match name {
-        "sgd" => Box::new(Sgd::new(0.1).unwrap()),
-        "momentum" => Box::new(Momentum::new(0.05).unwrap().with_weight_decay(l2).unwrap()),
-        "nesterov" => Box::new(Nesterov::new(0.05).unwrap()),
-        "adagrad" => Box::new(AdaGrad::new(0.1).unwrap().with_weight_decay(WeightDecay::Decoupled(1e-3)).unwrap()),
-        "rmsprop" => Box::new(RmsProp::new(0.01).unwrap()),
-        "adam" => Box::new(Adam::new(0.01).unwrap().with_weight_decay(l2).unwrap()),
-        "adamw" => Box::new(AdamW::new(0.01).unwrap()),
+        "sgd" => Box::new(Sgd::new(0.1)),
+        "momentum" => Box::new(Momentum::new(0.05).with_weight_decay(l2)),
+        "nesterov" => Box::new(Nesterov::new(0.05)),
+        "adagrad" => Box::new(AdaGrad::new(0.1).with_weight_decay(WeightDecay::Decoupled(1e-3))),
+        "rmsprop" => Box::new(RmsProp::new(0.01)),
+        "adam" => Box::new(Adam::new(0.01).with_weight_decay(l2)),
+        "adamw" => Box::new(AdamW::new(0.01)),
         _ => unreachable!("unknown optimizer {name}"),
     }
 }
@@ -41,6 +40,9 @@ impl Optimizer<f64> for Boxed {
     }
     fn set_learning_rate(&mut self, learning_rate: f64) -> backprop::Result<()> {
         self.0.set_learning_rate(learning_rate)
+    }
+    fn validate(&self) -> backprop::Result<()> {
+        self.0.validate()
     }
     fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
         self.0.step(params)
@@ -171,10 +173,10 @@ impl<T: Real> CloneViaBytes for Sequential<T> {
 
 #[test]
 fn resuming_from_a_checkpoint_is_bitwise_identical_with_adam_and_momentum() {
-    resume_is_bitwise_identical::<f64, _>(|| Adam::new(0.01).unwrap(), "adam.safetensors");
-    resume_is_bitwise_identical::<f64, _>(|| Momentum::new(0.05).unwrap(), "momentum.safetensors");
-    resume_is_bitwise_identical::<f32, _>(|| Adam::new(0.01).unwrap(), "adam32.safetensors");
-    resume_is_bitwise_identical::<f32, _>(|| Momentum::new(0.05).unwrap(), "momentum32.safetensors");
+    resume_is_bitwise_identical::<f64, _>(|| Adam::new(0.01), "adam.safetensors");
+    resume_is_bitwise_identical::<f64, _>(|| Momentum::new(0.05), "momentum.safetensors");
+    resume_is_bitwise_identical::<f32, _>(|| Adam::new(0.01), "adam32.safetensors");
+    resume_is_bitwise_identical::<f32, _>(|| Momentum::new(0.05), "momentum32.safetensors");
 }
 
 #[test]
@@ -188,14 +190,14 @@ fn resuming_is_bitwise_identical_with_every_optimizer() {
 fn a_checkpoint_before_any_step_resumes_from_epoch_0() {
     let (x, t) = blobs::<f64>();
     let net = network::<f64>();
-    let bytes = net.checkpoint_to_bytes(&config(Adam::new(0.01).unwrap()), 0).unwrap();
+    let bytes = net.checkpoint_to_bytes(&config(Adam::new(0.01)), 0).unwrap();
     let mut resumed = network::<f64>();
-    let mut resumed_config = config(Adam::new(0.01).unwrap());
+    let mut resumed_config = config(Adam::new(0.01));
     assert_eq!(resumed.load_checkpoint_from_bytes(&bytes, &mut resumed_config).unwrap(), 0);
     assert!(resumed_config.optimizer().state().is_empty());
     resumed.fit(&x, &t, &mut resumed_config).unwrap();
     let mut straight = network::<f64>();
-    straight.fit(&x, &t, &mut config(Adam::new(0.01).unwrap())).unwrap();
+    straight.fit(&x, &t, &mut config(Adam::new(0.01))).unwrap();
     assert_eq!(bits(&resumed), bits(&straight));
 }
 
@@ -205,12 +207,12 @@ fn start_epoch_at_or_past_the_end_is_an_invalid_config() {
     let mut net = network::<f64>();
     let before = bits(&net);
     for start in [10, 11, usize::MAX] {
-        let mut c = config(Sgd::new(0.1).unwrap()).start_epoch(start);
+        let mut c = config(Sgd::new(0.1)).start_epoch(start);
         let err = net.fit(&x, &t, &mut c).unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { name: "start_epoch", .. }), "{err}");
     }
     assert_eq!(bits(&net), before);
-    let h = net.fit(&x, &t, &mut config(Sgd::new(0.1).unwrap()).start_epoch(9)).unwrap();
+    let h = net.fit(&x, &t, &mut config(Sgd::new(0.1)).start_epoch(9)).unwrap();
     assert_eq!(h.epochs(), 1);
 }
 
@@ -409,7 +411,7 @@ fn bad_optimizer_tensors_are_typed_errors_and_change_nothing() {
     ];
     for (what, bad) in &cases {
         match load_into_trained(bad, "adam") {
-            Err(Error::OptimizerStateMismatch { .. }) | Err(Error::Format(_)) => {}
+            Err(Error::OptimizerState { optimizer: "adam", .. }) | Err(Error::Format(_)) => {}
             other => panic!("{what}: expected a typed error, got {other:?}"),
         }
     }
@@ -427,7 +429,10 @@ fn bad_optimizer_tensors_are_typed_errors_and_change_nothing() {
     let mut with_state = Parts::of(&sgd);
     with_state.tensors.push(("optimizer.steps".into(), Dtype::F64, vec![1, 1], 1.0f64.to_le_bytes().to_vec()));
     let err = load_into_trained(&with_state.bytes(), "sgd").unwrap_err();
-    assert!(matches!(err, Error::OptimizerStateMismatch { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::OptimizerState { optimizer: "sgd", mismatch: StateMismatch::UnknownTensor { name } } if name == "steps"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -477,7 +482,7 @@ proptest! {
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let mut net = network::<f64>();
-        let _ = net.load_checkpoint_from_bytes(&bytes, &mut config(Adam::new(0.01).unwrap()));
+        let _ = net.load_checkpoint_from_bytes(&bytes, &mut config(Adam::new(0.01)));
     }
 
     #[test]
@@ -489,7 +494,7 @@ proptest! {
             bad[i] = byte;
         }
         let mut net = network::<f64>();
-        let _ = net.load_checkpoint_from_bytes(&bad, &mut config(Adam::new(0.01).unwrap()));
+        let _ = net.load_checkpoint_from_bytes(&bad, &mut config(Adam::new(0.01)));
     }
 }
 
@@ -514,7 +519,7 @@ fn saving_is_atomic_and_reading_a_missing_file_is_an_io_error() {
     assert!(matches!(err, Error::Io { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), saved);
     let mut other = network::<f64>();
-    let err = other.load_checkpoint(temp_path("missing.safetensors"), &mut config(Adam::new(0.01).unwrap()));
+    let err = other.load_checkpoint(temp_path("missing.safetensors"), &mut config(Adam::new(0.01)));
     assert!(matches!(err, Err(Error::Io { .. })));
     // A checkpoint is a model file with more in it: its metadata describes the network.
     let file = SafeTensors::deserialize(&bytes).unwrap();
@@ -620,12 +625,16 @@ fn bad_state_is_refused_and_changes_nothing() {
             f(&mut s);
             s
         };
-        let cases: Vec<(&str, State)> = vec![
+        let unknown = |name: &str| StateMismatch::UnknownTensor { name: name.to_string() };
+        // The first buffer holds squares (≥ 0) in AdaGrad and RMSProp, signed values otherwise.
+        let finite = if matches!(name, "adagrad" | "rmsprop") { "finite values >= 0" } else { "finite values" };
+        let cases: Vec<(&str, State, StateMismatch)> = vec![
             (
                 "one missing",
                 edit(&|s| {
                     s.remove(0);
                 }),
+                StateMismatch::MissingTensor { name: first.clone() },
             ),
             (
                 "one twice",
@@ -633,49 +642,96 @@ fn bad_state_is_refused_and_changes_nothing() {
                     let again = s[0].clone();
                     s[1] = again;
                 }),
+                StateMismatch::Duplicate { name: first.clone() },
             ),
-            ("a foreign name", edit(&|s| s[0].0 = "0.momentum_buffer".into())),
-            ("a leading zero", edit(&|s| s[0].0 = format!("0{first}"))),
-            ("no index", edit(&|s| s[0].0 = "velocity".into())),
-            ("an index past the end", edit(&|s| s[0].0 = first.replacen('0', "9", 1))),
-            ("a huge index", edit(&|s| s[0].0 = first.replacen('0', "18446744073709551616", 1))),
-            ("NaN", edit(&|s| s[0].1[(0, 0)] = f64::NAN)),
-            ("infinity", edit(&|s| s[0].1[(1, 0)] = f64::INFINITY)),
-            ("an extra matrix", edit(&|s| s.push(("2.x".into(), DMatrix::zeros(1, 1))))),
+            ("a foreign name", edit(&|s| s[0].0 = "0.momentum_buffer".into()), unknown("0.momentum_buffer")),
+            ("a leading zero", edit(&|s| s[0].0 = format!("0{first}")), unknown(&format!("0{first}"))),
+            ("no index", edit(&|s| s[0].0 = "velocity".into()), unknown("velocity")),
+            (
+                "an index past the end",
+                edit(&|s| s[0].0 = first.replacen('0', "9", 1)),
+                StateMismatch::MissingTensor { name: first.clone() },
+            ),
+            (
+                "a huge index",
+                edit(&|s| s[0].0 = first.replacen('0', "18446744073709551616", 1)),
+                unknown(&first.replacen('0', "18446744073709551616", 1)),
+            ),
+            (
+                "infinity",
+                edit(&|s| s[0].1[(1, 0)] = f64::INFINITY),
+                StateMismatch::BadValue { name: first.clone(), row: 1, col: 0, value: f64::INFINITY, expected: finite },
+            ),
+            ("an extra matrix", edit(&|s| s.push(("2.x".into(), DMatrix::zeros(1, 1)))), unknown("2.x")),
         ];
-        for (what, bad) in cases {
-            let err = opt.set_state(bad).unwrap_err();
-            assert!(matches!(err, Error::OptimizerStateMismatch { .. }), "{name}, {what}: {err}");
+        let refused = |opt: &mut dyn Optimizer<f64>, bad: State| match opt.set_state(bad) {
+            Err(Error::OptimizerState { optimizer, mismatch }) => {
+                assert_eq!(optimizer, name);
+                mismatch
+            }
+            other => panic!("{name}: expected OptimizerState, got {other:?}"),
+        };
+        for (what, bad, expected) in cases {
+            assert_eq!(refused(opt.as_mut(), bad), expected, "{name}, {what}");
             assert_eq!(state_bits(opt.as_ref()), before, "{name}, {what}: the state changed");
         }
+        let nan = refused(opt.as_mut(), edit(&|s| s[0].1[(0, 0)] = f64::NAN));
+        assert!(
+            matches!(&nan, StateMismatch::BadValue { name: n, row: 0, col: 0, value, expected } if *n == first && value.is_nan() && *expected == finite),
+            "{name}: {nan:?}"
+        );
         if matches!(name, "adagrad" | "rmsprop" | "adam" | "adamw") {
             let slot = good
                 .iter()
-                .position(|(n, _)| n.ends_with("sum_squares") || n.ends_with("mean_square") || n.ends_with(".v"));
-            let bad = edit(&|s| s[slot.unwrap()].1[(0, 1)] = -0.5);
-            assert!(opt.set_state(bad).is_err(), "{name}: a negative sum of squares");
+                .position(|(n, _)| n.ends_with("sum_squares") || n.ends_with("mean_square") || n.ends_with(".v"))
+                .unwrap();
+            let bad = edit(&|s| s[slot].1[(0, 1)] = -0.5);
+            let expected = "finite values >= 0";
+            let name_of_slot = good[slot].0.clone();
+            assert_eq!(
+                refused(opt.as_mut(), bad),
+                StateMismatch::BadValue { name: name_of_slot, row: 0, col: 1, value: -0.5, expected },
+                "{name}: a negative sum of squares"
+            );
             assert_eq!(state_bits(opt.as_ref()), before);
         }
         if matches!(name, "adam" | "adamw") {
-            for steps in [-1.0, 0.5, f64::NAN, 1e30] {
+            for steps in [-1.0, 0.5, 1e30] {
                 let bad = edit(&|s| s.iter_mut().find(|(n, _)| n == "steps").unwrap().1[(0, 0)] = steps);
-                assert!(opt.set_state(bad).is_err(), "{name}: steps {steps}");
+                let expected = StateMismatch::BadCounter { name: "steps", shape: Dims(1, 1), value: steps };
+                assert_eq!(refused(opt.as_mut(), bad), expected, "{name}: steps {steps}");
             }
+            let bad = edit(&|s| s.iter_mut().find(|(n, _)| n == "steps").unwrap().1[(0, 0)] = f64::NAN);
+            let nan = refused(opt.as_mut(), bad);
+            assert!(matches!(nan, StateMismatch::BadCounter { name: "steps", value, .. } if value.is_nan()), "{nan:?}");
+            let wide =
+                edit(&|s| s.iter_mut().find(|(n, _)| n == "steps").unwrap().1 = DMatrix::from_element(1, 2, 2.0));
+            let expected = StateMismatch::BadCounter { name: "steps", shape: Dims(1, 2), value: 2.0 };
+            assert_eq!(refused(opt.as_mut(), wide), expected, "{name}: steps 1x2");
             let only_steps = vec![("steps".to_string(), DMatrix::from_element(1, 1, 3.0))];
-            assert!(opt.set_state(only_steps).is_err(), "{name}: steps without moments");
+            let missing = |name: &str| StateMismatch::MissingTensor { name: name.to_string() };
+            assert_eq!(refused(opt.as_mut(), only_steps), missing("0.m"), "{name}: steps without moments");
             let no_steps = edit(&|s| s.retain(|(n, _)| n != "steps"));
-            assert!(opt.set_state(no_steps).is_err(), "{name}: moments without steps");
+            assert_eq!(refused(opt.as_mut(), no_steps), missing("steps"), "{name}: moments without steps");
             let another_shape = edit(&|s| s[0].1 = DMatrix::zeros(2, 3));
             let err = opt.set_state(another_shape).unwrap_err();
             assert!(err.to_string().contains("0.m\" of shape 2x3"), "{err}");
-            let no_steps = edit(&|s| s.retain(|(n, _)| n != "steps"));
-            assert!(opt.set_state(no_steps).is_err(), "{name}: moments without steps");
+            let expected = StateMismatch::BufferShape {
+                name: "0.v".into(),
+                got: Dims(3, 2),
+                reference: "0.m".into(),
+                expected: Dims(2, 3),
+            };
+            assert!(matches!(&err, Error::OptimizerState { mismatch, .. } if *mismatch == expected), "{err:?}");
             assert_eq!(state_bits(opt.as_ref()), before);
         }
     }
-    let mut sgd = Sgd::new(0.1).unwrap();
+    let mut sgd = Sgd::new(0.1);
     let err = Optimizer::<f64>::set_state(&mut sgd, vec![("0.velocity".into(), DMatrix::zeros(1, 1))]).unwrap_err();
-    assert!(matches!(err, Error::OptimizerStateMismatch { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::OptimizerState { optimizer: "sgd", mismatch: StateMismatch::UnknownTensor { name } } if name == "0.velocity"),
+        "{err}"
+    );
     Optimizer::<f64>::set_state(&mut sgd, Vec::new()).unwrap();
 }
 
@@ -686,7 +742,11 @@ fn imported_state_is_checked_against_the_next_step_s_parameters() {
     let mut p = Param::new("weight", DMatrix::zeros(3, 2), Decay::Applies);
     *p.grad_mut() = DMatrix::zeros(3, 2);
     let err = opt.step(&mut [&mut p]).unwrap_err();
-    assert!(matches!(err, Error::OptimizerStateMismatch { .. }), "{err}");
+    let expected = StateMismatch::ParamShape { index: 0, expected: Dims(2, 2), got: Dims(3, 2) };
+    assert!(
+        matches!(&err, Error::OptimizerState { optimizer: "momentum", mismatch } if *mismatch == expected),
+        "{err}"
+    );
 }
 
 /// An optimizer written outside the crate, with neither `state` nor `set_state`: it compiles,

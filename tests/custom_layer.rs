@@ -155,7 +155,7 @@ fn scale_layer_learns_a_scaling() {
 
     let mut net = Sequential::<f64>::builder(3).add(Scale::new(3)).add(Tanh).build(6).unwrap();
     let before = net.layer::<Scale<f64>>(0).expect("layer 0 is a Scale").scale().clone();
-    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(1.0).unwrap()).epochs(3000);
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(1.0)).epochs(3000);
     let history = net.fit(&x, &t, &mut config).unwrap();
     assert!(history.final_loss().unwrap() < 1e-8, "{:?}", history.final_loss());
 

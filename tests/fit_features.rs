@@ -23,7 +23,7 @@ fn validation_data_is_measured_every_epoch() {
     let (xv, tv) = blobs(40, 2);
     let mut net = classifier(0);
     let mut config =
-        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(30).batch_size(16).validation_data(&xv, &tv);
+        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(30).batch_size(16).validation_data(&xv, &tv);
     let h = net.fit(&x, &t, &mut config).unwrap();
     assert_eq!((h.val_loss.len(), h.val_accuracy.len(), h.accuracy.len()), (30, 30, 30));
     let last = net.evaluate(&xv, &tv, &SoftmaxCrossEntropy).unwrap();
@@ -36,13 +36,13 @@ fn validation_data_is_measured_every_epoch() {
 fn validation_split_takes_the_last_rows_and_bad_fractions_are_errors() {
     let (x, t) = blobs(100, 3);
     let mut net = classifier(0);
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3).validation_split(0.2);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(3).validation_split(0.2);
     let h = net.fit(&x, &t, &mut config).unwrap();
     let tail = net.evaluate(&x.rows(80, 20).into_owned(), &t.rows(80, 20).into_owned(), &SoftmaxCrossEntropy).unwrap();
     assert_eq!(h.val_loss[2], tail.loss);
     for bad in [0.0, 1.0, -0.5, f64::NAN, 0.001] {
         let before: Vec<_> = net.params().iter().map(|p| p.value().clone()).collect();
-        let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).validation_split(bad);
+        let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).validation_split(bad);
         assert!(matches!(net.fit(&x, &t, &mut config), Err(Error::InvalidConfig { .. })), "{bad}");
         let after: Vec<_> = net.params().iter().map(|p| p.value().clone()).collect();
         assert_eq!(before, after);
@@ -63,7 +63,7 @@ fn early_stopping_stops_and_restores_the_best_parameters() {
     };
     let (t, tv) = (coin(10), coin(11));
     let mut net = Sequential::builder(2).add(Dense::new(2, 32)).add(Tanh).add(Dense::new(32, 2)).build(1).unwrap();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.5).unwrap())
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.5))
         .epochs(500)
         .batch_size(5)
         .validation_data(&xv, &tv)
@@ -83,7 +83,7 @@ fn a_callback_sees_every_epoch_and_can_stop() {
     let (x, t) = blobs(40, 6);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(100).on_epoch(move |s| {
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(100).on_epoch(move |s| {
         log.lock().unwrap().push(s.epoch);
         if s.epoch == 6 {
             Control::Stop
@@ -104,13 +104,11 @@ fn schedules_follow_their_formulas_and_reach_the_optimizer() {
     assert_eq!(cosine.rate(1.0, 0, 10), 1.0);
     assert!((cosine.rate(1.0, 5, 10) - 0.5).abs() < 1e-15);
     let (x, t) = blobs(20, 7);
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4).unwrap())
-        .epochs(4)
-        .schedule(Schedule::Step { every: 1, gamma: 0.5 });
+    let mut config =
+        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4)).epochs(4).schedule(Schedule::Step { every: 1, gamma: 0.5 });
     let h = classifier(0).fit(&x, &t, &mut config).unwrap();
     assert_eq!(h.learning_rate, vec![0.4, 0.2, 0.1, 0.05]);
-    let bad =
-        FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4).unwrap()).schedule(Schedule::Exponential { gamma: 0.0 });
+    let bad = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4)).schedule(Schedule::Exponential { gamma: 0.0 });
     let mut bad = bad;
     assert!(matches!(classifier(0).fit(&x, &t, &mut bad), Err(Error::InvalidConfig { .. })));
 }
@@ -118,7 +116,7 @@ fn schedules_follow_their_formulas_and_reach_the_optimizer() {
 #[test]
 fn history_writes_csv() {
     let (x, t) = blobs(20, 8);
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3).progress(true);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(3).progress(true);
     let h = classifier(0).fit(&x, &t, &mut config).unwrap();
     let csv = h.to_csv();
     let lines: Vec<&str> = csv.lines().collect();
@@ -146,7 +144,7 @@ fn l2_weight_decay_is_part_of_the_reported_loss() {
             .map(|w| w * w)
             .sum::<f64>();
     let data_loss = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap().loss;
-    let sgd = Sgd::new(0.1).unwrap().with_weight_decay(backprop::WeightDecay::L2(lambda)).unwrap();
+    let sgd = Sgd::new(0.1).with_weight_decay(backprop::WeightDecay::L2(lambda));
     let h = net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, sgd)).unwrap();
     assert!((h.loss[0] - (data_loss + penalty)).abs() < 1e-12, "{} vs {}", h.loss[0], data_loss + penalty);
 }
@@ -156,12 +154,12 @@ fn every_epoch_gets_a_time_even_when_timed_in_blocks() {
     let (x, t) = blobs(4, 12);
     // Tiny epochs are timed in blocks; a stop in the middle of a block must still fill it.
     for epochs in [1, 2, 3, 1000, 3001] {
-        let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(epochs);
+        let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(epochs);
         let h = classifier(0).fit(&x, &t, &mut config).unwrap();
         assert_eq!(h.seconds.len(), epochs);
         assert!(h.seconds.iter().all(|s| s.is_finite() && *s >= 0.0), "{epochs} epochs");
     }
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(3001).on_epoch(|s| {
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(3001).on_epoch(|s| {
         if s.epoch == 1500 {
             Control::Stop
         } else {

@@ -183,7 +183,7 @@ fn a_residual_mlp_trains_with_fit() {
     let t = DMatrix::from_column_slice(200, 1, &labels);
     let mut net = residual_mlp::<f64>(14);
     let before = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.02).unwrap()).epochs(150).batch_size(32).seed(1);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.02)).epochs(150).batch_size(32).seed(1);
     let history = net.fit(&x, &t, &mut config).unwrap();
     let after = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap();
     assert!(history.final_loss().unwrap() < 0.5 * history.loss[0], "{:?}", history.loss);
@@ -195,7 +195,7 @@ fn nested_networks_round_trip_bit_exactly() {
     let x = uniform(6, 4, 15);
     let mut net = residual_mlp::<f64>(16);
     let t = DMatrix::from_column_slice(6, 1, &[0.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
-    net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01).unwrap()).epochs(5)).unwrap();
+    net.fit(&x, &t, &mut FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(5)).unwrap();
     let bytes = net.to_bytes().unwrap();
     let copy = Sequential::<f64>::from_bytes(&bytes).unwrap();
     let values = |n: &Sequential<f64>| -> Vec<(String, DMatrix<f64>)> {

@@ -29,7 +29,7 @@ fn xor_net<T: Real>(seed: u64) -> Sequential<T> {
 
 /// Full-batch gradient descent, lr 0.1, on E = ½Σ(y − t)².
 fn xor_config<T: Real>(epochs: usize) -> FitConfig<T> {
-    FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1).unwrap()).epochs(epochs)
+    FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(epochs)
 }
 
 /// Outputs below 0.1 where the target is 0 and above 0.9 where it is 1.
@@ -167,7 +167,7 @@ fn minibatch_classifier_separates_three_blobs() {
     let before = net.evaluate(&x, &t, &SoftmaxCrossEntropy).unwrap();
     assert!(before.accuracy < 1.0, "the untrained network must not already be perfect");
 
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1).unwrap()).epochs(200).batch_size(5);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).epochs(200).batch_size(5);
     let history = net.fit(&x, &t, &mut config).unwrap();
     assert_eq!(history.steps, 200 * 6);
 

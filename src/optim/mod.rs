@@ -10,13 +10,47 @@
 //! | [`Adam`] | `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·g²`, `W ← W − η·m̂ / (√v̂ + ε)` | β₁ = 0.9, β₂ = 0.999, ε = 1e-8 |
 //! | [`AdamW`] | Adam, plus `W ← W − η·λ·W` | as Adam, λ = 0.01 |
 //!
+//! # Settings: built freely, checked once
+//!
 //! The learning rate `η` is always given (`new(learning_rate)`); the other hyperparameters have
-//! the defaults above and `with_*` setters, which check their value and return a [`Result`].
-//! Every optimizer takes a [`WeightDecay`] (none by default, except `AdamW`'s).
+//! the defaults above and `with_*` setters. Every optimizer takes a [`WeightDecay`] (none by
+//! default, except `AdamW`'s). Constructors and setters never fail — they store the value as
+//! given, so a chain needs no `?`:
+//!
+//! ```
+//! use backprop::{Adam, Error, Sgd, WeightDecay};
+//! let adam = Adam::new(1e-3).with_betas(0.8, 0.99).with_eps(1e-7).with_weight_decay(WeightDecay::L2(1e-4));
+//! assert!(adam.validate().is_ok());
+//! // The first invalid setting is named, in the order learning rate, the optimizer's own
+//! // hyperparameters, weight decay.
+//! let err = Sgd::new(-0.1).with_weight_decay(WeightDecay::L2(-1.0)).validate().unwrap_err();
+//! assert!(matches!(err, Error::InvalidConfig { name: "learning_rate", .. }));
+//! ```
+//!
+//! The settings are checked in one place, [`Optimizer::validate`] (also an inherent method,
+//! [`Optim::validate`], so no scalar type needs naming): the learning rate finite and > 0; the
+//! rates of running averages (`momentum`, `rho`, `beta1`, `beta2`) in `[0, 1)`; `eps` finite
+//! and > 0; the weight decay's `λ` finite and ≥ 0. The first invalid one is an
+//! [`Error::InvalidConfig`] naming it. Every [`step`](Optimizer::step) validates before it changes
+//! anything, so an invalid optimizer never moves a parameter, and `fit` validates its optimizer
+//! with the rest of its configuration before training. The one fallible setter is
+//! [`Optimizer::set_learning_rate`], for learning-rate schedules: it refuses an invalid rate and
+//! keeps the old one.
+//!
+//! # Shared parts, own rules
+//!
+//! Every optimizer is an [`Optim<R>`]: the learning rate, the weight decay, the step's checks and
+//! the state's export and import, shared, around an update rule `R` ([`SgdRule`],
+//! [`MomentumRule`], [`AdaGradRule`], [`RmsPropRule`], [`AdamRule`]) that holds what makes it that
+//! optimizer — its own hyperparameters, its state's buffers and its update, as the book's
+//! optimizer classes do. [`Sgd`], [`Adam`] and the others are aliases of `Optim` with their rule.
+//!
+//! # State
 //!
 //! All state (velocities, moments, the step count) is created on the first step, for that
 //! step's parameters: a later step with parameters of another number, shape or scalar type is an
-//! [`Error::OptimizerStateMismatch`]. To train another network, use a fresh optimizer.
+//! [`Error::OptimizerState`] (with a [`StateMismatch`] saying which). To
+//! train another network, use a fresh optimizer.
 //!
 //! [`Optimizer::state`] exports that state as named matrices and [`Optimizer::set_state`]
 //! imports it (checkpoints use them to resume training): a per-parameter buffer is named
@@ -33,19 +67,21 @@
 mod adagrad;
 mod adam;
 mod adamw;
+mod hyper;
 mod momentum;
 mod rmsprop;
 mod sgd;
 mod state;
 
-pub use adagrad::AdaGrad;
-pub use adam::Adam;
+pub use adagrad::{AdaGrad, AdaGradRule};
+pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
-pub use momentum::{Momentum, MomentumSgd, Nesterov};
-pub use rmsprop::RmsProp;
-pub use sgd::Sgd;
+pub use hyper::{AnyWeightDecay, Optim, UpdateRule, WeightDecay};
+pub use momentum::{Momentum, MomentumRule, Nesterov};
+pub use rmsprop::{RmsProp, RmsPropRule};
+pub use sgd::{Sgd, SgdRule};
 
-use crate::{Dims, Error, LayerId, Param, Real, Result};
+use crate::{Error, Param, Real, Result, StateMismatch};
 use nalgebra::DMatrix;
 use std::fmt::Debug;
 
@@ -53,8 +89,9 @@ use std::fmt::Debug;
 ///
 /// A step gets every parameter of the network in its stable order (layer by layer, each layer's
 /// documented order). An optimizer keeps its per-parameter state (momentum, moments) by position,
-/// creates it on the first step, and must check everything before it changes anything: a step that
-/// fails leaves parameters and state as they were.
+/// creates it on the first step, and must check everything before it changes anything — its own
+/// settings ([`validate`](Optimizer::validate)) first: a step that fails leaves parameters and
+/// state as they were.
 pub trait Optimizer<T: Real>: Debug + Send {
     /// A short lowercase name, e.g. `"sgd"`.
     fn name(&self) -> &'static str;
@@ -68,13 +105,28 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// [`Error::InvalidConfig`] unless the rate is finite and > 0; the rate is then unchanged.
     fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()>;
 
+    /// Checks every setting of the optimizer (learning rate, its own hyperparameters, weight
+    /// decay); [`step`](Optimizer::step) calls it first, and `fit` calls it before training.
+    ///
+    /// The default, for optimizers written outside the crate, accepts everything; one with
+    /// settings of its own should check them here.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid setting (`"learning_rate"`,
+    /// `"momentum"`, `"rho"`, `"beta1"`, `"beta2"`, `"eps"`, `"weight_decay"` for the crate's
+    /// optimizers).
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Applies one update to `params`, consuming their gradients.
     ///
     /// # Errors
+    /// [`Error::InvalidConfig`] if a setting is invalid (see [`validate`](Optimizer::validate));
     /// [`Error::MissingGradient`] if a parameter has no fresh gradient;
-    /// [`Error::ShapeMismatch`] if a gradient's shape differs from its parameter's;
-    /// [`Error::OptimizerStateMismatch`] if the parameters differ in number or shape from the
-    /// ones the optimizer's state was created for.
+    /// [`Error::GradientShape`] if a gradient's shape differs from its parameter's;
+    /// [`Error::OptimizerState`] if the parameters differ in number, shape or scalar type from
+    /// the ones the optimizer's state was created for. Nothing has changed then.
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()>;
 
     /// The weight decay the optimizer applies in its steps; [`WeightDecay::None`] unless the
@@ -117,147 +169,18 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// shapes (a parameter's buffers share one shape), values (finite; sums and averages of
     /// squares ≥ 0) and counters (non-negative integers) — so on error the optimizer is
     /// unchanged. The shapes are not checked against any network here: a later step with other
-    /// parameters is an [`Error::OptimizerStateMismatch`], as usual.
+    /// parameters is an [`Error::OptimizerState`], as usual.
     ///
     /// # Errors
-    /// [`Error::OptimizerStateMismatch`] for anything that is not such a state. The default,
-    /// for optimizers that keep no state, accepts only an empty list.
+    /// [`Error::OptimizerState`] for anything that is not such a state, with the
+    /// [`StateMismatch`] found first. The default, for optimizers that keep no state, accepts
+    /// only an empty list (anything else is a [`StateMismatch::UnknownTensor`]).
     fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
-        match state.first() {
+        match state.into_iter().next() {
             None => Ok(()),
-            Some((name, _)) => Err(Error::OptimizerStateMismatch {
-                expected: format!("{} (no state)", self.name()),
-                got: format!("a state to import with {} tensors, the first {name:?}", state.len()),
-            }),
-        }
-    }
-}
-
-/// Weight decay: shrinking the parameters that [decay](Param::decays) (weights, not biases, by
-/// default) towards zero at every step, with strength `λ ≥ 0`.
-///
-/// - [`L2`](WeightDecay::L2), the book's: the loss gets the term `½·λ·ΣW²`, so every gradient
-///   gets `λ·W` added before the optimizer's update uses it (and, in adaptive optimizers, is
-///   scaled with it). [`Optimizer::penalty`] gives the term.
-/// - [`Decoupled`](WeightDecay::Decoupled), as in AdamW (Loshchilov & Hutter,
-///   <http://arxiv.org/abs/1711.05101>): `W ← W − η·λ·W` applied besides the gradient step, with
-///   `W` the value before the step, whatever the optimizer does with the gradient.
-///
-/// For [`Sgd`] the two give the same steps; they differ in every optimizer with state.
-///
-/// # Example
-/// ```
-/// use backprop::{Adam, Error, WeightDecay};
-/// let adam = Adam::new(0.001)?.with_weight_decay(WeightDecay::L2(1e-4))?;
-/// assert_eq!(adam.weight_decay(), WeightDecay::L2(1e-4));
-/// assert!(matches!(
-///     WeightDecay::Decoupled(-1.0).validate(),
-///     Err(Error::InvalidConfig { name: "weight_decay", .. })
-/// ));
-/// # Ok::<(), backprop::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum WeightDecay {
-    /// No weight decay.
-    #[default]
-    None,
-    /// Coupled L2 regularization with strength `λ`: `λ·W` added to the gradient.
-    L2(f64),
-    /// Decoupled weight decay with strength `λ`: `W ← W − η·λ·W` besides the gradient step.
-    Decoupled(f64),
-}
-
-impl WeightDecay {
-    /// The strength `λ` (0 for [`WeightDecay::None`]).
-    pub fn lambda(self) -> f64 {
-        match self {
-            WeightDecay::None => 0.0,
-            WeightDecay::L2(lambda) | WeightDecay::Decoupled(lambda) => lambda,
-        }
-    }
-
-    /// Checks the strength: finite and ≥ 0.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] named `"weight_decay"` otherwise.
-    pub fn validate(self) -> Result<Self> {
-        let lambda = self.lambda();
-        if lambda.is_finite() && lambda >= 0.0 {
-            Ok(self)
-        } else {
-            Err(Error::InvalidConfig { name: "weight_decay", value: lambda.to_string(), expected: ">= 0 and finite" })
-        }
-    }
-
-    /// `½·λ·ΣW²` over the parameters that [decay](Param::decays), for [`WeightDecay::L2`];
-    /// 0 for the others.
-    pub fn penalty<T: Real>(self, params: &[&Param<T>]) -> f64 {
-        match self {
-            WeightDecay::L2(lambda) => {
-                let sum: f64 = params
-                    .iter()
-                    .filter(|p| p.decays())
-                    .flat_map(|p| p.value().iter())
-                    .map(|w| w.to_f64() * w.to_f64())
-                    .sum();
-                0.5 * lambda * sum
+            Some((name, _)) => {
+                Err(Error::OptimizerState { optimizer: self.name(), mismatch: StateMismatch::UnknownTensor { name } })
             }
-            WeightDecay::None | WeightDecay::Decoupled(_) => 0.0,
         }
     }
-
-    /// The coefficients `(λ_L2, λ_decoupled)` for one parameter, as the scalar type; both 0 for
-    /// a parameter that does not decay.
-    pub(crate) fn coefficients<T: Real>(self, decays: bool) -> (T, T) {
-        match self {
-            WeightDecay::L2(lambda) if decays => (T::cast(lambda), T::zero()),
-            WeightDecay::Decoupled(lambda) if decays => (T::zero(), T::cast(lambda)),
-            _ => (T::zero(), T::zero()),
-        }
-    }
-}
-
-/// Checks a learning rate: finite and > 0.
-pub(crate) fn check_learning_rate(lr: f64) -> Result<f64> {
-    if lr.is_finite() && lr > 0.0 {
-        Ok(lr)
-    } else {
-        Err(Error::InvalidConfig { name: "learning_rate", value: lr.to_string(), expected: "> 0 and finite" })
-    }
-}
-
-/// Checks a decay rate of a running average (momentum, β₁, β₂, ρ): in `[0, 1)`.
-pub(crate) fn check_rate(name: &'static str, rate: f64) -> Result<f64> {
-    if (0.0..1.0).contains(&rate) {
-        Ok(rate)
-    } else {
-        Err(Error::InvalidConfig { name, value: rate.to_string(), expected: "in [0, 1)" })
-    }
-}
-
-/// Checks the `ε` added to a denominator: finite and > 0.
-pub(crate) fn check_eps(eps: f64) -> Result<f64> {
-    if eps.is_finite() && eps > 0.0 {
-        Ok(eps)
-    } else {
-        Err(Error::InvalidConfig { name: "eps", value: eps.to_string(), expected: "> 0 and finite" })
-    }
-}
-
-/// Checks that every parameter has a fresh gradient of its own shape.
-pub(crate) fn check_gradients<T: Real>(params: &[&mut Param<T>]) -> Result<()> {
-    for (index, param) in params.iter().enumerate() {
-        let Some(grad) = param.grad() else {
-            return Err(Error::MissingGradient { index, name: param.name() });
-        };
-        if grad.shape() != param.value().shape() {
-            return Err(Error::ShapeMismatch {
-                layer: LayerId::kind("optimizer"),
-                what: "gradient",
-                expected: param.dims(),
-                got: Dims::from(grad),
-            });
-        }
-    }
-    Ok(())
 }

@@ -1,98 +1,58 @@
 //! Plain (stochastic) gradient descent.
 
-use super::{check_gradients, check_learning_rate, Optimizer, WeightDecay};
+use super::hyper::{AnyWeightDecay, Optim, Rule, Step, UpdateRule};
+use super::state::Slot;
 use crate::simd::wide;
-use crate::{Param, Real, Result};
+use crate::{Real, Result};
 
 /// Gradient descent: `W ← W − η·∂E/∂W` for every parameter `W`, learning rate `η`.
 ///
 /// With full-batch training this is the course's gradient descent; with minibatches it is
 /// stochastic gradient descent. It keeps no state.
 ///
-/// With [`WeightDecay::L2`]`(λ)` the gradient gets `λ·W` added, `W ← W − η·(g + λ·W)`; with
-/// [`WeightDecay::Decoupled`]`(λ)`, `W ← W − η·g − η·λ·W`: the same step (only
-/// [`penalty`](Optimizer::penalty) tells them apart). Default: no weight decay.
+/// With [`WeightDecay::L2`](crate::WeightDecay::L2)`(λ)` the gradient gets `λ·W` added,
+/// `W ← W − η·(g + λ·W)`; with [`WeightDecay::Decoupled`](crate::WeightDecay::Decoupled)`(λ)`,
+/// `W ← W − η·g − η·λ·W`: the same step (only [`penalty`](crate::Optimizer::penalty) tells them
+/// apart). Default: no weight decay.
 ///
 /// # Example
 /// ```
-/// use backprop::{Optimizer, Sgd, WeightDecay};
-/// let sgd = Sgd::new(0.1)?;
-/// assert_eq!(Optimizer::<f32>::learning_rate(&sgd), 0.1);
-/// assert!(Sgd::new(0.0).is_err());
-/// let sgd = Sgd::new(0.1)?.with_weight_decay(WeightDecay::L2(1e-4))?;
-/// assert_eq!(sgd.weight_decay(), WeightDecay::L2(1e-4));
-/// # Ok::<(), backprop::Error>(())
+/// use backprop::{Sgd, WeightDecay};
+/// let sgd = Sgd::new(0.1).with_weight_decay(WeightDecay::L2(1e-4));
+/// assert_eq!((sgd.learning_rate(), sgd.weight_decay()), (0.1, WeightDecay::L2(1e-4)));
+/// assert!(sgd.validate().is_ok());
+/// assert!(Sgd::new(0.0).validate().is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sgd {
-    learning_rate: f64,
-    weight_decay: WeightDecay,
-}
+pub type Sgd = Optim<SgdRule>;
 
-impl Sgd {
-    /// Gradient descent with learning rate `learning_rate`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) unless the rate is finite and > 0.
-    pub fn new(learning_rate: f64) -> Result<Self> {
-        Ok(Sgd { learning_rate: check_learning_rate(learning_rate)?, weight_decay: WeightDecay::None })
-    }
+/// Gradient descent's update rule (it has no hyperparameters of its own); see [`Sgd`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SgdRule;
 
-    /// The same optimizer with weight decay `weight_decay`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) named `"weight_decay"` unless `λ`
-    /// is finite and ≥ 0.
-    pub fn with_weight_decay(mut self, weight_decay: WeightDecay) -> Result<Self> {
-        self.weight_decay = weight_decay.validate()?;
-        Ok(self)
-    }
+impl UpdateRule for SgdRule {}
+impl AnyWeightDecay for SgdRule {}
 
-    /// The learning rate `η`.
-    pub fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
+impl Rule for SgdRule {
+    const NAME: &'static str = "sgd";
+    const DEFAULT: Self = SgdRule;
+    const SLOTS: &'static [Slot] = &[];
 
-    /// The weight decay.
-    pub fn weight_decay(&self) -> WeightDecay {
-        self.weight_decay
-    }
-}
-
-impl<T: Real> Optimizer<T> for Sgd {
-    fn name(&self) -> &'static str {
-        "sgd"
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
-        self.learning_rate = check_learning_rate(learning_rate)?;
+    fn validate(&self) -> Result<()> {
         Ok(())
     }
 
-    fn weight_decay(&self) -> WeightDecay {
-        self.weight_decay
-    }
-
-    fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
-        check_gradients(params)?;
-        let lr = T::cast(self.learning_rate);
-        for param in params.iter_mut() {
-            let (l2, decoupled) = self.weight_decay.coefficients::<T>(param.decays());
+    #[inline]
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+        let lr = step.lr;
+        step.each(|(l2, decoupled), w, g, []| {
             let lambda = l2 + decoupled;
-            if let Some((value, grad)) = param.take_update_flat() {
-                wide(|| {
-                    if lambda == T::zero() {
-                        value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * g);
-                    } else {
-                        value.iter_mut().zip(grad).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
-                    }
-                });
-            }
-        }
-        Ok(())
+            wide(|| {
+                if lambda == T::zero() {
+                    w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * g);
+                } else {
+                    w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
+                }
+            });
+        });
     }
 }

@@ -1,79 +1,220 @@
-//! Per-parameter optimizer state, and the element-wise loop every update runs.
+//! Per-parameter optimizer state: its buffers, created on the first step, and their export and
+//! import as named matrices.
 
-use super::check_gradients;
-use crate::{Dims, Error, Param, Real, Result};
+use crate::{Dims, Param, Real, StateMismatch};
 use nalgebra::DMatrix;
 use std::any::Any;
+use std::collections::HashMap;
 use std::fmt::{self, Debug};
 
-/// An optimizer's per-parameter state: `K` buffers per parameter, each shaped like it.
+/// One of the buffers an optimizer keeps for every parameter: its name in exported state, and
+/// whether its values must be ≥ 0 (sums and averages of squares, which a square root is taken of).
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    name: &'static str,
+    non_negative: bool,
+}
+
+impl Slot {
+    /// A buffer holding any finite values (a velocity, a first moment).
+    pub(crate) const fn signed(name: &'static str) -> Self {
+        Slot { name, non_negative: false }
+    }
+
+    /// A buffer holding finite values ≥ 0 (a sum or average of squares).
+    pub(crate) const fn non_negative(name: &'static str) -> Self {
+        Slot { name, non_negative: true }
+    }
+
+    /// The buffer's name: `"<i>.<name>"` is parameter `i`'s buffer in exported state.
+    pub(crate) const fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// Whether `v` is a value this buffer can hold.
+    fn admits<T: Real>(self, v: T) -> bool {
+        v.is_finite() && !(self.non_negative && v < T::zero())
+    }
+
+    /// What the buffer holds, for error messages.
+    fn expected(self) -> &'static str {
+        if self.non_negative {
+            "finite values >= 0"
+        } else {
+            "finite values"
+        }
+    }
+}
+
+/// An optimizer's per-parameter state: for every parameter, one buffer per [`Slot`], each shaped
+/// like the parameter, stored parameter by parameter.
 ///
 /// The buffers are created, as zeros, on the first step, for that step's parameters and scalar
 /// type; the optimizer types themselves are not generic, so the buffers are stored type-erased.
 #[derive(Default)]
-pub(crate) struct State<const K: usize> {
+pub(crate) struct State {
     slots: Option<Box<dyn ErasedSlots>>,
 }
 
-impl<const K: usize> State<K> {
-    /// Checks `params` — fresh gradients of the right shapes and, once the state exists, the same
-    /// number, shapes and scalar type as the first step's — then returns their buffers, creating
-    /// them on the first step. On an error nothing has changed.
-    pub(crate) fn prepare<T: Real>(&mut self, params: &[&mut Param<T>]) -> Result<&mut [[DMatrix<T>; K]]> {
-        check_gradients(params)?;
+impl State {
+    /// Checks `params` against the state — once it exists, they must be of the same number, shapes
+    /// and scalar type as the first step's — then returns their buffers, `slots.len()` per
+    /// parameter in order, creating them on the first step. On an error nothing has changed.
+    ///
+    /// An optimizer without slots keeps no state: any parameters are fine, and there are no
+    /// buffers.
+    #[inline]
+    pub(crate) fn prepare<T: Real>(
+        &mut self,
+        slots: &[Slot],
+        params: &[&mut Param<T>],
+    ) -> Result<&mut [DMatrix<T>], StateMismatch> {
+        if slots.is_empty() {
+            Ok(&mut [])
+        } else {
+            self.prepare_slots(slots, params)
+        }
+    }
+
+    /// [`prepare`](State::prepare) for at least one slot.
+    fn prepare_slots<T: Real>(
+        &mut self,
+        slots: &[Slot],
+        params: &[&mut Param<T>],
+    ) -> Result<&mut [DMatrix<T>], StateMismatch> {
         match &self.slots {
-            Some(slots) => {
-                let same_type = slots.as_any().is::<Slots<T, K>>();
-                let dims = slots.dims();
-                if !same_type || dims.len() != params.len() || dims.iter().zip(params).any(|(d, p)| *d != p.dims()) {
-                    return Err(Error::OptimizerStateMismatch {
-                        expected: describe(dims.iter().copied(), (!same_type).then(|| slots.scalar())),
-                        got: describe(params.iter().map(|p| p.dims()), (!same_type).then_some(T::NAME)),
-                    });
+            Some(existing) => {
+                if !existing.as_any().is::<Slots<T>>() {
+                    return Err(StateMismatch::ScalarType { expected: existing.scalar(), got: T::NAME });
+                }
+                let dims = existing.dims();
+                if dims.len() != params.len() {
+                    return Err(StateMismatch::ParamCount { expected: dims.len(), got: params.len() });
+                }
+                if let Some((index, (&expected, p))) =
+                    dims.iter().zip(params).enumerate().find(|(_, (d, p))| **d != p.dims())
+                {
+                    return Err(StateMismatch::ParamShape { index, expected, got: p.dims() });
                 }
             }
             None => {
-                let slots = Slots::<T, K> {
+                let slots = Slots::<T> {
                     dims: params.iter().map(|p| p.dims()).collect(),
                     buffers: params
                         .iter()
-                        .map(|p| std::array::from_fn(|_| DMatrix::zeros(p.value().nrows(), p.value().ncols())))
+                        .flat_map(|p| slots.iter().map(|_| DMatrix::zeros(p.value().nrows(), p.value().ncols())))
                         .collect(),
                 };
                 self.slots = Some(Box::new(slots));
             }
         }
-        self.slots
-            .as_mut()
-            .and_then(|slots| slots.as_any_mut().downcast_mut::<Slots<T, K>>())
-            .map(|slots| slots.buffers.as_mut_slice())
-            .ok_or_else(|| Error::OptimizerStateMismatch {
-                expected: "state of another type".into(),
-                got: describe(params.iter().map(|p| p.dims()), Some(T::NAME)),
-            })
+        // The state exists and holds `T` (checked or created just above).
+        let slots = self.slots.as_mut().and_then(|slots| slots.as_any_mut().downcast_mut::<Slots<T>>());
+        Ok(slots.map_or(&mut [], |slots| slots.buffers.as_mut_slice()))
+    }
+
+    /// Whether the state exists (a step was taken, or state was imported).
+    pub(crate) fn is_created(&self) -> bool {
+        self.slots.is_some()
+    }
+
+    /// The buffers as `("<param index>.<slot>", matrix)`, parameter by parameter, slots in
+    /// `slots` order. Empty before the first step, and when the state was created for another
+    /// scalar type than `T` (a step with `T` would fail as well).
+    pub(crate) fn export<T: Real>(&self, slots: &[Slot]) -> Vec<(String, DMatrix<T>)> {
+        let Some(state) = self.slots.as_ref().and_then(|s| s.as_any().downcast_ref::<Slots<T>>()) else {
+            return Vec::new();
+        };
+        let names =
+            (0..state.dims.len()).flat_map(|index| slots.iter().map(move |slot| format!("{index}.{}", slot.name)));
+        names.zip(state.buffers.iter().cloned()).collect()
+    }
+
+    /// The state that `state` (as [`export`](State::export) writes it, in any order) describes:
+    /// not created for an empty list. Checks every name (`"<i>.<slot>"`, each once), every value
+    /// (finite, and ≥ 0 where the slot says so), that every buffer of parameters `0..n` is there
+    /// and that a parameter's buffers share one shape. Nothing is changed; the caller assigns the
+    /// result.
+    pub(crate) fn import<T: Real>(slots: &[Slot], state: Vec<(String, DMatrix<T>)>) -> Result<Self, StateMismatch> {
+        if state.is_empty() {
+            return Ok(State::default());
+        }
+        // Keyed by (parameter, slot): an index, however large, allocates nothing.
+        let mut given: HashMap<(usize, usize), (String, DMatrix<T>)> = HashMap::with_capacity(state.len());
+        for (name, m) in state {
+            let parsed = name.split_once('.').and_then(|(index, slot)| {
+                let i: usize = index.parse().ok().filter(|i: &usize| i.to_string() == index)?;
+                Some((i, slots.iter().position(|s| s.name == slot)?))
+            });
+            let Some((i, k)) = parsed else {
+                return Err(StateMismatch::UnknownTensor { name });
+            };
+            if let Some(at) = m.iter().position(|&v| !slots[k].admits(v)) {
+                let (row, col) = (at % m.nrows(), at / m.nrows());
+                let value = m[at].to_f64();
+                return Err(StateMismatch::BadValue { name, row, col, value, expected: slots[k].expected() });
+            }
+            if given.contains_key(&(i, k)) {
+                return Err(StateMismatch::Duplicate { name });
+            }
+            given.insert((i, k), (name, m));
+        }
+        // Parameters 0..n, n one past the largest index; if that many buffers are not all there,
+        // one of the first `given.len() + 1` (parameter, slot) pairs is missing.
+        let n = given.keys().map(|&(i, _)| i).max().map_or(0, |i| i + 1);
+        let pairs = (0..n).flat_map(|i| (0..slots.len()).map(move |k| (i, k)));
+        if let Some((i, k)) = pairs.take(given.len() + 1).find(|pair| !given.contains_key(pair)) {
+            return Err(StateMismatch::MissingTensor { name: format!("{i}.{}", slots[k].name) });
+        }
+        let mut dims = Vec::with_capacity(n);
+        let mut buffers = Vec::with_capacity(given.len());
+        for i in 0..n {
+            let mut first: Option<(String, Dims)> = None;
+            for (k, slot) in slots.iter().enumerate() {
+                let Some((name, m)) = given.remove(&(i, k)) else {
+                    return Err(StateMismatch::MissingTensor { name: format!("{i}.{}", slot.name) });
+                };
+                let got = Dims::from(&m);
+                match &first {
+                    None => first = Some((name, got)),
+                    Some((reference, expected)) if *expected != got => {
+                        let (reference, expected) = (reference.clone(), *expected);
+                        return Err(StateMismatch::BufferShape { name, got, reference, expected });
+                    }
+                    Some(_) => {}
+                }
+                buffers.push(m);
+            }
+            dims.extend(first.map(|(_, d)| d));
+        }
+        Ok(State { slots: Some(Box::new(Slots::<T> { dims, buffers })) })
     }
 }
 
-impl<const K: usize> Clone for State<K> {
+impl Clone for State {
     fn clone(&self) -> Self {
         State { slots: self.slots.as_ref().map(|slots| slots.clone_box()) }
     }
 }
 
-impl<const K: usize> Debug for State<K> {
+impl Debug for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.slots {
             None => f.write_str("State(not created)"),
-            Some(slots) => write!(f, "State({})", describe(slots.dims().iter().copied(), Some(slots.scalar()))),
+            Some(slots) => {
+                let dims = slots.dims().iter().map(Dims::to_string).collect::<Vec<_>>().join(", ");
+                write!(f, "State({} {} parameters: {dims})", slots.dims().len(), slots.scalar())
+            }
         }
     }
 }
 
 /// The buffers for one scalar type, and the parameter shapes they were made for.
 #[derive(Clone)]
-struct Slots<T: Real, const K: usize> {
+struct Slots<T: Real> {
     dims: Vec<Dims>,
-    buffers: Vec<[DMatrix<T>; K]>,
+    /// Parameter by parameter, each parameter's buffers in slot order.
+    buffers: Vec<DMatrix<T>>,
 }
 
 /// [`Slots`] of some scalar type.
@@ -85,7 +226,7 @@ trait ErasedSlots: Send + Sync {
     fn scalar(&self) -> &'static str;
 }
 
-impl<T: Real, const K: usize> ErasedSlots for Slots<T, K> {
+impl<T: Real> ErasedSlots for Slots<T> {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -107,150 +248,6 @@ impl<T: Real, const K: usize> ErasedSlots for Slots<T, K> {
     }
 }
 
-/// "3 parameters: 2x3, 1x3, 3x1" (with the scalar type, "3 f32 parameters: ...", when given).
-fn describe(dims: impl ExactSizeIterator<Item = Dims>, scalar: Option<&str>) -> String {
-    let n = dims.len();
-    let mut text = n.to_string();
-    if let Some(scalar) = scalar {
-        text.push(' ');
-        text.push_str(scalar);
-    }
-    text.push_str(if n == 1 { " parameter" } else { " parameters" });
-    for (i, d) in dims.enumerate() {
-        text.push_str(if i == 0 { ": " } else { ", " });
-        text.push_str(&d.to_string());
-    }
-    text
-}
-
-/// Runs `f` on a parameter's value, its gradient and each of its `K` buffers, as flat slices of
-/// equal length (the shapes are those [`State::prepare`] checked): the update rules are
-/// elementwise, so each is one loop over contiguous memory.
-#[inline]
-pub(crate) fn with_slices<T: Real, const K: usize>(
-    value: &mut [T],
-    grad: &[T],
-    buffers: &mut [DMatrix<T>; K],
-    f: impl FnOnce(&mut [T], &[T], [&mut [T]; K]),
-) {
-    f(value, grad, buffers.each_mut().map(|b| b.as_mut_slice()));
-}
-
-/// The name of one of the `K` buffers in exported state, and whether its values must be ≥ 0
-/// (sums and averages of squares, which a square root is taken of).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Slot {
-    name: &'static str,
-    non_negative: bool,
-}
-
-impl Slot {
-    /// A buffer holding any finite values (a velocity, a first moment).
-    pub(crate) const fn signed(name: &'static str) -> Self {
-        Slot { name, non_negative: false }
-    }
-
-    /// A buffer holding finite values ≥ 0 (a sum or average of squares).
-    pub(crate) const fn non_negative(name: &'static str) -> Self {
-        Slot { name, non_negative: true }
-    }
-}
-
-impl<const K: usize> State<K> {
-    /// Whether the state exists (a step was taken, or state was imported).
-    pub(crate) fn is_created(&self) -> bool {
-        self.slots.is_some()
-    }
-
-    /// The buffers as `("<param index>.<slot>", matrix)`, parameter by parameter, slots in
-    /// `slots` order. Empty before the first step, and when the state was created for another
-    /// scalar type than `T` (a step with `T` would fail as well).
-    pub(crate) fn export<T: Real>(&self, slots: &[Slot; K]) -> Vec<(String, DMatrix<T>)> {
-        let Some(buffers) = self.slots.as_ref().and_then(|s| s.as_any().downcast_ref::<Slots<T, K>>()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(buffers.buffers.len() * K);
-        for (index, bufs) in buffers.buffers.iter().enumerate() {
-            for (slot, m) in slots.iter().zip(bufs) {
-                out.push((format!("{index}.{}", slot.name), m.clone()));
-            }
-        }
-        out
-    }
-
-    /// The state that `state` (as [`export`](State::export) writes it, in any order) describes:
-    /// not created for an empty list. Checks the count, every name (`"<i>.<slot>"` once for each
-    /// parameter `i` and slot), that a parameter's buffers share one shape, and every value
-    /// (finite, and ≥ 0 where the slot says so). Nothing is changed; the caller assigns the result.
-    pub(crate) fn import<T: Real>(
-        optimizer: &str,
-        slots: &[Slot; K],
-        state: Vec<(String, DMatrix<T>)>,
-    ) -> Result<Self> {
-        if state.is_empty() {
-            return Ok(State::default());
-        }
-        let names: Vec<&str> = slots.iter().map(|s| s.name).collect();
-        let mismatch = |got: String| Error::OptimizerStateMismatch {
-            expected: format!("{optimizer} (<i>.{} for each parameter i)", names.join(", <i>.")),
-            got: format!("a state to import with {got}"),
-        };
-        if state.len() % K != 0 {
-            return Err(mismatch(format!("{} tensors, not {K} per parameter", state.len())));
-        }
-        let n = state.len() / K;
-        let mut buffers: Vec<[Option<DMatrix<T>>; K]> = (0..n).map(|_| std::array::from_fn(|_| None)).collect();
-        for (name, m) in state {
-            let parsed = name.split_once('.').and_then(|(index, slot)| {
-                let i: usize = index.parse().ok().filter(|i: &usize| i.to_string() == index)?;
-                Some((i, slots.iter().position(|s| s.name == slot)?))
-            });
-            let Some((i, k)) = parsed else {
-                return Err(mismatch(format!("a tensor named {name:?}")));
-            };
-            if i >= n {
-                return Err(mismatch(format!("{name:?} among {} tensors, for {n} parameters", n * K)));
-            }
-            if let Some(at) = m.iter().position(|v| !v.is_finite() || (slots[k].non_negative && *v < T::zero())) {
-                let value = m[at].to_f64();
-                return Err(mismatch(format!(
-                    "{name:?} holding {value} at row {}, column {}",
-                    at % m.nrows(),
-                    at / m.nrows()
-                )));
-            }
-            let cell = &mut buffers[i][k];
-            if cell.is_some() {
-                return Err(mismatch(format!("{name:?} twice")));
-            }
-            *cell = Some(m);
-        }
-        let mut dims = Vec::with_capacity(n);
-        let mut full = Vec::with_capacity(n);
-        for (i, bufs) in buffers.into_iter().enumerate() {
-            // Every cell is filled: n·K distinct (parameter, slot) pairs were placed.
-            let Some(bufs) = bufs.into_iter().collect::<Option<Vec<_>>>() else {
-                return Err(mismatch(format!("parameter {i} incomplete")));
-            };
-            let d = Dims::from(&bufs[0]);
-            if let Some(k) = bufs.iter().position(|b| Dims::from(b) != d) {
-                return Err(mismatch(format!(
-                    "\"{i}.{}\" of shape {} but \"{i}.{}\" of shape {d}",
-                    slots[k].name,
-                    Dims::from(&bufs[k]),
-                    slots[0].name
-                )));
-            }
-            let Ok(bufs) = <[DMatrix<T>; K]>::try_from(bufs) else {
-                return Err(mismatch(format!("parameter {i} incomplete")));
-            };
-            dims.push(d);
-            full.push(bufs);
-        }
-        Ok(State { slots: Some(Box::new(Slots::<T, K> { dims, buffers: full })) })
-    }
-}
-
 /// A counter (such as a step count) as exported state: a 1×1 matrix named `name`.
 pub(crate) fn counter<T: Real>(name: &str, value: u64) -> (String, DMatrix<T>) {
     (name.to_string(), DMatrix::from_element(1, 1, T::cast(value as f64)))
@@ -259,25 +256,17 @@ pub(crate) fn counter<T: Real>(name: &str, value: u64) -> (String, DMatrix<T>) {
 /// Takes the counter `name` out of `state`, if there: it must be a 1×1 matrix holding a
 /// non-negative integer. On an error `state` is unchanged.
 pub(crate) fn take_counter<T: Real>(
-    optimizer: &str,
     state: &mut Vec<(String, DMatrix<T>)>,
-    name: &str,
-) -> Result<Option<u64>> {
+    name: &'static str,
+) -> Result<Option<u64>, StateMismatch> {
     let Some(at) = state.iter().position(|(n, _)| n == name) else {
         return Ok(None);
     };
     let m = &state[at].1;
-    let value = if m.shape() == (1, 1) { m[(0, 0)].to_f64() } else { f64::NAN };
+    let value = m.get(0).map_or(f64::NAN, |v| v.to_f64());
     // 2⁶⁴ and above do not fit a u64.
-    if !(value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0) {
-        return Err(Error::OptimizerStateMismatch {
-            expected: format!("{optimizer} ({name:?}: a 1x1 non-negative integer)"),
-            got: format!(
-                "a state to import with {name:?} of shape {} holding {}",
-                Dims::from(m),
-                m.get(0).map_or(f64::NAN, |v| v.to_f64())
-            ),
-        });
+    if !(m.shape() == (1, 1) && value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0) {
+        return Err(StateMismatch::BadCounter { name, shape: Dims::from(m), value });
     }
     state.remove(at);
     Ok(Some(value as u64))

@@ -1,0 +1,373 @@
+//! What every optimizer shares: the learning rate and the weight decay (their setters, getters and
+//! checks), the step's plumbing (checks first, then the rule's update, parameter by parameter) and
+//! the export and import of the state.
+//!
+//! An optimizer is an [`Optim<R>`]: these shared parts around an update rule `R`, which holds
+//! only what makes that optimizer — its own hyperparameters, the names of its state's buffers and
+//! its update (see `sgd.rs` … `adamw.rs`).
+
+use super::state::{counter, take_counter, Slot, State};
+use super::Optimizer;
+use crate::{Dims, Error, Param, Real, Result, StateMismatch};
+use nalgebra::DMatrix;
+use std::fmt::Debug;
+
+/// The name of the step count in exported state.
+const STEPS: &str = "steps";
+
+/// An optimizer: the learning rate `η` and the [`WeightDecay`] every optimizer has, and its state,
+/// around an update rule `R` — the hyperparameters and the update that make it [`Sgd`](crate::Sgd),
+/// [`Adam`](crate::Adam) or another of the crate's optimizers.
+///
+/// Not used by this name: each optimizer is an alias of it (`type Adam = Optim<AdamRule<false>>`),
+/// with the methods below and its own `with_*` setters and getters.
+///
+/// Construction never fails: [`new`](Optim::new) and the `with_*` setters store their values as
+/// given, and [`validate`](Optim::validate) checks them all, once. Every
+/// [step](Optimizer::step) validates first, so an optimizer with an invalid setting changes
+/// nothing; `fit` validates its optimizer before training.
+#[derive(Debug, Clone)]
+pub struct Optim<R: UpdateRule> {
+    /// The learning rate `η`.
+    pub(super) learning_rate: f64,
+    /// The weight decay.
+    pub(super) weight_decay: WeightDecay,
+    /// The optimizer's own hyperparameters.
+    pub(super) rule: R,
+    /// Steps taken, `t`; part of the state of rules that [count them](Rule::COUNTS_STEPS).
+    pub(super) steps: u64,
+    /// The buffers each parameter has in the rule's [slots](Rule::SLOTS).
+    state: State,
+}
+
+/// An update rule of [`Optim`]: what makes an optimizer that optimizer — its own hyperparameters,
+/// the buffers it keeps per parameter, and its update.
+///
+/// Implemented by the crate's rules only ([`SgdRule`](super::SgdRule),
+/// [`MomentumRule`](super::MomentumRule), [`AdaGradRule`](super::AdaGradRule),
+/// [`RmsPropRule`](super::RmsPropRule), [`AdamRule`](super::AdamRule)); an optimizer of your own
+/// implements [`Optimizer`] instead.
+pub trait UpdateRule: Rule {}
+
+/// The update rules whose optimizers take any [`WeightDecay`] in `with_weight_decay`: all but
+/// [`AdamW`](crate::AdamW)'s, whose decay is always decoupled and is set by its strength alone.
+pub trait AnyWeightDecay: UpdateRule {}
+
+/// The items of an [`UpdateRule`], crate-private: the trait outside sees only its name.
+pub trait Rule: Debug + Clone + Send + 'static {
+    /// The optimizer's [name](Optimizer::name).
+    const NAME: &'static str;
+    /// The default hyperparameters.
+    const DEFAULT: Self;
+    /// The weight decay of a new optimizer.
+    const WEIGHT_DECAY: WeightDecay = WeightDecay::None;
+    /// The buffers kept for each parameter, in the order [`Step::each`] hands them out; none for
+    /// an optimizer without state.
+    const SLOTS: &'static [Slot];
+    /// Whether the state includes the step count `t` (exported as `"steps"`).
+    const COUNTS_STEPS: bool = false;
+
+    /// Checks the rule's own hyperparameters, in the order of its docs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid one.
+    fn validate(&self) -> Result<()>;
+
+    /// Updates every parameter of `step` (all checked already).
+    fn update<T: Real>(&self, step: Step<'_, '_, T>);
+}
+
+/// One step, as a rule's [update](Rule::update) sees it: the learning rate, the step number and
+/// the parameters with their buffers, all checked.
+#[derive(Debug)]
+pub struct Step<'s, 'p, T: Real> {
+    /// The learning rate `η`.
+    pub lr: T,
+    /// The step number `t`, from 1.
+    pub t: u64,
+    weight_decay: WeightDecay,
+    params: &'s mut [&'p mut Param<T>],
+    /// `K` per parameter, in order.
+    buffers: &'s mut [DMatrix<T>],
+}
+
+impl<T: Real> Step<'_, '_, T> {
+    /// Calls `update` for every parameter with a fresh gradient (consuming it) with its weight
+    /// decay coefficients `(λ_L2, λ_decoupled)` (see [`WeightDecay::coefficients`]), its value and
+    /// gradient and its `K` buffers, all as flat slices of equal length: the update rules are
+    /// elementwise, so each is one loop over contiguous memory. `K` is the number of the rule's
+    /// [slots](Rule::SLOTS).
+    #[inline]
+    pub(crate) fn each<const K: usize>(self, mut update: impl FnMut((T, T), &mut [T], &[T], [&mut [T]; K])) {
+        assert_eq!(self.buffers.len(), K * self.params.len(), "{K} buffers per parameter");
+        for (i, param) in self.params.iter_mut().enumerate() {
+            let decay = self.weight_decay.coefficients::<T>(param.decays());
+            let Some((value, grad)) = param.take_update_flat() else {
+                continue;
+            };
+            let buffers: &mut [DMatrix<T>; K] =
+                (&mut self.buffers[i * K..(i + 1) * K]).try_into().expect("K buffers per parameter");
+            with_slices(value, grad, buffers, |w, g, b| update(decay, w, g, b));
+        }
+    }
+}
+
+/// Calls `update` with `value`, `grad` and `buffers` as slices.
+///
+/// Never inlined, on purpose: in a function of its own, `value` and `grad` are reference
+/// arguments, which the compiler knows alias nothing else, so the update loops (inlined here) keep
+/// `W` in a register instead of reading it again after writing a buffer. Inlined into the step,
+/// that knowledge was lost and Momentum's update measured 5% slower; one call per parameter
+/// costs nothing next to the loop.
+#[inline(never)]
+fn with_slices<T: Real, const K: usize>(
+    value: &mut [T],
+    grad: &[T],
+    buffers: &mut [DMatrix<T>; K],
+    update: impl FnOnce(&mut [T], &[T], [&mut [T]; K]),
+) {
+    update(value, grad, buffers.each_mut().map(|b| b.as_mut_slice()));
+}
+
+impl<R: UpdateRule> Optim<R> {
+    /// The optimizer with learning rate `learning_rate` and its defaults for everything else (see
+    /// the optimizer's docs), no state yet.
+    ///
+    /// Nothing is checked here: [`validate`](Optim::validate) does, and so does every step.
+    pub fn new(learning_rate: f64) -> Self {
+        Optim { learning_rate, weight_decay: R::WEIGHT_DECAY, rule: R::DEFAULT, steps: 0, state: State::default() }
+    }
+
+    /// The learning rate `η`.
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    /// Changes the learning rate; the same as [`Optimizer::set_learning_rate`], without naming
+    /// the scalar type.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] named `"learning_rate"` unless the rate is finite and > 0; the
+    /// rate is then unchanged.
+    pub fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        self.learning_rate = check_learning_rate(learning_rate)?;
+        Ok(())
+    }
+
+    /// The weight decay.
+    pub fn weight_decay(&self) -> WeightDecay {
+        self.weight_decay
+    }
+
+    /// Checks every setting: the learning rate (finite and > 0), the optimizer's own
+    /// hyperparameters in the order of its docs, then the weight decay (`λ` finite and ≥ 0).
+    /// The same as [`Optimizer::validate`], without naming the scalar type.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid setting: `"learning_rate"`,
+    /// `"momentum"`, `"rho"`, `"beta1"`, `"beta2"`, `"eps"` or `"weight_decay"`.
+    pub fn validate(&self) -> Result<()> {
+        check_learning_rate(self.learning_rate)?;
+        self.rule.validate()?;
+        self.weight_decay.validate()?;
+        Ok(())
+    }
+
+    /// An error for a state that does not fit.
+    fn mismatch(mismatch: StateMismatch) -> Error {
+        Error::OptimizerState { optimizer: R::NAME, mismatch }
+    }
+}
+
+impl<R: AnyWeightDecay> Optim<R> {
+    /// The same optimizer with weight decay `weight_decay` (`λ` finite and ≥ 0, checked by
+    /// [`validate`](Optim::validate)).
+    pub fn with_weight_decay(mut self, weight_decay: WeightDecay) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
+    fn name(&self) -> &'static str {
+        R::NAME
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        Optim::set_learning_rate(self, learning_rate)
+    }
+
+    fn validate(&self) -> Result<()> {
+        Optim::validate(self)
+    }
+
+    fn weight_decay(&self) -> WeightDecay {
+        self.weight_decay
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        let mut state = self.state.export(R::SLOTS);
+        if R::COUNTS_STEPS && !state.is_empty() {
+            state.push(counter(STEPS, self.steps));
+        }
+        state
+    }
+
+    fn set_state(&mut self, mut state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        let steps = if R::COUNTS_STEPS { take_counter(&mut state, STEPS).map_err(Self::mismatch)? } else { None };
+        let buffers = State::import(R::SLOTS, state).map_err(Self::mismatch)?;
+        if R::COUNTS_STEPS && buffers.is_created() != steps.is_some() {
+            let name = match R::SLOTS.first() {
+                Some(slot) if !buffers.is_created() => format!("0.{}", slot.name()),
+                _ => STEPS.to_string(),
+            };
+            return Err(Self::mismatch(StateMismatch::MissingTensor { name }));
+        }
+        self.state = buffers;
+        self.steps = steps.unwrap_or(0);
+        Ok(())
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
+        self.validate()?;
+        check_gradients(params)?;
+        let buffers = self.state.prepare(R::SLOTS, params).map_err(Self::mismatch)?;
+        self.steps += 1;
+        let step =
+            Step { lr: T::cast(self.learning_rate), t: self.steps, weight_decay: self.weight_decay, params, buffers };
+        self.rule.update(step);
+        Ok(())
+    }
+}
+
+/// Weight decay: shrinking the parameters that [decay](Param::decays) (weights, not biases, by
+/// default) towards zero at every step, with strength `λ ≥ 0`.
+///
+/// - [`L2`](WeightDecay::L2), the book's: the loss gets the term `½·λ·ΣW²`, so every gradient
+///   gets `λ·W` added before the optimizer's update uses it (and, in adaptive optimizers, is
+///   scaled with it). [`Optimizer::penalty`] gives the term.
+/// - [`Decoupled`](WeightDecay::Decoupled), as in AdamW (Loshchilov & Hutter,
+///   <http://arxiv.org/abs/1711.05101>): `W ← W − η·λ·W` applied besides the gradient step, with
+///   `W` the value before the step, whatever the optimizer does with the gradient.
+///
+/// For [`Sgd`](crate::Sgd) the two give the same steps; they differ in every optimizer with state.
+///
+/// # Example
+/// ```
+/// use backprop::{Adam, Error, WeightDecay};
+/// let adam = Adam::new(0.001).with_weight_decay(WeightDecay::L2(1e-4));
+/// assert_eq!(adam.weight_decay(), WeightDecay::L2(1e-4));
+/// assert!(matches!(
+///     WeightDecay::Decoupled(-1.0).validate(),
+///     Err(Error::InvalidConfig { name: "weight_decay", .. })
+/// ));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum WeightDecay {
+    /// No weight decay.
+    #[default]
+    None,
+    /// Coupled L2 regularization with strength `λ`: `λ·W` added to the gradient.
+    L2(f64),
+    /// Decoupled weight decay with strength `λ`: `W ← W − η·λ·W` besides the gradient step.
+    Decoupled(f64),
+}
+
+impl WeightDecay {
+    /// The strength `λ` (0 for [`WeightDecay::None`]).
+    pub fn lambda(self) -> f64 {
+        match self {
+            WeightDecay::None => 0.0,
+            WeightDecay::L2(lambda) | WeightDecay::Decoupled(lambda) => lambda,
+        }
+    }
+
+    /// Checks the strength: finite and ≥ 0.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] named `"weight_decay"` otherwise.
+    pub fn validate(self) -> Result<Self> {
+        let lambda = self.lambda();
+        if lambda.is_finite() && lambda >= 0.0 {
+            Ok(self)
+        } else {
+            Err(Error::InvalidConfig { name: "weight_decay", value: lambda.to_string(), expected: ">= 0 and finite" })
+        }
+    }
+
+    /// `½·λ·ΣW²` over the parameters that [decay](Param::decays), for [`WeightDecay::L2`];
+    /// 0 for the others.
+    pub fn penalty<T: Real>(self, params: &[&Param<T>]) -> f64 {
+        match self {
+            WeightDecay::L2(lambda) => {
+                let sum: f64 = params
+                    .iter()
+                    .filter(|p| p.decays())
+                    .flat_map(|p| p.value().iter())
+                    .map(|w| w.to_f64() * w.to_f64())
+                    .sum();
+                0.5 * lambda * sum
+            }
+            WeightDecay::None | WeightDecay::Decoupled(_) => 0.0,
+        }
+    }
+
+    /// The coefficients `(λ_L2, λ_decoupled)` for one parameter, as the scalar type; both 0 for
+    /// a parameter that does not decay.
+    pub(crate) fn coefficients<T: Real>(self, decays: bool) -> (T, T) {
+        match self {
+            WeightDecay::L2(lambda) if decays => (T::cast(lambda), T::zero()),
+            WeightDecay::Decoupled(lambda) if decays => (T::zero(), T::cast(lambda)),
+            _ => (T::zero(), T::zero()),
+        }
+    }
+}
+
+/// Checks a learning rate: finite and > 0.
+pub(crate) fn check_learning_rate(lr: f64) -> Result<f64> {
+    if lr.is_finite() && lr > 0.0 {
+        Ok(lr)
+    } else {
+        Err(Error::InvalidConfig { name: "learning_rate", value: lr.to_string(), expected: "> 0 and finite" })
+    }
+}
+
+/// Checks a decay rate of a running average (momentum, β₁, β₂, ρ): in `[0, 1)`.
+pub(crate) fn check_rate(name: &'static str, rate: f64) -> Result<()> {
+    if (0.0..1.0).contains(&rate) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig { name, value: rate.to_string(), expected: "in [0, 1)" })
+    }
+}
+
+/// Checks the `ε` added to a denominator: finite and > 0.
+pub(crate) fn check_eps(eps: f64) -> Result<()> {
+    if eps.is_finite() && eps > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig { name: "eps", value: eps.to_string(), expected: "> 0 and finite" })
+    }
+}
+
+/// Checks that every parameter has a fresh gradient of its own shape.
+fn check_gradients<T: Real>(params: &[&mut Param<T>]) -> Result<()> {
+    for (index, param) in params.iter().enumerate() {
+        let Some(grad) = param.grad() else {
+            return Err(Error::MissingGradient { index, name: param.name() });
+        };
+        if grad.shape() != param.value().shape() {
+            return Err(Error::GradientShape {
+                index,
+                name: param.name(),
+                expected: param.dims(),
+                got: Dims::from(grad),
+            });
+        }
+    }
+    Ok(())
+}
