@@ -273,7 +273,10 @@ impl<T: Real> Network<T> for Sequential<T> {
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward(x, &self.y, &self.grad_y, None)?;
         let mut params = recycle(std::mem::take(&mut self.param_list));
-        walk::collect_params_mut(&mut self.chain, &mut params);
+        // The root is a chain: its layers directly, without asking it whether it has children.
+        for layer in self.chain.layers_mut() {
+            walk::collect_params_mut(layer.as_mut(), &mut params);
+        }
         // The book's L2 weight decay adds ½λΣW² to the loss; only then is the list needed.
         let penalty = if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
             let weights: Vec<&Param<T>> = params.iter().map(|p| &**p).collect();

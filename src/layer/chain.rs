@@ -98,6 +98,11 @@ impl<T: Real> Chain<T> {
         }
     }
 
+    /// The layers, in order, mutably.
+    pub(crate) fn layers_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Layer<T>>> {
+        self.layers.iter_mut()
+    }
+
     fn check_built(&self) -> Result<()> {
         if self.layers.is_empty() || self.outputs.len() + 1 != self.layers.len() {
             return Err(Error::NotBuilt { layer: LayerId::kind(KIND) });
