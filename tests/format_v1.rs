@@ -27,3 +27,26 @@ fn version_1_file_loads_and_predicts_the_same_f32() {
 fn version_1_file_loads_and_predicts_the_same_f64() {
     check::<f64>("f64");
 }
+
+/// A checkpoint written by the version-1 code (Adam state named by parameter position,
+/// `optimizer.0.m`) after 3 of 6 epochs resumes to exactly the parameters of 6 epochs in one go.
+#[test]
+fn version_1_checkpoint_resumes_bit_exactly() {
+    use backprop::prelude::*;
+    let x = DMatrix::<f64>::from_fn(8, 3, |i, j| ((i * 3 + j) as f64 * 0.41).sin());
+    let t = DMatrix::<f64>::from_fn(8, 1, |i, _| (i % 3) as f64);
+    let network =
+        || Sequential::<f64>::builder(3).add(Dense::new(3, 5)).add(Tanh).add(Dense::new(5, 3)).build(21).unwrap();
+    let config = || FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.05)).epochs(6).batch_size(3).seed(4);
+
+    let mut resumed = network();
+    let mut fit = config();
+    let epoch = resumed.load_checkpoint("tests/fixtures/v1_checkpoint_adam_f64.safetensors", &mut fit).unwrap();
+    assert_eq!(epoch, 3);
+    resumed.fit(&x, &t, &mut fit.start_epoch(epoch)).unwrap();
+
+    let mut straight = network();
+    straight.fit(&x, &t, &mut config()).unwrap();
+    let values = |n: &Sequential<f64>| -> Vec<DMatrix<f64>> { n.params().iter().map(|p| p.value().clone()).collect() };
+    assert_eq!(values(&resumed), values(&straight));
+}

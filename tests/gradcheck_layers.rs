@@ -322,3 +322,67 @@ fn dense_backward_is_linear_in_grad_y() {
         assert_eq!(bits(&twice), bits(&doubled));
     }
 }
+
+/// |x|, declared smooth or not: a kink at 0 that only a declaration can make an error.
+#[derive(Debug, Clone, Copy)]
+struct Abs {
+    claims_smooth: bool,
+}
+
+impl Activation for Abs {
+    fn name(&self) -> &'static str {
+        "abs"
+    }
+    fn f<T: backprop::Real>(&self, x: T) -> T {
+        x.abs()
+    }
+    fn df<T: backprop::Real>(&self, x: T, _y: T) -> T {
+        if x < T::zero() {
+            -T::one()
+        } else {
+            T::one()
+        }
+    }
+    fn is_smooth(&self) -> bool {
+        self.claims_smooth
+    }
+}
+
+/// A check where every probe straddles a kink compared nothing, so it does not pass; the report
+/// says how much it skipped.
+#[test]
+fn a_check_that_compared_nothing_does_not_pass() {
+    let mut relu = Relu;
+    let r = check_layer(&mut relu, &DMatrix::zeros(3, 4), Tolerance::default()).unwrap();
+    assert_eq!((r.tensors[0].checked, r.tensors[0].kinks), (0, 12), "{r}");
+    assert!(!r.passed(), "{r}");
+    assert_eq!(r.kink_fraction(), 1.0);
+    assert!(r.to_string().contains("100.0% of probes skipped as kinks"), "{r}");
+}
+
+/// One kink among twelve probes: skipped and reported for a layer that allows kinks, a failure
+/// for one declared smooth.
+#[test]
+fn a_kink_fails_a_layer_declared_smooth() {
+    let mut x = uniform(3, 4, 0.2, 1.0, 40);
+    x[(1, 2)] = 0.0;
+    let mut kinked = Abs { claims_smooth: false };
+    let r = check_layer(&mut kinked, &x, Tolerance::default()).unwrap();
+    assert!(r.passed(), "{r}");
+    assert_eq!((r.kinks.len(), r.tensors[0].checked), (1, 11), "{r}");
+    assert!((r.kink_fraction() - 1.0 / 12.0).abs() < 1e-15);
+
+    let mut smooth = Abs { claims_smooth: true };
+    let r = check_layer(&mut smooth, &x, Tolerance::default()).unwrap();
+    assert!(r.smooth && !r.passed(), "{r}");
+    assert!(r.to_string().contains("declared smooth"), "{r}");
+}
+
+/// The built-in layers declare what they are.
+#[test]
+fn smoothness_declarations() {
+    let smooth: [&dyn Layer<f64>; 5] = [&Sigmoid, &Tanh, &Identity, &Softmax, &Dense::new(2, 2)];
+    assert!(smooth.iter().all(|l| l.is_smooth()));
+    let kinked: [&dyn Layer<f64>; 3] = [&Relu, &Step, &LeakyRelu { alpha: 0.1 }];
+    assert!(kinked.iter().all(|l| !l.is_smooth()));
+}
