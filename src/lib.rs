@@ -43,6 +43,26 @@
 //!   message names the layer and the numbers. After an error nothing has changed.
 //! - **Determinism**: the same seed gives bit-identical results ([`SeededRng`] is ChaCha8).
 //!
+//! ## Layers that hold layers
+//! A [`Chain`] is a sequence of layers that is itself a [`Layer`]; a [`Residual`] block adds a
+//! body's output to a shortcut's, `y = F(x) + S(x)`. They nest anywhere, and every parameter and
+//! buffer gets a **path** — `"0.body.2.weight"` below, `"0.weight"` in a flat network — that names
+//! it the same way in files ([`io`]), [`Sequential::param`], [`gradcheck`] reports, checkpoints and
+//! errors. A layer written outside the crate saves like any other and loads through a
+//! [`Registry`] that knows its kind.
+//!
+//! ```
+//! use backprop::prelude::*;
+//!
+//! let body = Chain::new().add(Dense::new(8, 8)).add(Tanh).add(Dense::new(8, 8));
+//! let net = Sequential::<f64>::builder(8).add(Residual::identity(body)).add(Dense::new(8, 2)).build(0)?;
+//! let paths: Vec<String> = net.named_params().into_iter().map(|(path, _)| path).collect();
+//! assert_eq!(paths, ["0.body.0.weight", "0.body.0.bias", "0.body.2.weight", "0.body.2.bias", "1.weight", "1.bias"]);
+//! let copy = Sequential::<f64>::from_bytes(&net.to_bytes()?)?; // the tree is in the file
+//! assert_eq!(copy.param("0.body.2.bias"), net.param("0.body.2.bias"));
+//! # Ok::<(), backprop::Error>(())
+//! ```
+//!
 //! ## Map
 //! | lesson | example | API |
 //! |---|---|---|
@@ -53,7 +73,8 @@
 //! | linear regression | `05_linear_regression` | [`Identity`], [`Reduction::Mean`] |
 //! | MLP on the 8×8 digits | `06_digits` | [`data`], [`SoftmaxCrossEntropy`], [`Dropout`], [`AdamW`] |
 //! | MLP on MNIST | `07_mnist_mlp` | [`data::load_mnist`], [`FitConfig::early_stopping`], [`Schedule`] |
-//! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`] |
+//! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`], [`Registry`] |
+//! | residual blocks, nesting | `tests/nesting.rs` | [`Chain`], [`Residual`], [`Sequential::layer_at`] |
 //! | checking gradients | — | [`gradcheck`] |
 
 #![deny(missing_docs)]
