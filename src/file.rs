@@ -10,21 +10,37 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|error| Error::Io { action: "read", path: path.to_path_buf(), error })
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it to `path`.
+/// Writes `bytes` to `path` atomically: to a fresh temporary file in the same folder, synced to
+/// disk, then renamed over `path`. A reader sees the old file or the new one, never a part; on
+/// error the old file is intact and the temporary file is removed.
+///
+/// Each write has a temporary file of its own (`.<name>.<random>.tmp`, created exclusively by
+/// `tempfile`), so threads and processes saving to one path at once do not collide: the last
+/// rename wins. A `path` that is a symbolic link has its target replaced, as editors do; the link
+/// stays.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let io = |action: &'static str, p: &Path| {
         let p = p.to_path_buf();
         move |error| Error::Io { action, path: p, error }
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .map_err(io("write", &temp))
-        .and_then(|_| std::fs::rename(&temp, path).map_err(io("replace", path)));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
+    // Through a symbolic link, write the file it points to.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path).map_err(io("resolve", path))?,
+        _ => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io("create a temporary file beside", &target))?;
+    temp.write_all(bytes).and_then(|()| temp.as_file().sync_all()).map_err(io("write", temp.path()))?;
+    // On failure the temporary file is dropped, which deletes it.
+    temp.persist(&target).map_err(|e| io("replace", &target)(e.error))?;
+    Ok(())
 }

@@ -278,3 +278,59 @@ fn parameters_can_be_read_and_replaced_by_position_and_name() {
     assert!(matches!(missing, Error::NoSuchParam { .. }), "{missing}");
     assert_eq!(values(&net), before);
 }
+
+/// Several threads saving different networks to one path while another thread loads it: every
+/// save succeeds, and every load gives one of the saved networks whole, never a broken file.
+#[test]
+fn concurrent_saves_to_one_path_never_break_the_file() {
+    let path = temp_path("concurrent.safetensors");
+    let nets: Vec<Sequential<f64>> = (0..3).map(|seed| mlp::<f64>(seed + 10)).collect();
+    let expected: Vec<Vec<DMatrix<f64>>> = nets.iter().map(values).collect();
+    nets[0].save(&path).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let savers: Vec<_> = nets
+            .iter()
+            .map(|net| {
+                let path = &path;
+                s.spawn(move || (0..60).map(|_| net.save(path)).filter(Result::is_err).count())
+            })
+            .collect();
+        let reader = s.spawn(|| {
+            let mut loads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || loads == 0 {
+                let loaded = Sequential::<f64>::load(&path).expect("a whole file");
+                assert!(expected.contains(&values(&loaded)), "a mix of two saves");
+                loads += 1;
+            }
+            loads
+        });
+        let failures: usize = savers.into_iter().map(|h| h.join().unwrap()).sum();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(failures, 0, "every save succeeds");
+        assert!(reader.join().unwrap() > 0);
+    });
+    // No temporary file is left behind.
+    let dir = path.parent().unwrap();
+    let stray: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".concurrent.safetensors"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// Saving through a symbolic link replaces the file it points to, and keeps the link.
+#[cfg(unix)]
+#[test]
+fn saving_through_a_symlink_writes_its_target() {
+    let target = temp_path("symlink-target.safetensors");
+    let link = temp_path("symlink.safetensors");
+    let _ = std::fs::remove_file(&link);
+    mlp::<f64>(1).save(&target).unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let net = mlp::<f64>(2);
+    net.save(&link).unwrap();
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(values(&Sequential::<f64>::load(&target).unwrap()), values(&net));
+}
