@@ -44,6 +44,14 @@ pub trait Activation: Debug + Clone + Copy + Send + Sync + 'static {
         false
     }
 
+    /// Checks the activation's settings when a network is built (the default has none to check).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad setting.
+    fn validate(&self) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// Its name and settings, as saved in model files. The default records the name only;
     /// activations with settings (such as [`LeakyRelu`]'s slope) add them.
     fn layer_config(&self) -> LayerConfig {
@@ -158,6 +166,14 @@ impl Default for LeakyRelu {
 impl Activation for LeakyRelu {
     fn name(&self) -> &'static str {
         "leaky_relu"
+    }
+    fn validate(&self) -> crate::Result<()> {
+        if self.alpha.is_finite() {
+            Ok(())
+        } else {
+            let value = self.alpha.to_string();
+            Err(crate::Error::InvalidConfig { name: "leaky_relu alpha", value, expected: "a finite slope" })
+        }
     }
     fn layer_config(&self) -> LayerConfig {
         LayerConfig::new(self.name()).with("alpha", self.alpha)

@@ -263,17 +263,25 @@ pub enum Error {
         /// What does not fit.
         mismatch: StateMismatch,
     },
-    /// Training produced a non-finite loss or gradient; the update was not applied.
+    /// Training produced a non-finite loss or gradient; the update was not applied, so the
+    /// parameters are those before the failed step.
     #[error(
-        "training diverged{}: loss {loss}; the update was not applied (try a smaller learning rate)",
-        .epoch.map(|e| format!(" at epoch {e}")).unwrap_or_default()
+        "training diverged{}{}: loss {loss}; the update was not applied. Likely causes: inputs on a large \
+         scale (standardize them) or a learning rate too large for them",
+        .epoch.map(|e| format!(" at epoch {e}")).unwrap_or_default(),
+        .step.map(|s| format!(", step {s}")).unwrap_or_default()
     )]
     Diverged {
         /// Epoch (from 0) of the failed step, when the step was part of [`fit`](crate::Network::fit)
         /// (a lone [`train_step`](crate::Network::train_step) knows none).
         epoch: Option<usize>,
+        /// The failed step's index among the run's steps (from 0), when it was part of `fit`.
+        step: Option<usize>,
         /// The loss of the failed step.
         loss: f64,
+        /// What `fit` recorded before the failed step (its epochs, done in full), when the step
+        /// was part of `fit`: the failed run's history is not lost.
+        history: Option<Box<crate::History>>,
     },
 
     // === Output ===

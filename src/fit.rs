@@ -222,6 +222,9 @@ impl<T: Real> FitConfig<T> {
         if self.batch_size == Some(0) {
             return invalid("batch_size", "0".into(), ">= 1");
         }
+        if self.patience == Some(0) {
+            return invalid("early_stopping patience", "0".into(), ">= 1 epoch without improvement");
+        }
         if let Some(Validation::Split(f)) = self.validation {
             if !(f > 0.0 && f < 1.0) {
                 return invalid("validation_split", f.to_string(), "in (0, 1)");

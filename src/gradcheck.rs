@@ -56,6 +56,27 @@ pub struct Tolerance {
     pub rtol: f64,
 }
 
+impl Tolerance {
+    /// Checks the tolerance: `eps` finite and > 0, `atol` and `rtol` finite and ≥ 0 (an infinite
+    /// tolerance would pass every check).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |name, value: f64, expected| Err(crate::Error::InvalidConfig { name, value: value.to_string(), expected });
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad("gradcheck eps", self.eps, "> 0 and finite");
+        }
+        for (name, value) in [("gradcheck atol", self.atol), ("gradcheck rtol", self.rtol)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return bad(name, value, ">= 0 and finite");
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for Tolerance {
     /// ε = 1e-6, atol = 1e-5, rtol = 1e-3 (PyTorch's gradcheck defaults).
     fn default() -> Self {
@@ -237,8 +258,10 @@ fn frozen_rng() -> SeededRng {
 /// afterwards.
 ///
 /// # Errors
-/// Whatever the layer's forward or backward returns for `x`.
+/// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for an invalid tolerance; whatever the
+/// layer's forward or backward returns for `x`.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
+    tol.validate()?;
     let buffers = collect_buffers(layer);
     let report = check_layer_inner(layer, x, tol);
     restore_buffers(layer, &buffers);
@@ -301,6 +324,7 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
     t: &DMatrix<f64>,
     tol: Tolerance,
 ) -> Result<GradReport> {
+    tol.validate()?;
     let mut grad = DMatrix::zeros(0, 0);
     loss.grad(y, t, &mut grad)?;
     let mut cmp = Comparer::new(tol, true);
@@ -329,6 +353,7 @@ pub fn check_network<N: Network<f64> + ?Sized>(
     loss: &dyn Loss<f64>,
     tol: Tolerance,
 ) -> Result<GradReport> {
+    tol.validate()?;
     let mut buffers = Vec::new();
     net.visit_buffers(&mut |_, m| buffers.push(m.clone()));
     let report = check_network_inner(net, x, t, loss, tol);

@@ -497,7 +497,8 @@ pub(crate) fn check_header<T: Real>(meta: &HashMap<String, String>) -> Result<()
 /// file, row-major, atomically.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] for a repeated name; [`Error::Io`] if the file cannot be written.
+/// [`Error::InvalidConfig`] for a repeated name or the name `__metadata__` (safetensors reserves it);
+/// [`Error::Io`] if the file cannot be written.
 ///
 /// # Example
 /// ```
@@ -512,6 +513,13 @@ pub(crate) fn check_header<T: Real>(meta: &HashMap<String, String>) -> Result<()
 pub fn save_matrices<T: Real>(path: impl AsRef<Path>, matrices: &[(&str, &DMatrix<T>)]) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for (name, m) in matrices {
+        if *name == "__metadata__" {
+            return Err(Error::InvalidConfig {
+                name: "matrix name",
+                value: name.to_string(),
+                expected: "a name other than \"__metadata__\", which safetensors reserves",
+            });
+        }
         if tensors.iter().any(|(n, _)| n == name) {
             return Err(Error::InvalidConfig {
                 name: "matrix name",

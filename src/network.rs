@@ -106,8 +106,9 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// [`Error::InvalidConfig`], [`Error::EmptyInput`], [`Error::FeatureMismatch`],
     /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss, and
-    /// [`Error::Diverged`] if training produces a non-finite loss (parameters then hold the last
-    /// finite values).
+    /// [`Error::Diverged`] if training produces a non-finite loss or gradient: parameters then
+    /// hold the values before the failed step, and the error carries the epoch, the step and the
+    /// history of the epochs done.
     fn fit(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
     where
         Self: Sized,
@@ -122,9 +123,12 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// side of 0.5 as the target.
     ///
     /// # Errors
-    /// As [`predict`](Network::predict), plus [`Error::RowCountMismatch`] and the loss's target
-    /// errors.
+    /// As [`predict`](Network::predict), plus [`Error::EmptyInput`] for `x` without rows (there
+    /// is nothing to measure), [`Error::RowCountMismatch`] and the loss's target errors.
     fn evaluate(&self, x: &DMatrix<T>, t: &DMatrix<T>, loss: &dyn Loss<T>) -> Result<Evaluation> {
+        if x.nrows() == 0 {
+            return Err(Error::EmptyInput { what: "x to evaluate on", got: x.into() });
+        }
         check_rows(x, t)?;
         loss.check_targets(self.output_width(), t)?;
         let y = self.predict(x)?;
@@ -183,6 +187,9 @@ fn fit<T: Real, N: Network<T>>(
     config: &mut FitConfig<T>,
 ) -> Result<History> {
     config.validate()?;
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::EmptyInput { what: "x", got: x.into() });
+    }
     // Set the validation rows apart before checking anything else (a split copies both parts,
     // validation data is copied out of the configuration: once per fit, not per batch).
     let split = match &config.validation {
@@ -248,7 +255,7 @@ fn fit<T: Real, N: Network<T>>(
         let mut tally = Tally::default();
         if batch == n {
             // Full batch: the data itself, no copy.
-            tally.step(net, config, x, t, &mut train_rng, epoch)?;
+            tally.step(net, config, x, t, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
         } else {
             if config.shuffle {
                 to_epoch_stream(&mut shuffle_rng, epoch);
@@ -258,7 +265,7 @@ fn fit<T: Real, N: Network<T>>(
             for rows in order.chunks(batch) {
                 gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
-                tally.step(net, config, &xb, &tb, &mut train_rng, epoch)?;
+                tally.step(net, config, &xb, &tb, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
             }
         }
         history.steps += tally.steps;
@@ -325,12 +332,8 @@ impl Tally {
         x: &DMatrix<T>,
         t: &DMatrix<T>,
         rng: &mut SeededRng,
-        epoch: usize,
     ) -> Result<()> {
-        let loss = net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng).map_err(|e| match e {
-            Error::Diverged { loss, .. } => Error::Diverged { epoch: Some(epoch), loss },
-            e => e,
-        })?;
+        let loss = net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)?;
         let rows = x.nrows() as f64;
         self.loss += loss.to_f64() * rows;
         if let Some(y) = net.last_output() {
@@ -338,6 +341,20 @@ impl Tally {
         }
         self.steps += 1;
         Ok(())
+    }
+}
+
+/// A training step's error as `fit` reports it: a divergence gets the epoch, the step's index in
+/// the run and the history of the epochs done.
+fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
+    match e {
+        Error::Diverged { loss, .. } => Error::Diverged {
+            epoch: Some(epoch),
+            step: Some(history.steps + tally.steps),
+            loss,
+            history: Some(Box::new(history.clone())),
+        },
+        e => e,
     }
 }
 

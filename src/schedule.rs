@@ -30,8 +30,18 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The learning rate of epoch `epoch` of `epochs`, starting from `base`.
+    /// The smallest rate a schedule gives: `f32::MIN_POSITIVE` (1.18e-38), the smallest normal
+    /// `f32`, so the rate stays a valid (finite, > 0) learning rate in either scalar type however
+    /// long a decay runs. (`Exponential { gamma: 0.96 }` would reach 0 after about 18 000 epochs.)
+    pub const MIN_RATE: f64 = f32::MIN_POSITIVE as f64;
+
+    /// The learning rate of epoch `epoch` of `epochs`, starting from `base`; never below
+    /// [`MIN_RATE`](Schedule::MIN_RATE).
     pub fn rate(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
+        self.unfloored(base, epoch, epochs).max(Self::MIN_RATE)
+    }
+
+    fn unfloored(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
         match *self {
             Schedule::Constant => base,
             Schedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),

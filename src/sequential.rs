@@ -268,7 +268,7 @@ impl<T: Real> Network<T> for Sequential<T> {
         // The targets' values were checked once for the whole set (train_step's contract).
         let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
         if !value.is_finite() {
-            return Err(Error::Diverged { epoch: None, loss: value.to_f64() });
+            return Err(Error::Diverged { epoch: None, step: None, loss: value.to_f64(), history: None });
         }
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward(x, &self.y, &self.grad_y, None)?;
@@ -289,7 +289,7 @@ impl<T: Real> Network<T> for Sequential<T> {
         let stepped = if finite {
             optimizer.step(&mut params)
         } else {
-            Err(Error::Diverged { epoch: None, loss: value.to_f64() })
+            Err(Error::Diverged { epoch: None, step: None, loss: value.to_f64(), history: None })
         };
         self.param_list = recycle(params);
         stepped.map(|()| value)

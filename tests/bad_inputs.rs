@@ -307,11 +307,14 @@ fn diverging_training_keeps_the_last_finite_parameters() {
     let mut net = regressor();
     let initial = snapshot(&net);
     let err = net.fit(&x, &t, &mut config()).unwrap_err();
-    let Error::Diverged { epoch: Some(epoch), loss } = err else {
+    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, history: Some(history) } = err else {
         panic!("expected Diverged at an epoch, got {err:?}")
     };
     assert!(!loss.is_finite(), "{loss}");
     assert!((1..10_000).contains(&epoch), "{epoch}");
+    // Full batch: one step per epoch; the history holds the epochs done before the failed one.
+    assert_eq!((step, history.epochs(), history.steps), (epoch, epoch, epoch));
+    assert!(history.loss.iter().all(|l| l.is_finite()));
     assert!(net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite())));
     assert_ne!(snapshot(&net), initial, "epochs before the divergence did train");
 
@@ -475,5 +478,92 @@ fn optimizer_checks_every_gradient_before_moving_any() {
         assert!(matches!(err, Error::MissingGradient { index: 1, name: "bias" }), "{err:?}");
         assert_eq!(weight.value(), &DMatrix::from_element(2, 2, 1.0));
         assert!(weight.grad().is_some(), "the weight's gradient is still there for a retry");
+    }
+}
+
+/// A valid decaying schedule never reaches an invalid rate: the course's XOR run with
+/// `Exponential { gamma: 0.96 }` (0.1·0.96^e underflows to 0 after about 18 200 epochs in f64)
+/// trains all 20 000 epochs, the rate floored at `Schedule::MIN_RATE`.
+#[test]
+fn a_decaying_schedule_never_breaks_a_run() {
+    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    let mut net = Sequential::<f64>::builder(2)
+        .add(Dense::new(2, 3))
+        .add(Sigmoid)
+        .add(Dense::new(3, 1))
+        .add(Sigmoid)
+        .build(0)
+        .unwrap();
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1))
+        .epochs(20_000)
+        .schedule(backprop::Schedule::Exponential { gamma: 0.96 });
+    let history = net.fit(&x, &t, &mut config).unwrap();
+    assert_eq!(history.epochs(), 20_000);
+    assert_eq!(*history.learning_rate.last().unwrap(), backprop::Schedule::MIN_RATE);
+    assert!(backprop::Schedule::Exponential { gamma: 0.5 }.rate(1.0, 5_000, 10_000) > 0.0);
+}
+
+/// What the crate writes it can load back: non-finite weights, a NaN slope and the reserved
+/// tensor name are refused where they enter, and nothing changes.
+#[test]
+fn values_a_file_could_not_hold_are_refused_where_they_enter() {
+    let mut net = classifier();
+    let before = snapshot(&net);
+    let mut w = net.param("0.weight").unwrap().clone();
+    w[(0, 1)] = f64::NAN;
+    let err = net.set_param("0.weight", &w).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { row: 0, col: 1, .. }), "{err:?}");
+    let dense = net.layer_mut::<Dense<f64>>(0).unwrap();
+    w[(0, 1)] = f64::INFINITY;
+    assert!(matches!(dense.set_weight(&w), Err(Error::NonFinite { .. })));
+    let mut b = dense.bias().unwrap().clone();
+    b[(0, 0)] = f64::NEG_INFINITY;
+    assert!(matches!(dense.set_bias(&b), Err(Error::NonFinite { .. })));
+    assert_eq!(snapshot(&net), before);
+
+    let err = Sequential::<f64>::builder(2).add(backprop::LeakyRelu { alpha: f64::NAN }).build(0).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "leaky_relu alpha", .. }), "{err:?}");
+
+    let path = std::env::temp_dir().join(format!("backprop-reserved-{}.safetensors", std::process::id()));
+    let err = backprop::io::save_matrices(&path, &[("__metadata__", &DMatrix::<f64>::zeros(1, 1))]).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "matrix name", .. }), "{err:?}");
+    assert!(!path.exists());
+}
+
+/// Same network, same bytes: two saves of one network, and of two networks built alike.
+#[test]
+fn the_same_network_gives_the_same_bytes() {
+    let (a, b) = (classifier(), classifier());
+    let bytes = a.to_bytes().unwrap();
+    assert_eq!(a.to_bytes().unwrap(), bytes);
+    assert_eq!(b.to_bytes().unwrap(), bytes);
+}
+
+/// Smaller edges: empty data is `EmptyInput` (also with a validation split, and for `evaluate`),
+/// patience 0 is refused, and a tolerance that would pass anything is refused.
+#[test]
+fn empty_data_patience_zero_and_lax_tolerances_are_refused() {
+    let mut net = classifier();
+    let empty = DMatrix::<f64>::zeros(0, 2);
+    let no_targets = DMatrix::<f64>::zeros(0, 1);
+    let err = net.fit(&empty, &no_targets, &mut sce_config().validation_split(0.2)).unwrap_err();
+    assert!(matches!(err, Error::EmptyInput { what: "x", .. }), "{err:?}");
+    let err = net.evaluate(&empty, &no_targets, &SoftmaxCrossEntropy).unwrap_err();
+    assert!(matches!(err, Error::EmptyInput { .. }), "{err:?}");
+    let err = net.fit(&inputs(), &labels(), &mut sce_config().early_stopping(0)).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "early_stopping patience", .. }), "{err:?}");
+
+    use backprop::gradcheck::{check_layer, Tolerance};
+    let mut dense = Dense::<f64>::new(2, 2);
+    dense.build(backprop::Shape::Flat(2), &mut backprop::seeded(0, backprop::Stream::Init)).unwrap();
+    let x = DMatrix::from_element(2, 2, 0.5);
+    for tol in [
+        Tolerance { eps: 0.0, ..Tolerance::default() },
+        Tolerance { eps: f64::NAN, ..Tolerance::default() },
+        Tolerance { atol: f64::INFINITY, ..Tolerance::default() },
+        Tolerance { rtol: -1.0, ..Tolerance::default() },
+    ] {
+        assert!(matches!(check_layer(&mut dense, &x, tol), Err(Error::InvalidConfig { .. })), "{tol:?}");
     }
 }

@@ -154,10 +154,13 @@ fn hostile_metadata_is_a_typed_error() {
 fn non_finite_weights_are_refused() {
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let mut net = mlp::<f64>(1);
-        let mut w = net.layer::<Dense<f64>>(0).unwrap().weight().clone();
-        w[(1, 2)] = bad;
-        // set_weight checks shapes, not values: build the bad file through it.
-        net.layer_mut::<Dense<f64>>(0).unwrap().set_weight(&w).unwrap();
+        // set_weight refuses the value; write it in place to build the bad file.
+        let dense = net.layer_mut::<Dense<f64>>(0).unwrap();
+        dense.visit_params_mut(&mut |p| {
+            if p.name() == "weight" {
+                p.value_mut()[(1, 2)] = bad;
+            }
+        });
         let err = Sequential::<f64>::from_bytes(&net.to_bytes().unwrap()).unwrap_err();
         match err {
             Error::Format(FormatError::NonFinite { name, row, col, .. }) => {

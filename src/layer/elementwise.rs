@@ -21,6 +21,7 @@ impl<T: Real, A: Activation> Layer<T> for A {
     }
 
     fn build(&mut self, input: Shape, _rng: &mut SeededRng) -> Result<Shape> {
+        Activation::validate(self)?;
         Ok(input)
     }
 

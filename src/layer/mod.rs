@@ -96,10 +96,12 @@ impl<T: Real> Param<T> {
         Dims::from(&self.value)
     }
 
-    /// Replaces the value with one of the same shape.
+    /// Replaces the value with one of the same shape, finite (a file written from a NaN weight
+    /// could not be loaded back).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes differ; the parameter
+    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) if the shapes differ;
+    /// [`Error::NonFinite`](crate::Error::NonFinite) for a NaN or infinite entry. The parameter
     /// is then unchanged.
     pub fn set_value(&mut self, value: &DMatrix<T>, layer: crate::LayerId) -> Result<()> {
         if value.shape() != self.value.shape() {
@@ -110,6 +112,7 @@ impl<T: Real> Param<T> {
                 got: Dims::from(value),
             });
         }
+        crate::check::check_finite(self.name, value)?;
         self.value.copy_from(value);
         Ok(())
     }
