@@ -567,3 +567,50 @@ fn empty_data_patience_zero_and_lax_tolerances_are_refused() {
         assert!(matches!(check_layer(&mut dense, &x, tol), Err(Error::InvalidConfig { .. })), "{tol:?}");
     }
 }
+
+/// Hyperparameters are checked as the network's scalar type holds them: 1e39 is infinite and
+/// 1e-50 is 0 in `f32`, so `fit` refuses them before any update; in `f64` they are fine.
+#[test]
+fn hyperparameters_are_checked_in_the_network_s_scalar_type() {
+    let x = DMatrix::from_row_slice(2, 2, &[0.0f32, 1.0, 1.0, 0.0]);
+    let t = DMatrix::from_row_slice(2, 1, &[1.0f32, 0.0]);
+    let cases: Vec<(&str, Box<dyn Optimizer<f32>>)> = vec![
+        ("learning_rate", Box::new(Sgd::new(1e39))),
+        ("learning_rate", Box::new(Sgd::new(1e-50))),
+        ("eps", Box::new(Adam::new(1e-3).with_eps(1e-50))),
+        ("weight_decay", Box::new(Sgd::new(0.1).with_weight_decay(backprop::WeightDecay::Decoupled(1e39)))),
+    ];
+    for (setting, optimizer) in cases {
+        let mut net = Sequential::<f32>::builder(2).add(Dense::new(2, 1)).build(3).unwrap();
+        let before: Vec<DMatrix<f32>> = net.params().iter().map(|p| p.value().clone()).collect();
+        let mut config = FitConfig::new(SquaredError::mean(), Boxed(optimizer));
+        let err = net.fit(&x, &t, &mut config).unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig { name, .. } if name == setting), "{setting}: {err:?}");
+        let after: Vec<DMatrix<f32>> = net.params().iter().map(|p| p.value().clone()).collect();
+        assert_eq!(after, before, "{setting}");
+    }
+    assert!(Optimizer::<f64>::validate(&Sgd::new(1e39)).is_ok());
+    assert!(Optimizer::<f64>::validate(&Adam::new(1e-3).with_eps(1e-50)).is_ok());
+}
+
+/// A boxed optimizer as an optimizer (FitConfig takes one by value).
+#[derive(Debug)]
+struct Boxed(Box<dyn Optimizer<f32>>);
+
+impl Optimizer<f32> for Boxed {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, rate: f64) -> backprop::Result<()> {
+        self.0.set_learning_rate(rate)
+    }
+    fn validate(&self) -> backprop::Result<()> {
+        self.0.validate()
+    }
+    fn step(&mut self, params: &mut [&mut backprop::Param<f32>]) -> backprop::Result<()> {
+        self.0.step(params)
+    }
+}

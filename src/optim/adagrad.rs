@@ -57,6 +57,10 @@ impl Rule for AdaGradRule {
     const DEFAULT: Self = AdaGradRule { eps: 1e-7 };
     const SLOTS: &'static [Slot] = &[Slot::non_negative("sum_squares")];
 
+    fn eps(&self) -> Option<f64> {
+        Some(self.eps)
+    }
+
     fn validate(&self) -> Result<()> {
         check_eps(self.eps)
     }

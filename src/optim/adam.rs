@@ -88,6 +88,10 @@ impl<const ADAMW: bool> Rule for AdamRule<ADAMW> {
     const SLOTS: &'static [Slot] = &[Slot::signed("m"), Slot::non_negative("v")];
     const COUNTS_STEPS: bool = true;
 
+    fn eps(&self) -> Option<f64> {
+        Some(self.eps)
+    }
+
     fn validate(&self) -> Result<()> {
         check_rate("beta1", self.beta1)?;
         check_rate("beta2", self.beta2)?;

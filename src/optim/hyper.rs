@@ -73,6 +73,12 @@ pub trait Rule: Debug + Clone + Send + 'static {
     /// [`Error::InvalidConfig`] naming the first invalid one.
     fn validate(&self) -> Result<()>;
 
+    /// The rule's `ε` added to a denominator, if it has one: it must stay > 0 in the network's
+    /// scalar type (1e-50 is 0 in `f32`, and 0/0 is NaN).
+    fn eps(&self) -> Option<f64> {
+        None
+    }
+
     /// Updates every parameter of `step` (all checked already).
     fn update<T: Real>(&self, step: Step<'_, '_, T>);
 }
@@ -201,8 +207,32 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
         Optim::set_learning_rate(self, learning_rate)
     }
 
+    /// [`Optim::validate`], then the same settings as the scalar type `T` holds them: the
+    /// learning rate and `ε` must stay finite and > 0 and the weight decay finite (`1e39` is
+    /// infinite in `f32`, `1e-50` is 0).
     fn validate(&self) -> Result<()> {
-        Optim::validate(self)
+        Optim::validate(self)?;
+        let in_t = |name, value: f64, expected| {
+            let v = T::cast(value);
+            if v.is_finite() && v > T::zero() {
+                Ok(())
+            } else {
+                Err(Error::InvalidConfig {
+                    name,
+                    value: format!("{value:e} ({} in {})", v.to_f64(), T::NAME),
+                    expected,
+                })
+            }
+        };
+        in_t("learning_rate", self.learning_rate, "> 0 and finite in the network's scalar type")?;
+        if let Some(eps) = self.rule.eps() {
+            in_t("eps", eps, "> 0 and finite in the network's scalar type")?;
+        }
+        let lambda = self.weight_decay.lambda();
+        if lambda > 0.0 {
+            in_t("weight_decay", lambda, "finite in the network's scalar type")?;
+        }
+        Ok(())
     }
 
     fn weight_decay(&self) -> WeightDecay {
@@ -233,7 +263,7 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
-        self.validate()?;
+        Optimizer::<T>::validate(self)?;
         check_gradients(params)?;
         let buffers = self.state.prepare(R::SLOTS, params).map_err(Self::mismatch)?;
         self.steps += 1;

@@ -72,6 +72,10 @@ impl Rule for RmsPropRule {
     const DEFAULT: Self = RmsPropRule { rho: 0.99, eps: 1e-7 };
     const SLOTS: &'static [Slot] = &[Slot::non_negative("mean_square")];
 
+    fn eps(&self) -> Option<f64> {
+        Some(self.eps)
+    }
+
     fn validate(&self) -> Result<()> {
         check_rate("rho", self.rho)?;
         check_eps(self.eps)
