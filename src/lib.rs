@@ -68,6 +68,7 @@ mod error;
 mod file;
 mod fit;
 pub mod gradcheck;
+mod gradients;
 mod history;
 mod init;
 pub mod io;
@@ -90,6 +91,7 @@ pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh}
 pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig};
+pub use gradients::Gradients;
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{
