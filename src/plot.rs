@@ -208,7 +208,8 @@ pub struct Panel {
 const PALETTE: [RGBColor; 6] = [BLACK, BLUE, RED, RGBColor(0, 140, 0), MAGENTA, CYAN];
 
 /// Draws `panels` side by side (each 800 × 500 pixels) to the SVG file `path`, with the axes
-/// labelled "x" and "y" and a legend in each panel. The file is written atomically.
+/// labelled "x" and "y" and a legend in each panel's upper left corner. The file is written
+/// atomically.
 ///
 /// # Errors
 /// [`Error::Plot`] if there are no panels, a panel has no point, a point is NaN or infinite
@@ -293,6 +294,7 @@ pub fn xy_svg(path: impl AsRef<Path>, panels: &[Panel]) -> Result<()> {
             }
             chart
                 .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
                 .border_style(BLACK)
                 .background_style(WHITE.mix(0.8))
                 .draw()
