@@ -303,3 +303,40 @@ pub fn xy_svg(path: impl AsRef<Path>, panels: &[Panel]) -> Result<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("backprop_plot_test_{}_{name}.svg", std::process::id()))
+    }
+
+    #[test]
+    fn xy_svg_draws_every_panel_and_series() {
+        let path = temp("ok");
+        let panels = [
+            Panel { title: "left".into(), series: vec![Series::points("dots", vec![(0.0, 1.0), (1.0, 2.0)])] },
+            Panel { title: "right".into(), series: vec![Series::line("curve", vec![(0.0, 0.0), (1.0, 1.0)])] },
+        ];
+        xy_svg(&path, &panels).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        for word in ["left", "right", "dots", "curve", "width=\"1600\""] {
+            assert!(svg.contains(word), "{word} missing");
+        }
+    }
+
+    #[test]
+    fn xy_svg_refuses_bad_input_and_writes_nothing() {
+        let path = temp("bad");
+        let is_plot_error = |r: Result<()>| matches!(r, Err(Error::Plot { .. }));
+        assert!(is_plot_error(xy_svg(&path, &[])));
+        let empty = Panel { title: "empty".into(), series: vec![Series::line("none", vec![])] };
+        assert!(is_plot_error(xy_svg(&path, &[empty])));
+        let nan = Panel { title: "nan".into(), series: vec![Series::line("bad", vec![(0.0, f64::NAN)])] };
+        let err = xy_svg(&path, &[nan]).unwrap_err();
+        assert!(err.to_string().contains("bad"), "{err}");
+        assert!(!path.exists());
+    }
+}
