@@ -1,20 +1,34 @@
 //! 실습 2: XOR by backpropagation.
 //!
 //! A 2-3-1 network, sigmoid on both layers, no bias, weights from U(0, 1), the loss
-//! E = ½ Σ (y − t)², full-batch gradient descent with learning rate 0.1 for 20000 epochs.
+//! E = ½ Σ (y − t)², full-batch gradient descent with learning rate 0.1 for 20000 epochs. The
+//! final outputs and weights are printed as the course prints them: NumPy blocks, 8 decimals.
 //!
-//! Run: `cargo run --release --example 02_xor [seed]`
+//! With `--numpy-start` the network starts from the weights NumPy draws after
+//! `np.random.seed(0)` (the reference program `../shared/bench/xor_numpy.py`) instead of the
+//! crate's seeded initializer, and must end where that program ends: outputs
+//! `[0.07788788, 0.95009227, 0.95011258, 0.02602921]`, loss 0.0058617889. The largest difference
+//! is printed (`numpy_max_diff` in the result line); it must stay below 1e-10.
+//!
+//! Run: `cargo run --release --example 02_xor -- [seed | --numpy-start]`
+
+mod common;
 
 use backprop::prelude::*;
-use nalgebra::DMatrix;
+use common::{block, numpy_w1, numpy_w2, xor_data};
 use std::time::Instant;
 
+/// Where `xor_numpy.py` ends after 20000 epochs from its seed-0 weights (outputs, final loss).
+const NUMPY_OUTPUTS: [f64; 4] = [0.07788787854391309, 0.9500922708505923, 0.9501125787870458, 0.02602921462891865];
+const NUMPY_FINAL_LOSS: f64 = 0.005861788931199508;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seed: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let arg = std::env::args().nth(1);
+    let numpy_start = arg.as_deref() == Some("--numpy-start");
+    let seed: u64 = if numpy_start { 0 } else { arg.map(|s| s.parse()).transpose()?.unwrap_or(0) };
 
     // The four input patterns and the XOR of each.
-    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
-    let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    let (x, t) = xor_data();
 
     let uniform = Init::Uniform { low: 0.0, high: 1.0 };
     let mut net = Sequential::<f64>::builder(2)
@@ -23,10 +37,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .add(Dense::new(3, 1).without_bias().with_init(uniform))
         .add(Sigmoid)
         .build(seed)?;
+    if numpy_start {
+        net.set_param("0.weight", &numpy_w1())?;
+        net.set_param("2.weight", &numpy_w2())?;
+        println!("starting from NumPy's seed-0 weights (xor_numpy.py)");
+    }
 
-    let w1 = net.layer::<Dense<f64>>(0).ok_or("layer 0 is dense")?.weight().clone();
-    let w2 = net.layer::<Dense<f64>>(2).ok_or("layer 2 is dense")?.weight().clone();
-    println!("W_layer_1 (initial) ={w1}W_layer_2 (initial) ={w2}");
+    let weights = |net: &Sequential<f64>| -> Result<_, Error> {
+        let get = |path: &str| net.param(path).cloned().ok_or(Error::NoSuchParam { path: path.into() });
+        Ok((get("0.weight")?, get("2.weight")?))
+    };
+    let (w1, w2) = weights(&net)?;
+    println!("W_layer_1 (initial) =\n{}\nW_layer_2 (initial) =\n{}", block(&w1, 8), block(&w2, 8));
 
     let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.1)).epochs(20_000);
     let start = Instant::now();
@@ -38,19 +60,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let y = net.predict(&x)?;
-    for i in 0..4 {
-        println!(
-            "Input is {:?}, expected output is {}, actual output is {:.4}",
-            [x[(i, 0)], x[(i, 1)]],
-            t[(i, 0)],
-            y[(i, 0)]
-        );
-    }
+    let (w1, w2) = weights(&net)?;
+    println!("W_layer_1 =\n{}\nW_layer_2 =\n{}", block(&w1, 8), block(&w2, 8));
+    println!("Input is\n{}\nexpected output is\n{}\nactual output is\n{}", block(&x, 0), block(&t, 0), block(&y, 8));
     let loss = net.evaluate(&x, &t, &SquaredError::half_sum())?.loss;
-    let outputs: Vec<String> = y.iter().map(|v| format!("{v:.2}")).collect();
+    println!("E = {loss:.10}");
+
+    let mut extra = String::new();
+    if numpy_start {
+        let output_diff = y.iter().zip(NUMPY_OUTPUTS).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let loss_diff = (loss - NUMPY_FINAL_LOSS).abs();
+        let diff = output_diff.max(loss_diff);
+        println!("NumPy's outputs: {NUMPY_OUTPUTS:?}, final loss {NUMPY_FINAL_LOSS}");
+        println!("largest difference from NumPy: outputs {output_diff:.1e}, loss {loss_diff:.1e}");
+        extra = format!(" start=numpy numpy_max_diff={diff:.1e}");
+    }
     println!(
-        "result: outputs={} loss={loss:.4} epochs={} seed={seed} seconds={seconds:.4}",
-        outputs.join(","),
+        "result: outputs={} loss={loss:.10} epochs={} seed={seed}{extra} seconds={seconds:.4}",
+        common::csv(&y, 8),
         history.loss.len()
     );
     Ok(())

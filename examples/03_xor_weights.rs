@@ -4,10 +4,50 @@
 //! copies them into a network of the same shape whose activations are the perceptron's step
 //! function. Sigmoid outputs above 0.5 are pre-activations above 0, where the step gives 1.
 //!
-//! Run: `cargo run --release --example 03_xor_weights [seed]`
+//! **The course's own weights.** The course prints the weights its run learned (실습 2-1's
+//! `W_layer_1`, `W_layer_2`, 8 digits) and the outputs they give,
+//! `[[0.07607478] [0.95087552] [0.95083983] [0.02672599]]`. Those weights are not in this
+//! repository, so they are not written into this example; pass them as they are printed on the
+//! slide, row by row:
+//!
+//! ```text
+//! cargo run --release --example 03_xor_weights -- --course-weights w11,w12,w13,w21,w22,w23 w1,w2,w3
+//! ```
+//!
+//! and the example transplants them into the sigmoid network (its outputs must match the
+//! course's printed ones within 1e-5: the weights were printed to 8 digits) and into the step
+//! network (which must print `[0, 1, 1, 0]`).
+//!
+//! Run: `cargo run --release --example 03_xor_weights -- [seed] [--course-weights W1 W2]`
 
 use backprop::prelude::*;
 use nalgebra::DMatrix;
+
+/// The outputs the course prints for 실습 2 (8 decimals, NumPy's block).
+const COURSE_OUTPUTS: [f64; 4] = [0.07607478, 0.95087552, 0.95083983, 0.02672599];
+
+/// `rows × cols` numbers, comma-separated, row by row.
+fn parse_matrix(text: &str, rows: usize, cols: usize) -> Result<DMatrix<f64>, Box<dyn std::error::Error>> {
+    let values = text.split(',').map(|v| v.trim().parse::<f64>()).collect::<Result<Vec<_>, _>>()?;
+    if values.len() != rows * cols || values.iter().any(|v| !v.is_finite()) {
+        return Err(
+            format!("expected {} finite numbers ({rows} × {cols}, row by row), got {text:?}", rows * cols).into()
+        );
+    }
+    Ok(DMatrix::from_row_slice(rows, cols, &values))
+}
+
+/// Runs `(W_layer_1, W_layer_2)` in the sigmoid and the step network; returns the sigmoid
+/// outputs and the step outputs.
+fn transplant(w1: &DMatrix<f64>, w2: &DMatrix<f64>, x: &DMatrix<f64>) -> Result<(DMatrix<f64>, DMatrix<f64>), Error> {
+    let mut sigmoid_net = xor_net(Sigmoid, 0)?;
+    let mut step_net = xor_net(Step, 0)?;
+    for net in [&mut sigmoid_net, &mut step_net] {
+        net.set_param("0.weight", w1)?;
+        net.set_param("2.weight", w2)?;
+    }
+    Ok((sigmoid_net.predict(x)?, step_net.predict(x)?))
+}
 
 /// The 실습 2 network shape, 2-3-1 without bias, with activation `A` on both layers.
 fn xor_net<A: Activation>(activation: A, seed: u64) -> Result<Sequential<f64>, Error> {
@@ -21,7 +61,19 @@ fn xor_net<A: Activation>(activation: A, seed: u64) -> Result<Sequential<f64>, E
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let seed: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (seed, course_args) = match args.iter().position(|a| a == "--course-weights") {
+        Some(i) => (args[..i].first(), Some(&args[i + 1..])),
+        None => (args.first(), None),
+    };
+    let seed: u64 = seed.map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let course = match course_args {
+        Some([w1, w2]) => Some((parse_matrix(w1, 2, 3)?, parse_matrix(w2, 3, 1)?)),
+        Some(_) => {
+            return Err("--course-weights takes two arguments: W_layer_1 (6 numbers), W_layer_2 (3 numbers)".into())
+        }
+        None => None,
+    };
 
     let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
     let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
@@ -65,9 +117,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if step_y != t {
         println!("the step network does NOT reproduce XOR with these weights (targets [0, 1, 1, 0])");
     }
+    // The course's own printed weights, if given.
+    let mut course_summary = String::from(" course_weights=not_given");
+    match &course {
+        Some((w1, w2)) => {
+            let (course_sigmoid, course_step) = transplant(w1, w2, &x)?;
+            let diff = course_sigmoid.iter().zip(COURSE_OUTPUTS).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let steps: Vec<String> = course_step.iter().map(|v| v.to_string()).collect();
+            println!("the course's W_layer_1 =\n{w1}the course's W_layer_2 =\n{w2}");
+            println!("sigmoid network with the course's weights: {:.8?}", course_sigmoid.as_slice());
+            println!("the course prints:                          {COURSE_OUTPUTS:?}");
+            println!("largest difference: {diff:.1e} (within 1e-5: {})", diff <= 1e-5);
+            println!("step network with the course's weights: [{}]", steps.join(", "));
+            course_summary = format!(" course_max_diff={diff:.1e} course_step={}", steps.join(","));
+        }
+        None => println!(
+            "the course's printed weights are not in this repository; pass them with --course-weights W1 W2 to check its outputs"
+        ),
+    }
+
     let sigmoid_outputs: Vec<String> = sigmoid_y.iter().map(|v| format!("{v:.2}")).collect();
     println!(
-        "result: step_outputs={} sigmoid_outputs={} seed={seed}",
+        "result: step_outputs={} sigmoid_outputs={} seed={seed}{course_summary}",
         step_outputs.join(","),
         sigmoid_outputs.join(",")
     );

@@ -40,7 +40,8 @@
 //! ```
 
 use crate::layer::walk;
-use crate::{seeded, Layer, Loss, Network, Optimizer, Param, Result, SeededRng, Stream};
+use crate::network::{gradients_with, GradientCopier};
+use crate::{seeded, Layer, Loss, Network, Param, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
@@ -340,12 +341,13 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
 
 /// Checks every parameter gradient of a whole network for `loss(network(x), t)`.
 ///
-/// Runs one training step with an optimizer that records the gradients and changes nothing, then
-/// perturbs each parameter entry. Parameters are named by their paths, as in saved files
+/// Takes the network's [gradients](Network::gradients) (one training step with an optimizer that
+/// records the gradients and changes nothing), then perturbs each parameter entry. Parameters are named by their paths, as in saved files
 /// (`"0.weight"`, `"3.body.1.bias"`). The network's buffers are restored afterwards.
 ///
 /// # Errors
-/// Whatever the network's training step returns for `x` and `t`.
+/// As [`Network::gradients`]: bad data (checked before anything runs) or a non-finite loss or
+/// gradient.
 pub fn check_network<N: Network<f64> + ?Sized>(
     net: &mut N,
     x: &DMatrix<f64>,
@@ -373,12 +375,11 @@ fn check_network_inner<N: Network<f64> + ?Sized>(
     loss: &dyn Loss<f64>,
     tol: Tolerance,
 ) -> Result<GradReport> {
-    let mut recorder = Recorder::default();
-    net.train_step(x, t, loss, &mut recorder, &mut frozen_rng())?;
-    let names: Vec<String> = net.named_params().into_iter().map(|(path, _)| path).collect();
+    // The analytical gradients are the ones a training step would apply (Network::gradients).
+    let grads = gradients_with(net, x, t, loss, &mut frozen_rng())?;
     let mut cmp = Comparer::new(tol, net.is_smooth());
-    let mut ignore = Recorder::default();
-    for (k, (name, grad)) in names.into_iter().zip(recorder.grads).enumerate() {
+    let mut ignore = GradientCopier::default();
+    for (k, (name, grad)) in grads.grads.into_iter().enumerate() {
         cmp.tensor(name, &grad, |i, j, d| {
             let original = nudge_param(|f| net.visit_params_mut(f), k, i, j, d);
             let e = net.train_step(x, t, loss, &mut ignore, &mut frozen_rng());
@@ -387,32 +388,6 @@ fn check_network_inner<N: Network<f64> + ?Sized>(
         })?;
     }
     Ok(cmp.report)
-}
-
-/// An optimizer that keeps copies of the gradients and moves nothing.
-#[derive(Debug, Default)]
-struct Recorder {
-    grads: Vec<DMatrix<f64>>,
-}
-
-impl Optimizer<f64> for Recorder {
-    fn name(&self) -> &'static str {
-        "gradient recorder"
-    }
-
-    fn learning_rate(&self) -> f64 {
-        0.0
-    }
-
-    fn set_learning_rate(&mut self, _learning_rate: f64) -> Result<()> {
-        Ok(())
-    }
-
-    fn step(&mut self, params: &mut [&mut Param<f64>]) -> Result<()> {
-        self.grads =
-            params.iter_mut().map(|p| p.take_update().map(|(_, g)| g.clone_owned()).unwrap_or_default()).collect();
-        Ok(())
-    }
 }
 
 /// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before.

@@ -66,11 +66,13 @@
 //! ## Map
 //! | lesson | example | API |
 //! |---|---|---|
-//! | perceptron, logic gates | `01_perceptron` | [`Step`], [`Dense::set_weight`] |
+//! | matrix product; 실습 1, the bias-free step network; logic gates | `01_perceptron` | [`Step`], [`Sequential::set_param`] |
 //! | XOR by backpropagation (실습 2) | `02_xor` | [`Sequential`], [`Sigmoid`], [`SquaredError`], [`Sgd`], [`Network::fit`] |
-//! | reading and transplanting weights (실습 2-1) | `03_xor_weights` | [`Sequential::layer`], [`Dense::weight`] |
+//! | one step of backpropagation by hand (1 step 학습), the chain rule | `02b_backprop_by_hand` | [`Network::gradients`], [`Gradients`] |
+//! | reading and transplanting weights (실습 2-1) | `03_xor_weights` | [`Sequential::param`], [`Sequential::set_param`] |
 //! | the loss curve (실습 2-2) | `04_loss_curve` | [`History`], `plot` feature |
-//! | linear regression | `05_linear_regression` | [`Identity`], [`Reduction::Mean`] |
+//! | linear regression, a bad line against a fitted one | `05_linear_regression` | [`Identity`], [`Reduction::Mean`], `plot` feature |
+//! | the universal function approximator | `05b_universal_approximation` | [`Adam`], `plot` feature |
 //! | MLP on the 8×8 digits | `06_digits` | [`data`], [`SoftmaxCrossEntropy`], [`Dropout`], [`AdamW`] |
 //! | MLP on MNIST | `07_mnist_mlp` | [`data::load_mnist`], [`FitConfig::early_stopping`], [`Schedule`] |
 //! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`], [`Registry`] |
@@ -89,6 +91,7 @@ mod error;
 mod file;
 mod fit;
 pub mod gradcheck;
+mod gradients;
 mod history;
 mod init;
 pub mod io;
@@ -111,6 +114,7 @@ pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh}
 pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig};
+pub use gradients::Gradients;
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{

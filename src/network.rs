@@ -8,7 +8,9 @@ use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
 use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, count_right, Evaluation};
-use crate::{seeded, EpochStats, Error, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream};
+use crate::{
+    seeded, EpochStats, Error, Gradients, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream,
+};
 use nalgebra::DMatrix;
 use rand::RngExt;
 use std::fmt::Debug;
@@ -48,6 +50,49 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         optimizer: &mut dyn Optimizer<T>,
         rng: &mut SeededRng,
     ) -> Result<T>;
+
+    /// The course's "1 step" without the update: forward on the batch `x`, the loss against the
+    /// targets `t`, backward — and nothing else. Returns the loss and every parameter's gradient
+    /// by path (like `loss.backward()` without `optimizer.step()` in PyTorch); the parameters'
+    /// values are unchanged.
+    ///
+    /// Unlike [`train_step`](Network::train_step), everything is checked first, as
+    /// [`fit`](Network::fit) checks it: a non-empty `x` of the right width, finite, as many rows
+    /// as `t`, and targets that suit the loss. Layers that draw random numbers in training (a
+    /// dropout mask) draw them from [`seeded`]`(0, Stream::Train)`, so two calls on the same
+    /// batch agree. Buffers (batch-norm statistics) may move, as in a training step.
+    ///
+    /// It runs `train_step` with an optimizer that copies the gradients and moves nothing, so
+    /// the gradients are exactly the ones a training step would apply.
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`], [`Error::FeatureMismatch`], [`Error::RowCountMismatch`],
+    /// [`Error::NonFinite`] and the loss's target errors for bad data; [`Error::Diverged`] (with
+    /// no epoch) if the loss or a gradient is not finite.
+    ///
+    /// # Example: 실습 2's gradients at NumPy's seed-0 weights
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let mut net = Sequential::<f64>::builder(2)
+    ///     .add(Dense::new(2, 3).without_bias())
+    ///     .add(Sigmoid)
+    ///     .add(Dense::new(3, 1).without_bias())
+    ///     .add(Sigmoid)
+    ///     .build(0)?;
+    /// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    /// let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    /// let before = net.param("0.weight").cloned();
+    /// let grads = net.gradients(&x, &t, &SquaredError::half_sum())?;
+    /// let layer_1_w_grad = grads.get("0.weight").ok_or(Error::NoSuchParam { path: "0.weight".into() })?;
+    /// assert_eq!(layer_1_w_grad.shape(), (2, 3));
+    /// assert_eq!(net.param("0.weight").cloned(), before); // nothing moved
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn gradients(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, loss: &dyn Loss<T>) -> Result<Gradients<T>> {
+        gradients_with(self, x, t, loss, &mut seeded(0, Stream::Train))
+    }
 
     /// Calls `f` on every parameter with its path (`"0.weight"`, `"3.body.1.bias"`), in order:
     /// layer by layer, depth first, each layer's in its documented order. This order is the
@@ -160,7 +205,7 @@ fn restore<T: Real, N: Network<T>>(net: &mut N, values: &[DMatrix<T>]) {
 }
 
 /// Checks inputs and targets for `net` and `loss`.
-fn check_data<T: Real, N: Network<T>>(
+fn check_data<T: Real, N: Network<T> + ?Sized>(
     net: &N,
     loss: &dyn Loss<T>,
     what: &'static str,
@@ -177,6 +222,58 @@ fn check_data<T: Real, N: Network<T>>(
     check_rows(x, t)?;
     check_finite(what, x)?;
     loss.check_targets(net.output_width(), t)
+}
+
+/// [`Network::gradients`] with the generator that training-only randomness (dropout masks) is
+/// drawn from: the data are checked, then one [`Network::train_step`] runs with a
+/// [`GradientCopier`], which records the gradients and leaves every value as it was.
+pub(crate) fn gradients_with<T: Real, N: Network<T> + ?Sized>(
+    net: &mut N,
+    x: &DMatrix<T>,
+    t: &DMatrix<T>,
+    loss: &dyn Loss<T>,
+    rng: &mut SeededRng,
+) -> Result<Gradients<T>> {
+    check_data(net, loss, "x", x, t)?;
+    let mut copier = GradientCopier::default();
+    let value = net.train_step(x, t, loss, &mut copier, rng)?;
+    let mut grads = Vec::with_capacity(copier.grads.len());
+    let mut copied = copier.grads.into_iter();
+    net.visit_params(&mut |path, p| {
+        let grad = copied.next().filter(|g| g.shape() == p.value().shape());
+        grads.push((path.to_string(), grad.unwrap_or_else(|| DMatrix::zeros(p.value().nrows(), p.value().ncols()))));
+    });
+    Ok(Gradients { loss: value, grads })
+}
+
+/// An optimizer that copies the gradients it is given and moves nothing: what turns a training
+/// step into [`Network::gradients`]. A parameter without a fresh gradient gets zeros.
+#[derive(Debug, Default)]
+pub(crate) struct GradientCopier<T: Real> {
+    /// One gradient per parameter, in the optimizer's order.
+    pub(crate) grads: Vec<DMatrix<T>>,
+}
+
+impl<T: Real> Optimizer<T> for GradientCopier<T> {
+    fn name(&self) -> &'static str {
+        "gradient copier"
+    }
+
+    fn learning_rate(&self) -> f64 {
+        0.0
+    }
+
+    fn set_learning_rate(&mut self, _learning_rate: f64) -> Result<()> {
+        Ok(())
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
+        self.grads = params
+            .iter()
+            .map(|p| p.grad().cloned().unwrap_or_else(|| DMatrix::zeros(p.value().nrows(), p.value().ncols())))
+            .collect();
+        Ok(())
+    }
 }
 
 /// The training loop behind [`Network::fit`].

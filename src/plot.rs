@@ -2,7 +2,9 @@
 //!
 //! The course's 실습 2-2 draws `Error_list` with `plt.plot`; [`loss_curve_svg`] draws a
 //! [`History::loss`] the same way, to an SVG file, and [`history_svg`] draws a whole
-//! [`History`]: loss and accuracy, for training and validation data.
+//! [`History`]: loss and accuracy, for training and validation data. [`xy_svg`] draws points and
+//! curves over x (data, fitted lines, a target function and its approximations), in panels side
+//! by side.
 
 use crate::{Error, History, Result};
 use plotters::coord::Shift;
@@ -158,4 +160,183 @@ fn chart(
             .map_err(|e| failed(path, e))?;
     }
     Ok(())
+}
+
+/// How a [`Series`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// A line through the points, in the order given.
+    Line,
+    /// A dot at every point.
+    Points,
+}
+
+/// One named set of points of an [`xy_svg`] panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Its name in the panel's legend.
+    pub name: String,
+    /// The points (x, y).
+    pub points: Vec<(f64, f64)>,
+    /// Line or dots.
+    pub mark: Mark,
+}
+
+impl Series {
+    /// A line through `points`, named `name`.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { name: name.into(), points, mark: Mark::Line }
+    }
+
+    /// A dot at each of `points`, named `name`.
+    pub fn points(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series { name: name.into(), points, mark: Mark::Points }
+    }
+}
+
+/// One chart of an [`xy_svg`] figure: a title and the series drawn in it (coloured in order:
+/// black, blue, red, green, magenta, cyan).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Panel {
+    /// The panel's caption.
+    pub title: String,
+    /// What it shows; the axes span every point of every series.
+    pub series: Vec<Series>,
+}
+
+/// The colours of a panel's series, in order.
+const PALETTE: [RGBColor; 6] = [BLACK, BLUE, RED, RGBColor(0, 140, 0), MAGENTA, CYAN];
+
+/// Draws `panels` side by side (each 800 × 500 pixels) to the SVG file `path`, with the axes
+/// labelled "x" and "y" and a legend in each panel's upper left corner. The file is written
+/// atomically.
+///
+/// # Errors
+/// [`Error::Plot`] if there are no panels, a panel has no point, a point is NaN or infinite
+/// (naming the series) or drawing fails; [`Error::Io`] if the file cannot be written. Nothing at
+/// `path` has changed then.
+///
+/// # Example
+/// ```
+/// use backprop::plot::{xy_svg, Panel, Series};
+/// let data = vec![(0.0, 3.1), (1.0, 4.9), (2.0, 7.2)];
+/// let fit = vec![(0.0, 3.0), (2.0, 7.0)];
+/// let panel = Panel { title: "y = 2x + 3".into(), series: vec![Series::points("data", data), Series::line("fit", fit)] };
+/// let path = std::env::temp_dir().join("backprop_doc_xy.svg");
+/// xy_svg(&path, &[panel])?;
+/// assert!(std::fs::read_to_string(&path)?.contains("y = 2x + 3"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn xy_svg(path: impl AsRef<Path>, panels: &[Panel]) -> Result<()> {
+    let path = path.as_ref();
+    let fail = |message: String| Error::Plot { path: path.to_path_buf(), message };
+    if panels.is_empty() {
+        return Err(fail("no panels to draw".into()));
+    }
+    let mut ranges = Vec::with_capacity(panels.len());
+    for panel in panels {
+        let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) =
+            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for series in &panel.series {
+            if let Some((i, p)) = series.points.iter().enumerate().find(|(_, (x, y))| !x.is_finite() || !y.is_finite())
+            {
+                return Err(fail(format!("point {i} of {} in {} is {p:?}, not finite", series.name, panel.title)));
+            }
+            for &(x, y) in &series.points {
+                (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
+            }
+        }
+        if x_lo > x_hi {
+            return Err(fail(format!("no points to draw in {}", panel.title)));
+        }
+        let pad = |lo: f64, hi: f64| if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+        let (px, py) = (pad(x_lo, x_hi), pad(y_lo, y_hi));
+        let range = (x_lo - px, x_hi + px, y_lo - py, y_hi + py);
+        if !(range.1 - range.0).is_finite() || !(range.3 - range.2).is_finite() {
+            return Err(fail(format!("cannot scale the axes of {} to its points", panel.title)));
+        }
+        ranges.push(range);
+    }
+    let count = u32::try_from(panels.len()).map_err(|_| fail("too many panels".into()))?;
+    render(path, (SIZE.0.saturating_mul(count), SIZE.1), |root| {
+        for ((area, panel), &(x0, x1, y0, y1)) in root.split_evenly((1, panels.len())).iter().zip(panels).zip(&ranges) {
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(40)
+                .y_label_area_size(56)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| failed(path, e))?;
+            chart
+                .configure_mesh()
+                .x_desc("x")
+                .y_desc("y")
+                .label_style(("sans-serif", 14))
+                .axis_desc_style(("sans-serif", 18))
+                .draw()
+                .map_err(|e| failed(path, e))?;
+            for (k, series) in panel.series.iter().enumerate() {
+                let color = PALETTE[k % PALETTE.len()];
+                let drawn = match series.mark {
+                    Mark::Line => chart
+                        .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
+                        .map_err(|e| failed(path, e))?,
+                    Mark::Points => chart
+                        .draw_series(series.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                        .map_err(|e| failed(path, e))?,
+                };
+                let mark = series.mark;
+                drawn.label(series.name.as_str()).legend(move |(x, y)| match mark {
+                    Mark::Line => PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)).into_dyn(),
+                    Mark::Points => Circle::new((x + 10, y), 3, color.filled()).into_dyn(),
+                });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .draw()
+                .map_err(|e| failed(path, e))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("backprop_plot_test_{}_{name}.svg", std::process::id()))
+    }
+
+    #[test]
+    fn xy_svg_draws_every_panel_and_series() {
+        let path = temp("ok");
+        let panels = [
+            Panel { title: "left".into(), series: vec![Series::points("dots", vec![(0.0, 1.0), (1.0, 2.0)])] },
+            Panel { title: "right".into(), series: vec![Series::line("curve", vec![(0.0, 0.0), (1.0, 1.0)])] },
+        ];
+        xy_svg(&path, &panels).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        for word in ["left", "right", "dots", "curve", "width=\"1600\""] {
+            assert!(svg.contains(word), "{word} missing");
+        }
+    }
+
+    #[test]
+    fn xy_svg_refuses_bad_input_and_writes_nothing() {
+        let path = temp("bad");
+        let is_plot_error = |r: Result<()>| matches!(r, Err(Error::Plot { .. }));
+        assert!(is_plot_error(xy_svg(&path, &[])));
+        let empty = Panel { title: "empty".into(), series: vec![Series::line("none", vec![])] };
+        assert!(is_plot_error(xy_svg(&path, &[empty])));
+        let nan = Panel { title: "nan".into(), series: vec![Series::line("bad", vec![(0.0, f64::NAN)])] };
+        let err = xy_svg(&path, &[nan]).unwrap_err();
+        assert!(err.to_string().contains("bad"), "{err}");
+        assert!(!path.exists());
+    }
 }
