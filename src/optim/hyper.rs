@@ -38,7 +38,14 @@ pub struct Optim<R: UpdateRule> {
     pub(super) steps: u64,
     /// The buffers each parameter has in the rule's [slots](Rule::SLOTS).
     state: State,
+    /// The settings the last step validated, and the scalar type it validated them in: a step
+    /// validates again only when they differ (validating costs more than the whole update of a
+    /// small network, such as the course's XOR).
+    validated: Option<Validated<R>>,
 }
+
+/// What a step validated: the scalar type and every setting.
+type Validated<R> = (std::any::TypeId, f64, WeightDecay, R);
 
 /// An update rule of [`Optim`]: what makes an optimizer that optimizer — its own hyperparameters,
 /// the buffers it keeps per parameter, and its update.
@@ -54,7 +61,7 @@ pub trait UpdateRule: Rule {}
 pub trait AnyWeightDecay: UpdateRule {}
 
 /// The items of an [`UpdateRule`], crate-private: the trait outside sees only its name.
-pub trait Rule: Debug + Clone + Send + 'static {
+pub trait Rule: Debug + Clone + PartialEq + Send + 'static {
     /// The optimizer's [name](Optimizer::name).
     const NAME: &'static str;
     /// The default hyperparameters.
@@ -141,7 +148,14 @@ impl<R: UpdateRule> Optim<R> {
     ///
     /// Nothing is checked here: [`validate`](Optim::validate) does, and so does every step.
     pub fn new(learning_rate: f64) -> Self {
-        Optim { learning_rate, weight_decay: R::WEIGHT_DECAY, rule: R::DEFAULT, steps: 0, state: State::default() }
+        Optim {
+            learning_rate,
+            weight_decay: R::WEIGHT_DECAY,
+            rule: R::DEFAULT,
+            steps: 0,
+            state: State::default(),
+            validated: None,
+        }
     }
 
     /// The learning rate `η`.
@@ -263,7 +277,11 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
-        Optimizer::<T>::validate(self)?;
+        let settings = (std::any::TypeId::of::<T>(), self.learning_rate, self.weight_decay, self.rule.clone());
+        if self.validated.as_ref() != Some(&settings) {
+            Optimizer::<T>::validate(self)?;
+            self.validated = Some(settings);
+        }
         check_gradients(params)?;
         let buffers = self.state.prepare(R::SLOTS, params).map_err(Self::mismatch)?;
         self.steps += 1;
