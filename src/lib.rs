@@ -56,6 +56,7 @@
 //! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`] |
 //! | checking gradients | — | [`gradcheck`] |
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -78,6 +79,7 @@ mod metrics;
 mod network;
 pub mod optim;
 #[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
 mod real;
 pub mod registry;

@@ -8,6 +8,9 @@ use nalgebra::DMatrix;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+/// Where the digits file can be downloaded.
+const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
 /// Cells of a digits row: 64 pixels, then the label.
 const DIGITS_CELLS: usize = 65;
 
@@ -16,7 +19,8 @@ const DIGITS_CELLS: usize = 65;
 /// Each line holds 64 pixels, row by row of the 8 × 8 image (i.e. flattened
 /// `(C, H, W) = (1, 8, 8)`), each an integer `0..=16`, then the digit `0..=9`. Gives the
 /// `1797 × 64` pixel matrix, values as stored (divide by 16 for [0, 1]), and the labels. The
-/// file ships with the repository as `data/digits.csv.gz`; see `data/README.md` for its origin
+/// file ships with the repository as `data/digits.csv.gz` but not with the crates.io package (it
+/// is CC BY 4.0, not the crate's licence); see `data/README.md` in the repository for its origin
 /// and licence. The format is that of [`read_labeled_csv`], with exactly 65 cells per line.
 ///
 /// # Errors
@@ -25,9 +29,10 @@ const DIGITS_CELLS: usize = 65;
 pub fn read_digits<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     let path = path.as_ref();
     let hint = || {
-        let dir = path.parent().map_or_else(|| ".".into(), |p| p.display().to_string());
+        let dir = path.parent().map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
         format!(
-            "the repository ships it as data/digits.csv.gz; copy it into {dir} or set BACKPROP_DATA to a folder holding it"
+            "the repository {REPOSITORY} ships it as data/digits.csv.gz (CC BY 4.0, so not in the crates.io package); put it into {}",
+            super::folder_hint(&dir, "")
         )
     };
     read(path, &Missing { what: "digits", hint: &hint }, Some(DIGITS_CELLS))
