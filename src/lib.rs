@@ -98,13 +98,18 @@ pub use layer::{
     ensure_shape, Chain, Decay, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Residual, Shape, Softmax,
 };
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
-pub use metrics::{accuracy, argmax_row, Evaluation};
+pub use metrics::{accuracy, argmax_row, classes, probabilities, top_k_accuracy, ConfusionMatrix, Evaluation};
 pub use network::Network;
 pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
 pub use registry::Registry;
 pub use schedule::Schedule;
-pub use sequential::{Sequential, SequentialBuilder};
+pub use sequential::{Sequential, SequentialBuilder, Summary, SummaryRow};
+
+// The README's code blocks are doctests: its snippet must compile and run as it stands.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {

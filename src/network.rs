@@ -7,7 +7,7 @@ use crate::check::{check_finite, check_rows};
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
 use crate::layer::ensure_shape;
-use crate::metrics::{accuracy, count_right, Evaluation};
+use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::{seeded, EpochStats, Error, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -129,6 +129,82 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         loss.check_targets(self.output_width(), t)?;
         let y = self.predict(x)?;
         Ok(Evaluation { loss: loss.loss(&y, t)?.to_f64(), accuracy: accuracy(&y, t)? })
+    }
+
+    /// [`evaluate`](Network::evaluate) with the loss the network is trained with: `config`'s.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Network::evaluate).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    /// let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    /// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 4)).add(Tanh).add(Dense::new(4, 1)).add(Sigmoid).build(0)?;
+    /// let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(500);
+    /// net.fit(&x, &t, &mut config)?;
+    /// let e = net.evaluate_with(&x, &t, &config)?;
+    /// assert_eq!(e, net.evaluate(&x, &t, &SquaredError::half_sum())?);
+    /// println!("{e}"); // loss 0.001234  accuracy 1.0000
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn evaluate_with(&self, x: &DMatrix<T>, t: &DMatrix<T>, config: &FitConfig<T>) -> Result<Evaluation> {
+        self.evaluate(x, t, config.loss())
+    }
+
+    /// The predicted class of every row of `x`: with two or more outputs the one with the
+    /// largest output, with one output 1 where it is at least 0.5 (see [`classes`]).
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 3)).build(0)?;
+    /// net.set_param("0.weight", &DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))?;
+    /// let x = DMatrix::from_row_slice(2, 2, &[5.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(net.predict_classes(&x)?, [0, 1]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn predict_classes(&self, x: &DMatrix<T>) -> Result<Vec<usize>> {
+        classes(&self.predict(x)?)
+    }
+
+    /// Class probabilities for `x`: the softmax of every row of the outputs, for a network whose
+    /// outputs are logits — one trained with [`SoftmaxCrossEntropy`](crate::SoftmaxCrossEntropy),
+    /// which applies the softmax inside the loss. With one output, the outputs as they are (a
+    /// sigmoid's probability of class 1). See [`probabilities`].
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let net = Sequential::<f64>::builder(4).add(Dense::new(4, 3)).build(0)?;
+    /// let p = net.predict_proba(&DMatrix::from_element(2, 4, 0.5))?;
+    /// for row in p.row_iter() {
+    ///     assert!((row.sum() - 1.0).abs() < 1e-12);
+    /// }
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn predict_proba(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        Ok(probabilities(&self.predict(x)?))
+    }
+
+    /// The [`ConfusionMatrix`] of the network's classes for `x` against targets `t` (one-hot
+    /// rows or a column of class indices).
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict) and [`ConfusionMatrix::from_outputs`].
+    fn confusion_matrix(&self, x: &DMatrix<T>, t: &DMatrix<T>) -> Result<ConfusionMatrix> {
+        check_rows(x, t)?;
+        ConfusionMatrix::from_outputs(&self.predict(x)?, t)
     }
 }
 

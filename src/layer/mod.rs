@@ -245,6 +245,15 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// [`visit_buffers`](Layer::visit_buffers) (used when loading a saved network).
     fn visit_buffers_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {}
 
+    /// A copy of the layer, parameters, buffers and all, boxed; `None` (the default) for a
+    /// layer that cannot be copied. Every layer of the crate can; a custom layer that is
+    /// `Clone` overrides it as `Some(Box::new(self.clone()))`.
+    /// [`Sequential::try_clone`](crate::Sequential::try_clone) needs it of every layer.
+    /// (A provided method returning `Option`, so that layers written before it still compile.)
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        None
+    }
+
     /// The layer's kind and settings: what a saved file records so the layer can be rebuilt
     /// without the code that made it. The default records the kind only.
     fn config(&self) -> LayerConfig {
