@@ -174,7 +174,19 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
-    /// Prints one line per epoch to standard error (off by default).
+    /// Shows training progress on standard error (off by default): one line per epoch (its
+    /// [`EpochStats`] as `Display` prints them, epochs numbered from 1).
+    ///
+    /// With the cargo feature `progress-bar` and standard error a terminal, each epoch of more
+    /// than one batch also gets a bar while it runs — batches done, time elapsed, ETA, running
+    /// loss and accuracy — which the epoch's line replaces when it ends:
+    ///
+    /// ```text
+    /// epoch    1  loss 0.355146  accuracy 0.8927  val_loss 0.107168  val_accuracy 0.9708  lr 1.000e-3  2.50s
+    /// epoch 2/3 [================>             ] 230/430 batches  2s elapsed, ETA 1s  loss 0.1071  accuracy 0.9677
+    /// ```
+    ///
+    /// When standard error is not a terminal (a log file, CI), only the lines are written.
     pub fn progress(mut self, progress: bool) -> Self {
         self.progress = progress;
         self

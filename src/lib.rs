@@ -81,6 +81,7 @@ pub mod optim;
 #[cfg(feature = "plot")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
+mod progress;
 mod real;
 pub mod registry;
 mod schedule;

@@ -8,6 +8,7 @@ use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
 use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
+use crate::progress::Progress;
 use crate::{seeded, EpochStats, Error, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -315,7 +316,10 @@ fn fit<T: Real, N: Network<T>>(
     // Progress lines, callbacks and early stopping look at every epoch's numbers as they come.
     let watched = config.progress || config.callback.is_some() || config.patience.is_some();
     let mut clock = EpochClock::new();
+    let mut progress = Progress::new(config.progress);
+    let batches = n.div_ceil(batch);
     for epoch in config.start_epoch..config.epochs {
+        progress.start_epoch(epoch, config.epochs, batches);
         to_epoch_stream(&mut train_rng, epoch);
         let rate = config.schedule.rate(base_rate, epoch, config.epochs);
         if config.schedule != Schedule::Constant {
@@ -325,6 +329,9 @@ fn fit<T: Real, N: Network<T>>(
         if batch == n {
             // Full batch: the data itself, no copy.
             tally.step(net, config, x, t, &mut train_rng, epoch)?;
+            if progress.wants_batches() {
+                progress.batch(tally.loss / n as f64, tally.correct / n as f64);
+            }
         } else {
             if config.shuffle {
                 to_epoch_stream(&mut shuffle_rng, epoch);
@@ -335,6 +342,10 @@ fn fit<T: Real, N: Network<T>>(
                 gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
                 tally.step(net, config, &xb, &tb, &mut train_rng, epoch)?;
+                if progress.wants_batches() {
+                    tally.rows += rows.len();
+                    progress.batch(tally.loss / tally.rows as f64, tally.correct / tally.rows as f64);
+                }
             }
         }
         history.steps += tally.steps;
@@ -355,9 +366,7 @@ fn fit<T: Real, N: Network<T>>(
             seconds: clock.lap(watched, &mut history.seconds),
         };
         history.push(&stats);
-        if config.progress {
-            eprintln!("{stats}");
-        }
+        progress.end_epoch(&stats);
         let mut stop = config.callback.as_mut().is_some_and(|cb| cb(&stats) == Control::Stop);
         if let Some(patience) = config.patience {
             let monitored = val_loss.unwrap_or(stats.loss);
@@ -391,6 +400,8 @@ struct Tally {
     loss: f64,
     correct: f64,
     steps: usize,
+    /// Rows done so far (counted only for the progress bar).
+    rows: usize,
 }
 
 impl Tally {
