@@ -1,7 +1,8 @@
 //! Data sets from files, and preparing them for training.
 //!
 //! - **Reading**: MNIST's IDX files ([`read_idx_images`], [`read_idx_labels`], [`load_mnist`]) and
-//!   CSV files of features then a label ([`read_digits`], [`read_labeled_csv`]), each raw or
+//!   CSV files of features and a label ([`read_digits`], [`read_labeled_csv`], [`read_csv`] with
+//!   [`CsvOptions`] for headers and the label's column), each raw or
 //!   gzip-compressed (recognized by its first bytes `1f 8b`, whatever its name).
 //! - **Preparing**: [`one_hot`] and [`labels_column`] targets, [`train_test_split`] and
 //!   [`stratified_split`], and [`Standardizer`].
@@ -53,7 +54,7 @@ mod source;
 
 use std::path::PathBuf;
 
-pub use csv::{read_digits, read_labeled_csv};
+pub use csv::{read_csv, read_digits, read_labeled_csv, CsvOptions, Header, LabelColumn};
 pub use error::DataError;
 pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
 pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
