@@ -22,6 +22,43 @@ pub enum Control {
     Stop,
 }
 
+/// The plain settings of a [`FitConfig`] — everything but the loss, the optimizer, validation
+/// data and the callback — to record or restore a run's setup (with feature `serde`, as JSON
+/// or any serde format). [`FitConfig::settings`] reads them, [`FitConfig::with_settings`] applies
+/// them.
+///
+/// # Example
+/// ```
+/// use backprop::{FitConfig, Schedule, Sgd, SquaredError};
+/// let config = FitConfig::<f64>::new(SquaredError::mean(), Sgd::new(0.1)).epochs(30).batch_size(16).seed(7);
+/// let settings = config.settings();
+/// assert_eq!((settings.epochs, settings.batch_size, settings.seed), (30, Some(16), 7));
+/// let again = FitConfig::<f64>::new(SquaredError::mean(), Sgd::new(0.1)).with_settings(&settings);
+/// assert_eq!(again.settings(), settings);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FitSettings {
+    /// [`FitConfig::epochs`].
+    pub epochs: usize,
+    /// [`FitConfig::start_epoch`].
+    pub start_epoch: usize,
+    /// [`FitConfig::batch_size`]; `None` for full batch.
+    pub batch_size: Option<usize>,
+    /// [`FitConfig::shuffle`].
+    pub shuffle: bool,
+    /// [`FitConfig::seed`].
+    pub seed: u64,
+    /// [`FitConfig::validation_split`]; `None` without one (validation data is not a setting).
+    pub validation_split: Option<f64>,
+    /// [`FitConfig::early_stopping`]'s patience.
+    pub patience: Option<usize>,
+    /// [`FitConfig::schedule`].
+    pub schedule: Schedule,
+    /// [`FitConfig::progress`].
+    pub progress: bool,
+}
+
 type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
 
 /// How to train: the loss, the optimizer, epochs, batches, the seed, and the optional extras
@@ -195,6 +232,43 @@ impl<T: Real> FitConfig<T> {
     /// Calls `callback` after every epoch; returning [`Control::Stop`] ends training.
     pub fn on_epoch(mut self, callback: impl FnMut(&EpochStats) -> Control + Send + 'static) -> Self {
         self.callback = Some(Box::new(callback));
+        self
+    }
+
+    /// The plain settings (see [`FitSettings`]).
+    pub fn settings(&self) -> FitSettings {
+        FitSettings {
+            epochs: self.epochs,
+            start_epoch: self.start_epoch,
+            batch_size: self.batch_size,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            validation_split: match self.validation {
+                Some(Validation::Split(f)) => Some(f),
+                _ => None,
+            },
+            patience: self.patience,
+            schedule: self.schedule,
+            progress: self.progress,
+        }
+    }
+
+    /// Applies `settings` (all of them; a `validation_split` of `None` keeps validation data
+    /// set with [`validation_data`](FitConfig::validation_data) but drops a split).
+    pub fn with_settings(mut self, settings: &FitSettings) -> Self {
+        self.epochs = settings.epochs;
+        self.start_epoch = settings.start_epoch;
+        self.batch_size = settings.batch_size;
+        self.shuffle = settings.shuffle;
+        self.seed = settings.seed;
+        match (settings.validation_split, &self.validation) {
+            (Some(f), _) => self.validation = Some(Validation::Split(f)),
+            (None, Some(Validation::Split(_))) => self.validation = None,
+            (None, _) => {}
+        }
+        self.patience = settings.patience;
+        self.schedule = settings.schedule;
+        self.progress = settings.progress;
         self
     }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 /// The numbers of one epoch, as handed to the callback and kept in [`History`].
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochStats {
     /// The epoch's index, from 0 (as Keras's callbacks count; see [`number`](EpochStats::number)).
     ///
@@ -49,6 +50,7 @@ impl fmt::Display for EpochStats {
 
 /// What happened during training: the course's `Error_list` and more, one entry per epoch.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct History {
     /// The training loss of every epoch: the average of its batches' losses (each computed before
@@ -168,6 +170,64 @@ impl History {
             ));
         }
         csv
+    }
+
+    /// The history as JSON (feature `serde`): an object with every field of `History`, the
+    /// lists one entry per epoch, e.g. `{"loss":[0.7,0.5],"accuracy":[0.5,0.75],...,
+    /// "first_epoch":0}`. [`write_json`](History::write_json) writes it beside the CSV.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) if a value is not finite (JSON has
+    /// no NaN).
+    ///
+    /// # Example
+    /// ```
+    /// # use backprop::prelude::*;
+    /// # use nalgebra::DMatrix;
+    /// let x = DMatrix::from_row_slice(2, 1, &[0.0, 1.0]);
+    /// let mut net = Sequential::<f64>::builder(1).add(Dense::new(1, 1)).add(Sigmoid).build(0)?;
+    /// let history = net.fit(&x, &x, &mut FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(3))?;
+    /// let json = history.to_json()?;
+    /// let back: History = serde_json::from_str(&json).unwrap();
+    /// assert_eq!(back, history);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn to_json(&self) -> Result<String> {
+        let lists = [
+            ("loss", &self.loss),
+            ("accuracy", &self.accuracy),
+            ("val_loss", &self.val_loss),
+            ("val_accuracy", &self.val_accuracy),
+            ("learning_rate", &self.learning_rate),
+            ("seconds", &self.seconds),
+        ];
+        for (name, values) in lists {
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(crate::Error::InvalidConfig {
+                    name: "history",
+                    value: format!("{name} {v} at epoch {}", self.first_epoch + i + 1),
+                    expected: "finite numbers (JSON has no NaN or infinity)",
+                });
+            }
+        }
+        serde_json::to_string(self).map_err(|e| crate::Error::InvalidConfig {
+            name: "history",
+            value: e.to_string(),
+            expected: "a history serde_json can write",
+        })
+    }
+
+    /// Writes [`to_json`](History::to_json) to `path`, atomically (feature `serde`).
+    ///
+    /// # Errors
+    /// As [`to_json`](History::to_json); [`Error::Io`](crate::Error::Io) if the file cannot be
+    /// written.
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::file::write_atomically(path.as_ref(), self.to_json()?.as_bytes())
     }
 
     /// Writes [`to_csv`](History::to_csv) to `path`, atomically.

@@ -92,7 +92,7 @@ mod simd;
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
-pub use fit::{Control, FitConfig};
+pub use fit::{Control, FitConfig, FitSettings};
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{

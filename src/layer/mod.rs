@@ -268,6 +268,7 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
 /// A saved file holds one per layer, under `layer.<path>` (`"dense bias=false in_dim=2 out_dim=3"`);
 /// a [`Registry`](crate::Registry) turns it back into a layer.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct LayerConfig {
     /// The layer's kind, as [`Layer::kind`].
@@ -275,6 +276,7 @@ pub struct LayerConfig {
     /// Settings by name, in name order.
     pub settings: std::collections::BTreeMap<String, String>,
     /// The metadata entry this configuration was read from (empty if made in code), for errors.
+    #[cfg_attr(feature = "serde", serde(skip))]
     key: String,
 }
 
