@@ -34,7 +34,15 @@ fn check(name: &str, net: &Sequential<f64>, x: &DMatrix<f64>, expected: [f64; 4]
     Ok((outputs.join(","), correct))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 01_perceptron\n\nAND, OR and NAND as perceptrons with hand-set weights, XOR from gates (실습 1).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
 
     // One perceptron per gate: (weights, bias, truth table).

@@ -9,7 +9,15 @@ use backprop::prelude::*;
 use nalgebra::DMatrix;
 use std::time::Instant;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 02_xor [seed]\n\nXOR by backpropagation, 2-3-1 sigmoid network (실습 2). seed: the weights' seed (default 0).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seed: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
 
     // The four input patterns and the XOR of each.

@@ -20,7 +20,15 @@ fn xor_net<A: Activation>(activation: A, seed: u64) -> Result<Sequential<f64>, E
         .build(seed)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 03_xor_weights [seed]\n\nThe learned XOR weights, transplanted into a step network (실습 2-1). seed: default 0.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seed: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
 
     let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);

@@ -11,7 +11,15 @@ use nalgebra::DMatrix;
 use rand::RngExt;
 use rand_distr::{Distribution, Normal};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 05_linear_regression [seed]\n\nLinear regression y = 2x + 3 by gradient descent. seed: default 0.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let seed: u64 = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(0);
     let (n, true_a, true_b, noise) = (100, 2.0, 3.0, 0.1);
 
