@@ -235,6 +235,57 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
+    /// A copy of the configuration: the loss, the optimizer with its state (so the copy goes on
+    /// from the same point), validation, schedule and every setting.
+    ///
+    /// `FitConfig` is not `Clone`: the loss and the optimizer are trait objects, copied through
+    /// [`Loss::clone_box`] and [`Optimizer::clone_box`], which a custom one may not provide,
+    /// and the [`on_epoch`](FitConfig::on_epoch) callback is a closure, which cannot be copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if a callback is set (set one on the copy instead), or if the
+    /// loss or the optimizer cannot be copied (its `clone_box` gives `None`).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::{Adam, FitConfig, Optimizer, SoftmaxCrossEntropy};
+    /// let config = FitConfig::<f32>::new(SoftmaxCrossEntropy, Adam::new(1e-3)).epochs(5).batch_size(32);
+    /// let copy = config.try_clone()?;
+    /// assert_eq!(copy.settings(), config.settings());
+    /// assert_eq!(copy.optimizer().name(), "adam");
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Self> {
+        if self.callback.is_some() {
+            return Err(Error::InvalidConfig {
+                name: "on_epoch callback",
+                value: "set".into(),
+                expected: "no callback when copying a FitConfig (a closure cannot be copied; set one on the copy)",
+            });
+        }
+        let cannot = |name: &'static str, value: &str| Error::InvalidConfig {
+            name,
+            value: value.to_string(),
+            expected: "one whose clone_box gives a copy",
+        };
+        let loss = self.loss.clone_box().ok_or_else(|| cannot("loss", self.loss.name()))?;
+        let optimizer = self.optimizer.clone_box().ok_or_else(|| cannot("optimizer", self.optimizer.name()))?;
+        Ok(FitConfig {
+            loss,
+            optimizer,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            validation: self.validation.clone(),
+            patience: self.patience,
+            schedule: self.schedule,
+            progress: self.progress,
+            callback: None,
+            start_epoch: self.start_epoch,
+        })
+    }
+
     /// The plain settings (see [`FitSettings`]).
     pub fn settings(&self) -> FitSettings {
         FitSettings {

@@ -219,3 +219,28 @@ fn evaluation_and_history_display() {
     assert!(text.starts_with("3 epochs; last: epoch    3  loss "), "{text}");
     assert_eq!(backprop::History::default().to_string(), "no epochs");
 }
+
+#[test]
+fn fit_config_copies_carry_the_optimizer_state() {
+    let (x, t) = xor();
+    let mut net = Sequential::<f64>::builder(2)
+        .add(Dense::new(2, 4))
+        .add(Tanh)
+        .add(Dense::new(4, 1))
+        .add(Sigmoid)
+        .build(0)
+        .unwrap();
+    let mut config = FitConfig::new(SquaredError::half_sum(), Adam::new(0.01)).epochs(5);
+    net.fit(&x, &t, &mut config).unwrap();
+    // Two copies of the network and of the configuration go on identically.
+    let mut copy_config = config.try_clone().unwrap();
+    let mut copy_net = net.try_clone().unwrap();
+    assert_eq!(copy_config.optimizer().state(), config.optimizer().state());
+    net.fit(&x, &t, &mut config).unwrap();
+    copy_net.fit(&x, &t, &mut copy_config).unwrap();
+    assert_eq!(copy_net.predict(&x).unwrap(), net.predict(&x).unwrap());
+    // A callback cannot be copied: an error naming it.
+    let with_callback = FitConfig::<f64>::new(SquaredError::half_sum(), Sgd::new(0.1)).on_epoch(|_| Control::Continue);
+    let e = with_callback.try_clone().unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig { name: "on_epoch callback", .. }), "{e:?}");
+}
