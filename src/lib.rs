@@ -55,6 +55,21 @@
 //! | MLP on MNIST | `07_mnist_mlp` | [`data::load_mnist`], [`FitConfig::early_stopping`], [`Schedule`] |
 //! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`] |
 //! | checking gradients | — | [`gradcheck`] |
+//!
+//! After training: [`Network::predict_classes`], [`Network::predict_proba`],
+//! [`Network::evaluate_with`], [`Network::confusion_matrix`] ([`ConfusionMatrix`]),
+//! [`top_k_accuracy`], [`Sequential::summary`], [`History`]'s `Display` and
+//! [`last`](History::last).
+//!
+//! ## Cargo features
+//! All off by default.
+//! - `plot`: the `plot` module, loss and accuracy curves drawn to SVG files (plotters).
+//! - `progress-bar`: [`FitConfig::progress`] draws a bar per epoch on a terminal (indicatif).
+//! - `serde`: `Serialize`/`Deserialize` for [`History`], [`EpochStats`], [`Init`], [`Schedule`],
+//!   [`LayerConfig`] and [`FitSettings`], and `History::to_json`.
+//!
+//! Epochs are numbered from 1 wherever they are printed or written; indices in the API count
+//! from 0 (see [`EpochStats::epoch`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
