@@ -64,7 +64,13 @@ fn check(name: &str, net: &Sequential<f64>, x: &DMatrix<f64>, expected: &DMatrix
     Ok((common::csv(&y, 0), correct))
 }
 
-fn main() -> Res<()> {
+const USAGE: &str = "usage: cargo run --release --example 01_perceptron\n\nThe matrix-product slide, 실습 1 (a bias-free two-layer step network), then AND, OR and NAND perceptrons with hand-set weights and XOR from gates.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Res<()> {
     // The course's matrix-product slide, by the crate's own product.
     let a = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 3.0, 4.0]);
     let b = DMatrix::from_row_slice(2, 2, &[5.0, 6.0, 7.0, 8.0]);

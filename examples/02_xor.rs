@@ -22,7 +22,13 @@ use std::time::Instant;
 const NUMPY_OUTPUTS: [f64; 4] = [0.07788787854391309, 0.9500922708505923, 0.9501125787870458, 0.02602921462891865];
 const NUMPY_FINAL_LOSS: f64 = 0.005861788931199508;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+const USAGE: &str = "usage: cargo run --release --example 02_xor [seed | --numpy-start]\n\nXOR by backpropagation, 2-3-1 sigmoid network (실습 2). seed: the weights' seed (default 0); --numpy-start: start from NumPy's seed-0 weights.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let arg = std::env::args().nth(1);
     let numpy_start = arg.as_deref() == Some("--numpy-start");
     let seed: u64 = if numpy_start { 0 } else { arg.map(|s| s.parse()).transpose()?.unwrap_or(0) };

@@ -60,7 +60,15 @@ fn xor_net<A: Activation>(activation: A, seed: u64) -> Result<Sequential<f64>, E
         .build(seed)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 03_xor_weights [seed] [--course-weights W_LAYER_1 W_LAYER_2]\n\nThe learned XOR weights, transplanted into a step network (실습 2-1). seed: default 0. --course-weights: the course's printed weights, 6 and 3 numbers separated by commas.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (seed, course_args) = match args.iter().position(|a| a == "--course-weights") {
         Some(i) => (args[..i].first(), Some(&args[i + 1..])),

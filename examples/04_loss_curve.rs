@@ -4,15 +4,26 @@
 //! (the course's `Error_list`, here `History::loss`) to an SVG file.
 //!
 //! Run: `cargo run --release --features plot --example 04_loss_curve [path.svg] [seed]`
+//!
+//! The README's picture, `docs/loss_curve.svg`, is this example's output for seed 0.
 
 use backprop::prelude::*;
 use nalgebra::DMatrix;
 use std::path::PathBuf;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let path = PathBuf::from(args.next().unwrap_or_else(|| "loss_curve.svg".into()));
-    let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --features plot --example 04_loss_curve [path.svg] [seed]\n\n\
+Trains the XOR network of 02_xor and draws its loss per epoch (epochs from 1) to path.svg\n\
+(default loss_curve.svg). seed: the weights' seed (default 0).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let path: PathBuf = common::arg(1, "path", PathBuf::from("loss_curve.svg"))?;
+    let seed: u64 = common::arg(2, "seed", 0)?;
 
     // The four input patterns and the XOR of each.
     let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);

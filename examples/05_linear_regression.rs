@@ -24,7 +24,15 @@ fn mse(a: f64, b: f64, x: &DMatrix<f64>, t: &DMatrix<f64>) -> f64 {
     x.iter().zip(t.iter()).map(|(xi, ti)| (a * xi + b - ti).powi(2)).sum::<f64>() / x.len().max(1) as f64
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --features plot --example 05_linear_regression [picture.svg] [seed]\n\nLinear regression y = 2x + 3 by gradient descent, drawn beside a bad line. seed: default 0.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(args.next().unwrap_or_else(|| "linear_regression.svg".into()));
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);

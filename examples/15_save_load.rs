@@ -48,8 +48,18 @@ fn train_save_load<T: Real>(dir: &Path) -> Result<(f64, u64, bool), Box<dyn std:
     Ok((accuracy, size, before == after))
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 15_save_load [output-dir]\n\n\
+Trains a digits MLP in f32 and f64, saves, reloads and compares it; writes the files into\n\
+output-dir (default .).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let dir: String = common::arg(1, "output-dir", ".".to_string())?;
     std::fs::create_dir_all(&dir)?;
     let (acc32, size32, same32) = train_save_load::<f32>(Path::new(&dir))?;
     let (acc64, size64, same64) = train_save_load::<f64>(Path::new(&dir))?;

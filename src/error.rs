@@ -175,6 +175,23 @@ pub enum Error {
         /// Number of classes.
         classes: usize,
     },
+    /// A layer that cannot be copied (its [`Layer::clone_box`](crate::Layer::clone_box) gives
+    /// `None`), met while copying a network.
+    #[error("{layer} cannot be copied: its clone_box gives None (implement it to copy networks holding it)")]
+    NotCloneable {
+        /// The layer.
+        layer: LayerId,
+    },
+    /// An index past the end of what it indexes, e.g. a row of a matrix.
+    #[error("{what} {index} is out of range: there are {len}")]
+    IndexOutOfRange {
+        /// What is indexed, e.g. `"row"`.
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// How many there are (valid indices are `0..len`).
+        len: usize,
+    },
     /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
     /// outside [0, 1].
     #[error("{loss}: targets must be {expected}, got {value} at row {row}, column {col}")]

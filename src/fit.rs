@@ -22,6 +22,43 @@ pub enum Control {
     Stop,
 }
 
+/// The plain settings of a [`FitConfig`] — everything but the loss, the optimizer, validation
+/// data and the callback — to record or restore a run's setup (with feature `serde`, as JSON
+/// or any serde format). [`FitConfig::settings`] reads them, [`FitConfig::with_settings`] applies
+/// them.
+///
+/// # Example
+/// ```
+/// use backprop::{FitConfig, Schedule, Sgd, SquaredError};
+/// let config = FitConfig::<f64>::new(SquaredError::mean(), Sgd::new(0.1)).epochs(30).batch_size(16).seed(7);
+/// let settings = config.settings();
+/// assert_eq!((settings.epochs, settings.batch_size, settings.seed), (30, Some(16), 7));
+/// let again = FitConfig::<f64>::new(SquaredError::mean(), Sgd::new(0.1)).with_settings(&settings);
+/// assert_eq!(again.settings(), settings);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct FitSettings {
+    /// [`FitConfig::epochs`].
+    pub epochs: usize,
+    /// [`FitConfig::start_epoch`].
+    pub start_epoch: usize,
+    /// [`FitConfig::batch_size`]; `None` for full batch.
+    pub batch_size: Option<usize>,
+    /// [`FitConfig::shuffle`].
+    pub shuffle: bool,
+    /// [`FitConfig::seed`].
+    pub seed: u64,
+    /// [`FitConfig::validation_split`]; `None` without one (validation data is not a setting).
+    pub validation_split: Option<f64>,
+    /// [`FitConfig::early_stopping`]'s patience.
+    pub patience: Option<usize>,
+    /// [`FitConfig::schedule`].
+    pub schedule: Schedule,
+    /// [`FitConfig::progress`].
+    pub progress: bool,
+}
+
 type Callback = Box<dyn FnMut(&EpochStats) -> Control + Send>;
 
 /// How to train: the loss, the optimizer, epochs, batches, the seed, and the optional extras
@@ -174,7 +211,19 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
-    /// Prints one line per epoch to standard error (off by default).
+    /// Shows training progress on standard error (off by default): one line per epoch (its
+    /// [`EpochStats`] as `Display` prints them, epochs numbered from 1).
+    ///
+    /// With the cargo feature `progress-bar` and standard error a terminal, each epoch of more
+    /// than one batch also gets a bar while it runs — batches done, time elapsed, ETA, running
+    /// loss and accuracy — which the epoch's line replaces when it ends:
+    ///
+    /// ```text
+    /// epoch    1  loss 0.355146  accuracy 0.8927  val_loss 0.107168  val_accuracy 0.9708  lr 1.000e-3  2.50s
+    /// epoch 2/3 [================>             ] 230/430 batches  2s elapsed, ETA 1s  loss 0.1071  accuracy 0.9677
+    /// ```
+    ///
+    /// When standard error is not a terminal (a log file, CI), only the lines are written.
     pub fn progress(mut self, progress: bool) -> Self {
         self.progress = progress;
         self
@@ -183,6 +232,94 @@ impl<T: Real> FitConfig<T> {
     /// Calls `callback` after every epoch; returning [`Control::Stop`] ends training.
     pub fn on_epoch(mut self, callback: impl FnMut(&EpochStats) -> Control + Send + 'static) -> Self {
         self.callback = Some(Box::new(callback));
+        self
+    }
+
+    /// A copy of the configuration: the loss, the optimizer with its state (so the copy goes on
+    /// from the same point), validation, schedule and every setting.
+    ///
+    /// `FitConfig` is not `Clone`: the loss and the optimizer are trait objects, copied through
+    /// [`Loss::clone_box`] and [`Optimizer::clone_box`], which a custom one may not provide,
+    /// and the [`on_epoch`](FitConfig::on_epoch) callback is a closure, which cannot be copied.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] if a callback is set (set one on the copy instead), or if the
+    /// loss or the optimizer cannot be copied (its `clone_box` gives `None`).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::{Adam, FitConfig, Optimizer, SoftmaxCrossEntropy};
+    /// let config = FitConfig::<f32>::new(SoftmaxCrossEntropy, Adam::new(1e-3)).epochs(5).batch_size(32);
+    /// let copy = config.try_clone()?;
+    /// assert_eq!(copy.settings(), config.settings());
+    /// assert_eq!(copy.optimizer().name(), "adam");
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Self> {
+        if self.callback.is_some() {
+            return Err(Error::InvalidConfig {
+                name: "on_epoch callback",
+                value: "set".into(),
+                expected: "no callback when copying a FitConfig (a closure cannot be copied; set one on the copy)",
+            });
+        }
+        let cannot = |name: &'static str, value: &str| Error::InvalidConfig {
+            name,
+            value: value.to_string(),
+            expected: "one whose clone_box gives a copy",
+        };
+        let loss = self.loss.clone_box().ok_or_else(|| cannot("loss", self.loss.name()))?;
+        let optimizer = self.optimizer.clone_box().ok_or_else(|| cannot("optimizer", self.optimizer.name()))?;
+        Ok(FitConfig {
+            loss,
+            optimizer,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            validation: self.validation.clone(),
+            patience: self.patience,
+            schedule: self.schedule,
+            progress: self.progress,
+            callback: None,
+            start_epoch: self.start_epoch,
+        })
+    }
+
+    /// The plain settings (see [`FitSettings`]).
+    pub fn settings(&self) -> FitSettings {
+        FitSettings {
+            epochs: self.epochs,
+            start_epoch: self.start_epoch,
+            batch_size: self.batch_size,
+            shuffle: self.shuffle,
+            seed: self.seed,
+            validation_split: match self.validation {
+                Some(Validation::Split(f)) => Some(f),
+                _ => None,
+            },
+            patience: self.patience,
+            schedule: self.schedule,
+            progress: self.progress,
+        }
+    }
+
+    /// Applies `settings` (all of them; a `validation_split` of `None` keeps validation data
+    /// set with [`validation_data`](FitConfig::validation_data) but drops a split).
+    pub fn with_settings(mut self, settings: &FitSettings) -> Self {
+        self.epochs = settings.epochs;
+        self.start_epoch = settings.start_epoch;
+        self.batch_size = settings.batch_size;
+        self.shuffle = settings.shuffle;
+        self.seed = settings.seed;
+        match (settings.validation_split, &self.validation) {
+            (Some(f), _) => self.validation = Some(Validation::Split(f)),
+            (None, Some(Validation::Split(_))) => self.validation = None,
+            (None, _) => {}
+        }
+        self.patience = settings.patience;
+        self.schedule = settings.schedule;
+        self.progress = settings.progress;
         self
     }
 

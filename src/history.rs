@@ -1,14 +1,21 @@
 //! What training leaves behind: [`History`], one [`EpochStats`] per epoch, and how epochs are timed.
 
-mod csv;
+mod export;
 
 use std::fmt;
 use std::time::Instant;
 
 /// The numbers of one epoch, as handed to the callback and kept in [`History`].
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochStats {
-    /// The epoch, from 0.
+    /// The epoch's index, from 0 (as Keras's callbacks count; see [`number`](EpochStats::number)).
+    ///
+    /// **Epoch numbering**: indices in the API (this field, [`History::best_epoch`],
+    /// [`FitConfig::start_epoch`](crate::FitConfig::start_epoch), [`Schedule`](crate::Schedule))
+    /// count from 0; everything written for people — progress lines, `Display`, the CSV's
+    /// `epoch` column, plots, the examples' printouts — numbers epochs from 1, so index `i` is
+    /// shown as epoch `i + 1`.
     pub epoch: usize,
     /// Training loss (see [`History::loss`]).
     pub loss: f64,
@@ -24,6 +31,13 @@ pub struct EpochStats {
     pub seconds: f64,
 }
 
+impl EpochStats {
+    /// The epoch's number as printed: [`epoch`](EpochStats::epoch)` + 1`.
+    pub fn number(&self) -> usize {
+        self.epoch + 1
+    }
+}
+
 impl fmt::Display for EpochStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "epoch {:>4}  loss {:.6}  accuracy {:.4}", self.epoch + 1, self.loss, self.accuracy)?;
@@ -36,6 +50,7 @@ impl fmt::Display for EpochStats {
 
 /// What happened during training: the course's `Error_list` and more, one entry per epoch.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct History {
     /// The training loss of every epoch: the average of its batches' losses (each computed before
@@ -64,7 +79,44 @@ pub struct History {
     pub first_epoch: usize,
 }
 
+/// The last epoch's line (as progress lines print it), and the best epoch with early stopping:
+/// `20000 epochs; last: epoch 20000  loss 0.006113  accuracy 1.0000  lr 1.000e-1  0.00s`.
+impl fmt::Display for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.last() {
+            None => write!(f, "no epochs"),
+            Some(last) => {
+                write!(f, "{} epochs; last: {last}", self.epochs())?;
+                if let Some(best) = self.best_epoch {
+                    write!(f, "; best: epoch {}", best + 1)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl History {
+    /// The numbers of entry `i` (epoch [`first_epoch`](History::first_epoch)` + i`), if it exists.
+    pub fn get(&self, i: usize) -> Option<EpochStats> {
+        let at = |v: &[f64]| v.get(i).copied();
+        Some(EpochStats {
+            epoch: self.first_epoch + i,
+            loss: at(&self.loss)?,
+            accuracy: at(&self.accuracy).unwrap_or(f64::NAN),
+            val_loss: at(&self.val_loss),
+            val_accuracy: at(&self.val_accuracy),
+            learning_rate: at(&self.learning_rate).unwrap_or(f64::NAN),
+            seconds: at(&self.seconds).unwrap_or(f64::NAN),
+        })
+    }
+
+    /// The numbers of the last epoch run, if any (`println!("{}", history.last()?)` prints it as
+    /// a progress line).
+    pub fn last(&self) -> Option<EpochStats> {
+        self.get(self.loss.len().checked_sub(1)?)
+    }
+
     /// The loss of the last epoch, if any.
     pub fn final_loss(&self) -> Option<f64> {
         self.loss.last().copied()

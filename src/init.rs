@@ -58,6 +58,7 @@ pub(crate) fn check_size(what: &'static str, rows: usize, cols: usize) -> Result
 /// Values are drawn in `f64` row by row (as NumPy fills an array), then rounded to the scalar
 /// type, so `f32` and `f64` networks built from the same seed start from the same numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Init {
     /// Uniform on `[low, high)`.
     Uniform {

@@ -78,7 +78,23 @@
 //! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`], [`Registry`] |
 //! | residual blocks, nesting | `tests/nesting.rs` | [`Chain`], [`Residual`], [`Sequential::layer_at`] |
 //! | checking gradients | — | [`gradcheck`] |
+//!
+//! After training: [`Network::predict_classes`], [`Network::predict_proba`],
+//! [`Network::evaluate_with`], [`Network::confusion_matrix`] ([`ConfusionMatrix`]),
+//! [`top_k_accuracy`], [`Sequential::summary`], [`History`]'s `Display` and
+//! [`last`](History::last).
+//!
+//! ## Cargo features
+//! All off by default.
+//! - `plot`: the `plot` module, loss and accuracy curves drawn to SVG files (plotters).
+//! - `progress-bar`: [`FitConfig::progress`] draws a bar per epoch on a terminal (indicatif).
+//! - `serde`: `Serialize`/`Deserialize` for [`History`], [`EpochStats`], [`Init`], [`Schedule`],
+//!   [`LayerConfig`] and [`FitSettings`], and `History::to_json`.
+//!
+//! Epochs are numbered from 1 wherever they are printed or written; indices in the API count
+//! from 0 (see [`EpochStats::epoch`]).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(missing_debug_implementations)]
@@ -102,7 +118,9 @@ mod metrics;
 mod network;
 pub mod optim;
 #[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;
+mod progress;
 mod real;
 pub mod registry;
 mod schedule;
@@ -113,7 +131,7 @@ mod simd;
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
-pub use fit::{Control, FitConfig};
+pub use fit::{Control, FitConfig, FitSettings};
 pub use gradients::Gradients;
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
@@ -121,13 +139,18 @@ pub use layer::{
     ensure_shape, Chain, Decay, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Residual, Shape, Softmax,
 };
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
-pub use metrics::{accuracy, argmax_row, Evaluation};
+pub use metrics::{accuracy, argmax_row, classes, probabilities, top_k_accuracy, ConfusionMatrix, Evaluation};
 pub use network::Network;
 pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
 pub use registry::Registry;
 pub use schedule::Schedule;
-pub use sequential::{Sequential, SequentialBuilder};
+pub use sequential::{Sequential, SequentialBuilder, Summary, SummaryRow};
+
+// The README's code blocks are doctests: its snippet must compile and run as it stands.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {

@@ -13,6 +13,14 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
     /// A short lowercase name, e.g. `"squared_error"`.
     fn name(&self) -> &'static str;
 
+    /// A copy of the loss, boxed; `None` (the default) for one that cannot be copied. Every
+    /// loss of the crate can; a loss of your own that is `Clone` overrides it as
+    /// `Some(Box::new(self.clone()))`. [`FitConfig::try_clone`](crate::FitConfig::try_clone)
+    /// needs it.
+    fn clone_box(&self) -> Option<Box<dyn Loss<T>>> {
+        None
+    }
+
     /// Checks that targets `t` suit outputs of `width` columns: their shape and their values.
     ///
     /// # Errors
@@ -139,6 +147,10 @@ impl SquaredError {
 }
 
 impl<T: Real> Loss<T> for SquaredError {
+    fn clone_box(&self) -> Option<Box<dyn Loss<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> &'static str {
         "squared_error"
     }
@@ -216,6 +228,10 @@ impl SoftmaxCrossEntropy {
 }
 
 impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
+    fn clone_box(&self) -> Option<Box<dyn Loss<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> &'static str {
         "softmax_cross_entropy"
     }
@@ -376,6 +392,10 @@ impl BinaryCrossEntropy {
 }
 
 impl<T: Real> Loss<T> for BinaryCrossEntropy {
+    fn clone_box(&self) -> Option<Box<dyn Loss<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> &'static str {
         "binary_cross_entropy"
     }

@@ -7,7 +7,8 @@ use crate::check::{check_finite, check_rows};
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
 use crate::layer::ensure_shape;
-use crate::metrics::{accuracy, count_right, Evaluation};
+use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
+use crate::progress::Progress;
 use crate::{
     seeded, EpochStats, Error, Gradients, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream,
 };
@@ -179,6 +180,82 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         let y = self.predict(x)?;
         Ok(Evaluation { loss: loss.loss(&y, t)?.to_f64(), accuracy: accuracy(&y, t)? })
     }
+
+    /// [`evaluate`](Network::evaluate) with the loss the network is trained with: `config`'s.
+    ///
+    /// # Errors
+    /// As [`evaluate`](Network::evaluate).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    /// let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    /// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 4)).add(Tanh).add(Dense::new(4, 1)).add(Sigmoid).build(0)?;
+    /// let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(500);
+    /// net.fit(&x, &t, &mut config)?;
+    /// let e = net.evaluate_with(&x, &t, &config)?;
+    /// assert_eq!(e, net.evaluate(&x, &t, &SquaredError::half_sum())?);
+    /// println!("{e}"); // loss 0.001234  accuracy 1.0000
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn evaluate_with(&self, x: &DMatrix<T>, t: &DMatrix<T>, config: &FitConfig<T>) -> Result<Evaluation> {
+        self.evaluate(x, t, config.loss())
+    }
+
+    /// The predicted class of every row of `x`: with two or more outputs the one with the
+    /// largest output, with one output 1 where it is at least 0.5 (see [`classes`]).
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 3)).build(0)?;
+    /// net.set_param("0.weight", &DMatrix::from_row_slice(2, 3, &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))?;
+    /// let x = DMatrix::from_row_slice(2, 2, &[5.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(net.predict_classes(&x)?, [0, 1]);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn predict_classes(&self, x: &DMatrix<T>) -> Result<Vec<usize>> {
+        classes(&self.predict(x)?)
+    }
+
+    /// Class probabilities for `x`: the softmax of every row of the outputs, for a network whose
+    /// outputs are logits — one trained with [`SoftmaxCrossEntropy`](crate::SoftmaxCrossEntropy),
+    /// which applies the softmax inside the loss. With one output, the outputs as they are (a
+    /// sigmoid's probability of class 1). See [`probabilities`].
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let net = Sequential::<f64>::builder(4).add(Dense::new(4, 3)).build(0)?;
+    /// let p = net.predict_proba(&DMatrix::from_element(2, 4, 0.5))?;
+    /// for row in p.row_iter() {
+    ///     assert!((row.sum() - 1.0).abs() < 1e-12);
+    /// }
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    fn predict_proba(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        Ok(probabilities(&self.predict(x)?))
+    }
+
+    /// The [`ConfusionMatrix`] of the network's classes for `x` against targets `t` (one-hot
+    /// rows or a column of class indices).
+    ///
+    /// # Errors
+    /// As [`predict`](Network::predict) and [`ConfusionMatrix::from_outputs`].
+    fn confusion_matrix(&self, x: &DMatrix<T>, t: &DMatrix<T>) -> Result<ConfusionMatrix> {
+        check_rows(x, t)?;
+        ConfusionMatrix::from_outputs(&self.predict(x)?, t)
+    }
 }
 
 /// Copies every parameter value of `net`, in order.
@@ -343,7 +420,10 @@ fn fit<T: Real, N: Network<T>>(
     // Progress lines, callbacks and early stopping look at every epoch's numbers as they come.
     let watched = config.progress || config.callback.is_some() || config.patience.is_some();
     let mut clock = EpochClock::new();
+    let mut progress = Progress::new(config.progress);
+    let batches = n.div_ceil(batch);
     for epoch in config.start_epoch..config.epochs {
+        progress.start_epoch(epoch, config.epochs, batches);
         to_epoch_stream(&mut train_rng, epoch);
         let rate = config.schedule.rate(base_rate, epoch, config.epochs);
         if config.schedule != Schedule::Constant {
@@ -353,6 +433,9 @@ fn fit<T: Real, N: Network<T>>(
         if batch == n {
             // Full batch: the data itself, no copy.
             tally.step(net, config, x, t, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
+            if progress.wants_batches() {
+                progress.batch(tally.loss / n as f64, tally.correct / n as f64);
+            }
         } else {
             if config.shuffle {
                 to_epoch_stream(&mut shuffle_rng, epoch);
@@ -363,6 +446,10 @@ fn fit<T: Real, N: Network<T>>(
                 gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
                 tally.step(net, config, &xb, &tb, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
+                if progress.wants_batches() {
+                    tally.rows += rows.len();
+                    progress.batch(tally.loss / tally.rows as f64, tally.correct / tally.rows as f64);
+                }
             }
         }
         history.steps += tally.steps;
@@ -383,9 +470,7 @@ fn fit<T: Real, N: Network<T>>(
             seconds: clock.lap(watched, &mut history.seconds),
         };
         history.push(&stats);
-        if config.progress {
-            eprintln!("{stats}");
-        }
+        progress.end_epoch(&stats);
         let mut stop = config.callback.as_mut().is_some_and(|cb| cb(&stats) == Control::Stop);
         if let Some(patience) = config.patience {
             let monitored = val_loss.unwrap_or(stats.loss);
@@ -419,6 +504,8 @@ struct Tally {
     loss: f64,
     correct: f64,
     steps: usize,
+    /// Rows done so far (counted only for the progress bar).
+    rows: usize,
 }
 
 impl Tally {

@@ -5,6 +5,7 @@ use crate::{Error, Result};
 /// How the learning rate changes from epoch to epoch; `η₀` is the optimizer's rate when `fit`
 /// starts and `e` the epoch, from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Schedule {
     /// `η = η₀` throughout.
     #[default]

@@ -2,12 +2,14 @@
 
 use crate::check::{all_finite, check_finite};
 use crate::layer::walk;
+use crate::Residual;
 use crate::{
     seeded, Chain, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape, Stream,
     WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::any::Any;
+use std::fmt;
 
 /// Layers applied one after another, built from the input shape: a [`Chain`] with the input's
 /// shape, the loss's side of a training step, and the [`Network`] API (`fit`, `predict`,
@@ -37,7 +39,6 @@ use std::any::Any;
 /// assert_eq!(y.shape(), (1, 1));
 /// # Ok::<(), backprop::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Sequential<T: Real> {
     input: Shape,
     chain: Chain<T>,
@@ -49,6 +50,76 @@ pub struct Sequential<T: Real> {
     /// Always empty: the allocation of the parameter list handed to the optimizer, kept from
     /// step to step (see [`recycle`]).
     param_list: Vec<&'static mut Param<T>>,
+}
+
+/// Short: the shapes, each layer's path and kind, and the parameter count — not the matrices
+/// (cached activations and gradients would be megabytes for MNIST). [`Sequential::summary`] has
+/// the table.
+impl<T: Real> fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Layers(Vec<(String, &'static str)>);
+        impl fmt::Debug for Layers {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_map().entries(self.0.iter().map(|(p, k)| (p, k))).finish()
+            }
+        }
+        f.debug_struct("Sequential")
+            .field("input", &format_args!("{}", self.input))
+            .field("output", &format_args!("{}", self.output))
+            .field("layers", &Layers(self.layer_kinds()))
+            .field("params", &self.num_params())
+            .finish()
+    }
+}
+
+/// One line of a [`Summary`]: a layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// The layer's path (`"2"`, `"3.body.1"`).
+    pub path: String,
+    /// Its kind (`"dense"`).
+    pub kind: &'static str,
+    /// The shape of one sample of its output; `None` inside a custom container layer, whose
+    /// children's shapes the network does not see.
+    pub output: Option<Shape>,
+    /// The numbers in its parameters (for a container, in all the layers below it).
+    pub params: usize,
+}
+
+/// A network's layers with their output shapes and parameter counts, as Keras's
+/// `model.summary()` shows them; `Display` prints the table. Made by [`Sequential::summary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The shape of one input sample.
+    pub input: Shape,
+    /// Every layer, parents before their children (as [`Layer`] paths are walked).
+    pub rows: Vec<SummaryRow>,
+    /// The numbers the optimizer trains (all parameters).
+    pub trainable: usize,
+    /// The numbers saved but never trained (buffers, such as running statistics).
+    pub non_trainable: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let indent = |path: &str| "  ".repeat(path.matches('.').count());
+        let path_w = self.rows.iter().map(|r| indent(&r.path).len() + r.path.len()).max().unwrap_or(0).max(5);
+        let kind_w = self.rows.iter().map(|r| r.kind.len()).max().unwrap_or(0).max(5);
+        let shape = |s: Option<Shape>| s.map_or_else(|| "?".to_string(), |s| format!("(batch, {s})"));
+        let shape_w = self.rows.iter().map(|r| shape(r.output).len()).max().unwrap_or(0).max(12);
+        let rule = path_w + kind_w + shape_w + 10 + 6;
+        writeln!(f, "input: (batch, {})", self.input)?;
+        writeln!(f, "{:<path_w$}  {:<kind_w$}  {:<shape_w$}  {:>10}", "layer", "kind", "output shape", "params")?;
+        writeln!(f, "{}", "=".repeat(rule))?;
+        for r in &self.rows {
+            let path = format!("{}{}", indent(&r.path), r.path);
+            writeln!(f, "{path:<path_w$}  {:<kind_w$}  {:<shape_w$}  {:>10}", r.kind, shape(r.output), r.params)?;
+        }
+        writeln!(f, "{}", "=".repeat(rule))?;
+        writeln!(f, "total params: {}", self.trainable + self.non_trainable)?;
+        writeln!(f, "trainable params: {}", self.trainable)?;
+        write!(f, "non-trainable params: {}", self.non_trainable)
+    }
 }
 
 /// Collects layers for a [`Sequential`] network; [`build`](SequentialBuilder::build) checks the
@@ -211,6 +282,80 @@ impl<T: Real> Sequential<T> {
         result
     }
 
+    /// The layers with their output shapes and parameter counts, and the totals, in the shape of
+    /// Keras's `model.summary()` (`println!("{}", net.summary())`).
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// let net = Sequential::<f32>::builder(64)
+    ///     .add(Dense::new(64, 32))
+    ///     .add(Relu)
+    ///     .add(Residual::identity(Chain::new().add(Dense::new(32, 32)).add(Relu)))
+    ///     .add(Dense::new(32, 10))
+    ///     .build(0)?;
+    /// let summary = net.summary();
+    /// assert_eq!(summary.trainable, 64 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10);
+    /// assert_eq!(summary.rows[2].path, "2");
+    /// assert_eq!(summary.rows[3].path, "2.body");
+    /// assert_eq!(summary.rows[4].path, "2.body.0");
+    /// println!("{summary}");
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn summary(&self) -> Summary {
+        let mut rows = Vec::new();
+        summary_rows(&self.chain, &mut String::new(), &mut rows);
+        let mut non_trainable = 0;
+        self.visit_buffers(&mut |_, m| non_trainable += m.len());
+        Summary { input: self.input, rows, trainable: self.num_params(), non_trainable }
+    }
+
+    /// A copy of the network: its layers with their parameters and buffers (through
+    /// [`Layer::clone_box`]), not the last training step's matrices.
+    ///
+    /// `Sequential` is not `Clone`: its layers are trait objects, and a custom layer may not
+    /// be copyable (its [`clone_box`](Layer::clone_box) then gives `None`); every layer of the
+    /// crate is.
+    ///
+    /// # Errors
+    /// [`Error::NotCloneable`] naming a layer that cannot be copied.
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use nalgebra::DMatrix;
+    /// let net = Sequential::<f64>::builder(3).add(Dense::new(3, 2)).add(Tanh).build(7)?;
+    /// let copy = net.try_clone()?;
+    /// let x = DMatrix::from_element(1, 3, 0.5);
+    /// assert_eq!(copy.predict(&x)?, net.predict(&x)?);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn try_clone(&self) -> Result<Self> {
+        let chain = match Layer::clone_box(&self.chain) {
+            Some(boxed) => {
+                let any: Box<dyn Any> = boxed;
+                *any.downcast::<Chain<T>>().map_err(|_| Error::NotCloneable { layer: LayerId::kind("chain") })?
+            }
+            None => {
+                let mut failed = LayerId::kind("layer");
+                walk::layers(&self.chain, &mut String::new(), &mut |p, layer| {
+                    if layer.clone_box().is_none() {
+                        failed = LayerId::at(p, layer.kind());
+                    }
+                });
+                return Err(Error::NotCloneable { layer: failed });
+            }
+        };
+        Ok(Sequential {
+            input: self.input,
+            chain,
+            output: self.output,
+            y: DMatrix::zeros(0, 0),
+            grad_y: DMatrix::zeros(0, 0),
+            param_list: Vec::new(),
+        })
+    }
+
     /// Every layer's path and kind.
     fn layer_kinds(&self) -> Vec<(String, &'static str)> {
         let mut kinds = Vec::new();
@@ -235,6 +380,29 @@ impl<T: Real> Sequential<T> {
         }
         check_finite("x", x)
     }
+}
+
+/// The summary rows of the children of `layer` (whose path is `prefix`), depth first.
+fn summary_rows<T: Real>(layer: &dyn Layer<T>, prefix: &mut String, rows: &mut Vec<SummaryRow>) {
+    let any: &dyn Any = layer;
+    // A chain knows its layers' output shapes; a residual block's branches both give its own.
+    let shapes: Option<&[Shape]> = any.downcast_ref::<Chain<T>>().map(|c| c.shapes());
+    let residual = any.downcast_ref::<Residual<T>>().and_then(|r| r.output());
+    let mut index = 0;
+    layer.visit_children(&mut |name, child| {
+        let len = prefix.len();
+        if len > 0 {
+            prefix.push('.');
+        }
+        prefix.push_str(&name.to_string());
+        let output = shapes.and_then(|s| s.get(index).copied()).or(residual);
+        let mut params = 0;
+        walk::params(child, &mut String::new(), &mut |_, p| params += p.value().len());
+        rows.push(SummaryRow { path: prefix.clone(), kind: child.kind(), output, params });
+        summary_rows(child, prefix, rows);
+        prefix.truncate(len);
+        index += 1;
+    });
 }
 
 impl<T: Real> Network<T> for Sequential<T> {

@@ -364,7 +364,9 @@ fn missing_files_say_which_and_where() {
     assert!(matches!(e, Error::Data(DataError::DataFileNotFound { what: "MNIST", .. })), "{e:?}");
     let expected = dir.path().join("train-images-idx3-ubyte.gz");
     assert!(s.contains(&format!("MNIST file {} not found", expected.display())), "{s}");
-    assert!(s.contains("BACKPROP_DATA") && s.contains(&format!("into {}", dir.path().display())), "{s}");
+    // The folder was passed: the hint names it, not the environment variable.
+    assert!(s.contains(&format!("into {} (the folder passed)", dir.path().display())), "{s}");
+    assert!(!s.contains("BACKPROP_DATA"), "{s}");
     // With only the images present, the labels file is named.
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), idx_images(1, 1, 1)).unwrap();
     let (_, s) = err_text(load_mnist::<f32>(dir.path()));
@@ -620,4 +622,52 @@ fn directories_and_empty_files_are_errors_not_panics() {
     assert!(matches!(read_idx_labels(one.path()), Err(Error::Data(DataError::Truncated { available: 1, .. }))));
     let gz_magic_only = temp_file("magic-only.gz", &[0x1f, 0x8b]);
     assert!(read_idx_labels(gz_magic_only.path()).is_err());
+}
+
+// ---------- CSV options ----------
+
+#[test]
+fn scikit_learn_csv_files_load_as_they_are() {
+    use backprop::data::{read_csv, CsvOptions, Header, LabelColumn};
+    // The first lines of scikit-learn's iris.csv, wine_data.csv and breast_cancer.csv.
+    let iris = temp_file(
+        "iris.csv",
+        b"150,4,setosa,versicolor,virginica\n5.1,3.5,1.4,0.2,0\n7.0,3.2,4.7,1.4,1\n6.3,3.3,6.0,2.5,2\n",
+    );
+    let (x, labels) = read_labeled_csv::<f64>(iris.path()).unwrap();
+    assert_eq!((x.shape(), labels), ((3, 4), vec![0, 1, 2]));
+    assert_eq!(x[(2, 3)], 2.5);
+    let wine = temp_file(
+        "wine.csv",
+        b"178,13,class_0,class_1,class_2\n14.23,1.71,2.43,15.6,127,2.8,3.06,.28,2.29,5.64,1.04,3.92,1065,0\n",
+    );
+    let (x, labels) = read_labeled_csv::<f32>(wine.path()).unwrap();
+    assert_eq!((x.shape(), labels), ((1, 13), vec![0]));
+    let cancer = temp_file("cancer.csv", b"569,30,malignant,benign\n1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,0\n");
+    assert_eq!(read_labeled_csv::<f32>(cancer.path()).unwrap().0.shape(), (1, 30));
+
+    // Skip n lines whatever they hold; label first or at an index.
+    let f = temp_file("opts.csv", b"# comment\n1,2,3\n2,5,6\n");
+    let (x, labels) = read_csv::<f64>(f.path(), &CsvOptions::new().header(Header::Skip(2))).unwrap();
+    assert_eq!((x, labels), (DMatrix::from_row_slice(1, 2, &[2.0, 5.0]), vec![6]));
+    let first = CsvOptions::new().header(Header::Skip(1)).label_column(LabelColumn::First);
+    let (x, labels) = read_csv::<f64>(f.path(), &first).unwrap();
+    assert_eq!((x, labels), (DMatrix::from_row_slice(2, 2, &[2.0, 3.0, 5.0, 6.0]), vec![1, 2]));
+    let middle = CsvOptions::new().header(Header::Skip(1)).label_column(LabelColumn::Index(1));
+    assert_eq!(read_csv::<f64>(f.path(), &middle).unwrap().1, [2, 5]);
+    let beyond = CsvOptions::new().header(Header::Skip(1)).label_column(LabelColumn::Index(3));
+    assert!(matches!(read_csv::<f64>(f.path(), &beyond), Err(Error::InvalidConfig { name: "label column", .. })));
+    // No header: a bad first line is an error naming it, not skipped.
+    let none = CsvOptions::new().header(Header::None);
+    assert!(matches!(
+        read_csv::<f64>(iris.path(), &none),
+        Err(Error::Data(DataError::BadCell { line: 1, column: 3, .. }))
+    ));
+    // Skipping every line leaves no data.
+    let all = CsvOptions::new().header(Header::Skip(10));
+    assert!(matches!(read_csv::<f64>(f.path(), &all), Err(Error::Data(DataError::EmptyDataFile { .. }))));
+    // A missing file's message names the path passed.
+    let nowhere = unique("no-such.csv");
+    let (_, s) = err_text(read_csv::<f64>(&nowhere, &CsvOptions::new()));
+    assert!(s.contains(&nowhere.display().to_string()), "{s}");
 }

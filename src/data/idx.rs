@@ -36,6 +36,9 @@ pub struct Mnist<T: Real> {
     pub test_labels: Vec<usize>,
 }
 
+/// A mirror of the four MNIST files (the one torchvision downloads from), named in hints.
+const MNIST_MIRROR: &str = "https://ossci-datasets.s3.amazonaws.com/mnist/";
+
 fn plain_hint() -> String {
     "check the path".to_string()
 }
@@ -77,9 +80,9 @@ pub fn load_mnist<T: Real>(dir: impl AsRef<Path>) -> Result<Mnist<T>> {
     let dir = dir.as_ref();
     let hint = || {
         format!(
-            "download the four MNIST files ({}, each .gz or raw) into {} or set BACKPROP_DATA to a folder whose mnist/ subfolder holds them",
+            "download the four MNIST files ({}, each .gz or raw; e.g. from {MNIST_MIRROR}) into {}",
             MNIST_FILES.join(", "),
-            dir.display()
+            super::folder_hint(dir, "mnist")
         )
     };
     let missing = Missing { what: "MNIST", hint: &hint };

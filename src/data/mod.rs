@@ -1,7 +1,8 @@
 //! Data sets from files, and preparing them for training.
 //!
 //! - **Reading**: MNIST's IDX files ([`read_idx_images`], [`read_idx_labels`], [`load_mnist`]) and
-//!   CSV files of features then a label ([`read_digits`], [`read_labeled_csv`]), each raw or
+//!   CSV files of features and a label ([`read_digits`], [`read_labeled_csv`], [`read_csv`] with
+//!   [`CsvOptions`] for headers and the label's column), each raw or
 //!   gzip-compressed (recognized by its first bytes `1f 8b`, whatever its name).
 //! - **Preparing**: [`one_hot`] and [`labels_column`] targets, [`train_test_split`] and
 //!   [`stratified_split`], and [`Standardizer`].
@@ -53,7 +54,7 @@ mod source;
 
 use std::path::PathBuf;
 
-pub use csv::{read_digits, read_labeled_csv};
+pub use csv::{read_csv, read_digits, read_labeled_csv, CsvOptions, Header, LabelColumn};
 pub use error::DataError;
 pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
 pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
@@ -68,6 +69,23 @@ pub const MAX_DATA_BYTES: u64 = 1 << 30;
 /// The environment variable naming the folder of data files (see [`data_dir`]).
 pub const DATA_ENV: &str = "BACKPROP_DATA";
 
+/// Where the hint of a missing file in `dir` should send the user: `dir` itself when the caller
+/// named it, and also `BACKPROP_DATA` when `dir` is [`data_dir`]`/sub` (the caller went through
+/// the default, so the variable is what they can change).
+pub(crate) fn folder_hint(dir: &std::path::Path, sub: &str) -> String {
+    let default = if sub.is_empty() { data_dir() } else { data_dir().join(sub) };
+    if dir == default {
+        let via = match std::env::var_os(DATA_ENV) {
+            Some(v) if !v.is_empty() => format!("{DATA_ENV}={}", PathBuf::from(v).display()),
+            _ => format!("the default data/, {DATA_ENV} being unset"),
+        };
+        let sub = if sub.is_empty() { String::new() } else { format!(" whose {sub}/ subfolder holds them") };
+        format!("{} (from {via}), or set {DATA_ENV} to another folder{sub}", dir.display())
+    } else {
+        format!("{} (the folder passed)", dir.display())
+    }
+}
+
 /// The folder of data files: the environment variable `BACKPROP_DATA` if it is set and not
 /// empty, otherwise `data` (relative to the working directory; `cargo run` and `cargo test`
 /// from the repository find the shipped `data/digits.csv.gz` there).
@@ -77,5 +95,18 @@ pub fn data_dir() -> PathBuf {
     match std::env::var_os(DATA_ENV) {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => PathBuf::from("data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_name_the_variable_only_for_the_default_folder() {
+        let default = folder_hint(&data_dir().join("mnist"), "mnist");
+        assert!(default.contains(DATA_ENV) && default.contains("mnist/ subfolder"), "{default}");
+        let passed = folder_hint(std::path::Path::new("/my/mnist"), "mnist");
+        assert_eq!(passed, "/my/mnist (the folder passed)");
     }
 }

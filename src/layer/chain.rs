@@ -43,6 +43,8 @@ pub struct Chain<T: Real> {
     outputs: Vec<DMatrix<T>>,
     /// `grads[i]`: `∂E/∂outputs[i]` in the last backward pass.
     grads: Vec<DMatrix<T>>,
+    /// `shapes[i]`: the sample shape layer `i` outputs, once built.
+    shapes: Vec<Shape>,
 }
 
 impl<T: Real> Default for Chain<T> {
@@ -54,7 +56,7 @@ impl<T: Real> Default for Chain<T> {
 impl<T: Real> Chain<T> {
     /// An empty chain; [`add`](Chain::add) layers to it. (A chain without layers does not build.)
     pub fn new() -> Self {
-        Chain { layers: Vec::new(), outputs: Vec::new(), grads: Vec::new() }
+        Chain { layers: Vec::new(), outputs: Vec::new(), grads: Vec::new(), shapes: Vec::new() }
     }
 
     /// The same chain with `layer` appended (any [`Layer`], including any
@@ -103,6 +105,11 @@ impl<T: Real> Chain<T> {
         self.layers.iter_mut()
     }
 
+    /// The sample shape every layer outputs, in order (empty until built).
+    pub(crate) fn shapes(&self) -> &[Shape] {
+        &self.shapes
+    }
+
     fn check_built(&self) -> Result<()> {
         if self.layers.is_empty() || self.outputs.len() + 1 != self.layers.len() {
             return Err(Error::NotBuilt { layer: LayerId::kind(KIND) });
@@ -116,13 +123,26 @@ impl<T: Real> Layer<T> for Chain<T> {
         KIND
     }
 
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        let layers = self.layers.iter().map(|l| l.clone_box()).collect::<Option<Vec<_>>>()?;
+        let fresh = |n: usize| (0..n).map(|_| DMatrix::zeros(0, 0)).collect();
+        Some(Box::new(Chain {
+            layers,
+            outputs: fresh(self.outputs.len()),
+            grads: fresh(self.grads.len()),
+            shapes: self.shapes.clone(),
+        }))
+    }
+
     fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
         if self.layers.is_empty() {
             return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
         }
         let mut shape = input;
+        self.shapes.clear();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             shape = layer.build(shape, rng).map_err(|e| e.within(i))?;
+            self.shapes.push(shape);
         }
         let boundaries = self.layers.len() - 1;
         self.outputs = (0..boundaries).map(|_| DMatrix::zeros(0, 0)).collect();
@@ -137,7 +157,7 @@ impl<T: Real> Layer<T> for Chain<T> {
         let n = self.layers.len();
         let mut other = DMatrix::zeros(0, 0);
         for (i, layer) in self.layers.iter().enumerate() {
-            let into_y = (n - 1 - i) % 2 == 0;
+            let into_y = (n - 1 - i).is_multiple_of(2);
             let result = match (i, into_y) {
                 (0, true) => layer.forward(x, y),
                 (0, false) => layer.forward(x, &mut other),

@@ -148,6 +148,10 @@ impl<T: Real> Dense<T> {
 }
 
 impl<T: Real> Layer<T> for Dense<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

@@ -77,6 +77,10 @@ impl<T: Real> Dropout<T> {
 }
 
 impl<T: Real> Layer<T> for Dropout<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn is_smooth(&self) -> bool {
         true
     }

@@ -25,6 +25,10 @@ impl<T: Real, A: Activation> Layer<T> for A {
         Ok(input)
     }
 
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn config(&self) -> LayerConfig {
         self.layer_config()
     }

@@ -248,6 +248,15 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// [`visit_buffers`](Layer::visit_buffers) (used when loading a saved network).
     fn visit_buffers_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&'static str, &'a mut DMatrix<T>)) {}
 
+    /// A copy of the layer, parameters, buffers and all, boxed; `None` (the default) for a
+    /// layer that cannot be copied. Every layer of the crate can; a custom layer that is
+    /// `Clone` overrides it as `Some(Box::new(self.clone()))`.
+    /// [`Sequential::try_clone`](crate::Sequential::try_clone) needs it of every layer.
+    /// (A provided method returning `Option`, so that layers written before it still compile.)
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        None
+    }
+
     /// The layer's kind and settings: what a saved file records so the layer can be rebuilt
     /// without the code that made it. The default records the kind only.
     fn config(&self) -> LayerConfig {
@@ -262,6 +271,7 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
 /// A saved file holds one per layer, under `layer.<path>` (`"dense bias=false in_dim=2 out_dim=3"`);
 /// a [`Registry`](crate::Registry) turns it back into a layer.
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct LayerConfig {
     /// The layer's kind, as [`Layer::kind`].
@@ -269,6 +279,7 @@ pub struct LayerConfig {
     /// Settings by name, in name order.
     pub settings: std::collections::BTreeMap<String, String>,
     /// The metadata entry this configuration was read from (empty if made in code), for errors.
+    #[cfg_attr(feature = "serde", serde(skip))]
     key: String,
 }
 

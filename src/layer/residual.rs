@@ -57,6 +57,11 @@ pub struct Residual<T: Real> {
 }
 
 impl<T: Real> Residual<T> {
+    /// The output shape, once built.
+    pub(crate) fn output(&self) -> Option<Shape> {
+        self.output
+    }
+
     /// `y = F(x) + x`, with `F` = `body`.
     pub fn identity(body: impl Layer<T>) -> Self {
         Self::new(Box::new(body), None)
@@ -105,6 +110,21 @@ fn add_into<T: Real>(y: &mut DMatrix<T>, s: &DMatrix<T>) {
 }
 
 impl<T: Real> Layer<T> for Residual<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        let shortcut = match &self.shortcut {
+            Some(s) => Some(s.clone_box()?),
+            None => None,
+        };
+        Some(Box::new(Residual {
+            body: self.body.clone_box()?,
+            shortcut,
+            body_out: DMatrix::zeros(0, 0),
+            shortcut_out: DMatrix::zeros(0, 0),
+            shortcut_grad: DMatrix::zeros(0, 0),
+            output: self.output,
+        }))
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }

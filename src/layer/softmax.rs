@@ -42,6 +42,10 @@ pub(crate) fn softmax_rows<T: Real>(x: &DMatrix<T>, y: &mut DMatrix<T>) {
 }
 
 impl<T: Real> Layer<T> for Softmax {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn is_smooth(&self) -> bool {
         true
     }

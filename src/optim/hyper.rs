@@ -209,6 +209,10 @@ impl<R: AnyWeightDecay> Optim<R> {
 }
 
 impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
+    fn clone_box(&self) -> Option<Box<dyn Optimizer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn name(&self) -> &'static str {
         R::NAME
     }

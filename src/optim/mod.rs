@@ -183,4 +183,13 @@ pub trait Optimizer<T: Real>: Debug + Send {
             }
         }
     }
+
+    /// A copy of the optimizer, its settings and state included, boxed; `None` (the default)
+    /// for one that cannot be copied. Every optimizer of the crate can; an optimizer of your own
+    /// that is `Clone` overrides it as `Some(Box::new(self.clone()))`. (A provided method
+    /// returning `Option`, so optimizers written before it still compile.)
+    /// [`FitConfig::try_clone`](crate::FitConfig::try_clone) needs it.
+    fn clone_box(&self) -> Option<Box<dyn Optimizer<T>>> {
+        None
+    }
 }

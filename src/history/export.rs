@@ -1,0 +1,97 @@
+//! A [`History`] as CSV or JSON, in memory or written to a file.
+//!
+//! Apart from `history.rs` so that the history itself imports nothing of the crate: errors can
+//! carry one ([`Error::Diverged`](crate::Error::Diverged)) without an import loop.
+
+use super::History;
+use crate::Result;
+use std::path::Path;
+
+impl History {
+    /// The history as CSV: a header line, then one line per epoch
+    /// (`epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds`; validation columns
+    /// empty without validation data).
+    pub fn to_csv(&self) -> String {
+        let mut csv = String::from("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n");
+        let opt = |v: &[f64], i: usize| v.get(i).map(|x| x.to_string()).unwrap_or_default();
+        for i in 0..self.loss.len() {
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                self.first_epoch + i + 1,
+                self.loss[i],
+                opt(&self.accuracy, i),
+                opt(&self.val_loss, i),
+                opt(&self.val_accuracy, i),
+                opt(&self.learning_rate, i),
+                opt(&self.seconds, i),
+            ));
+        }
+        csv
+    }
+
+    /// The history as JSON (feature `serde`): an object with every field of `History`, the
+    /// lists one entry per epoch, e.g. `{"loss":[0.7,0.5],"accuracy":[0.5,0.75],...,
+    /// "first_epoch":0}`. [`write_json`](History::write_json) writes it beside the CSV.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) if a value is not finite (JSON has
+    /// no NaN).
+    ///
+    /// # Example
+    /// ```
+    /// # use backprop::prelude::*;
+    /// # use nalgebra::DMatrix;
+    /// let x = DMatrix::from_row_slice(2, 1, &[0.0, 1.0]);
+    /// let mut net = Sequential::<f64>::builder(1).add(Dense::new(1, 1)).add(Sigmoid).build(0)?;
+    /// let history = net.fit(&x, &x, &mut FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(3))?;
+    /// let json = history.to_json()?;
+    /// let back: History = serde_json::from_str(&json).unwrap();
+    /// assert_eq!(back, history);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn to_json(&self) -> Result<String> {
+        let lists = [
+            ("loss", &self.loss),
+            ("accuracy", &self.accuracy),
+            ("val_loss", &self.val_loss),
+            ("val_accuracy", &self.val_accuracy),
+            ("learning_rate", &self.learning_rate),
+            ("seconds", &self.seconds),
+        ];
+        for (name, values) in lists {
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(crate::Error::InvalidConfig {
+                    name: "history",
+                    value: format!("{name} {v} at epoch {}", self.first_epoch + i + 1),
+                    expected: "finite numbers (JSON has no NaN or infinity)",
+                });
+            }
+        }
+        serde_json::to_string(self).map_err(|e| crate::Error::InvalidConfig {
+            name: "history",
+            value: e.to_string(),
+            expected: "a history serde_json can write",
+        })
+    }
+
+    /// Writes [`to_json`](History::to_json) to `path`, atomically (feature `serde`).
+    ///
+    /// # Errors
+    /// As [`to_json`](History::to_json); [`Error::Io`](crate::Error::Io) if the file cannot be
+    /// written.
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn write_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::file::write_atomically(path.as_ref(), self.to_json()?.as_bytes())
+    }
+
+    /// Writes [`to_csv`](History::to_csv) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) if the file cannot be written; an existing file is then intact.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::file::write_atomically(path.as_ref(), self.to_csv().as_bytes())
+    }
+}
