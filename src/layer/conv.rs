@@ -9,6 +9,10 @@ use nalgebra::DMatrix;
 
 pub(crate) const KIND: &str = "conv2d";
 
+/// Inference on more samples than fit an im2col matrix of this many elements (16 MiB of `f32`)
+/// runs in slices of rows; a training batch is always one product.
+const INFERENCE_COL_ELEMENTS: usize = 1 << 22;
+
 /// A 2-D convolution (strictly, a cross-correlation, as in every framework): `F` filters of
 /// `C × KH × KW` slide over a `C × H × W` image with stride `S` and zero padding `P`, giving an
 /// `F × OH × OW` image, `OH = (H + 2P − KH) / S + 1`, `OW = (W + 2P − KW) / S + 1`.
@@ -199,9 +203,26 @@ impl<T: Real> Layer<T> for Conv2d<T> {
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         let g = self.check_input(x)?;
         let n = x.nrows();
-        let mut col = vec![T::zero(); g.positions() * n * g.patch_len()];
-        g.im2col(x.as_slice(), n, &mut col);
-        self.product(&g, &col, n, y);
+        let per_sample = (g.positions() * g.patch_len()).max(1);
+        let chunk = (INFERENCE_COL_ELEMENTS / per_sample).max(1);
+        if n <= chunk {
+            let mut col = vec![T::zero(); per_sample * n];
+            g.im2col(x.as_slice(), n, &mut col);
+            self.product(&g, &col, n, y);
+            return Ok(());
+        }
+        // A large inference batch (a whole test set) in slices of rows, so the im2col matrix
+        // stays small: the slice is copied out (samples are the fast index of the storage).
+        ensure_shape(y, n, self.filters * g.positions());
+        let mut col = vec![T::zero(); per_sample * chunk];
+        let mut y_part = DMatrix::zeros(0, 0);
+        for start in (0..n).step_by(chunk) {
+            let rows = chunk.min(n - start);
+            let x_part = x.rows(start, rows).into_owned();
+            g.im2col(x_part.as_slice(), rows, &mut col[..per_sample * rows]);
+            self.product(&g, &col[..per_sample * rows], rows, &mut y_part);
+            y.rows_mut(start, rows).copy_from(&y_part);
+        }
         Ok(())
     }
 
@@ -365,6 +386,20 @@ mod tests {
         let mut y2 = DMatrix::zeros(0, 0);
         conv.forward(&x, &mut y2).unwrap();
         assert_eq!(y, y2);
+    }
+
+    /// Inference on a batch too large for one im2col matrix runs in slices of rows, and agrees
+    /// with the training pass's single product.
+    #[test]
+    fn inference_in_slices_matches_one_product() {
+        let mut conv = Conv2d::<f64>::new(1, 3, (9, 9));
+        conv.build(Shape::Image { channels: 1, height: 40, width: 40 }, &mut seeded(2, Stream::Init)).unwrap();
+        let n = 2 * INFERENCE_COL_ELEMENTS / (32 * 32 * 81) + 7;
+        let x = DMatrix::from_fn(n, 1600, |i, j| ((i * 1600 + j) as f64 * 0.013).sin());
+        let (mut y, mut y_train) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+        conv.forward(&x, &mut y).unwrap();
+        conv.forward_train(&x, &mut y_train, &mut seeded(0, Stream::Train)).unwrap();
+        assert!((y - y_train).amax() < 1e-12);
     }
 
     #[test]

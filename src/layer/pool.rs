@@ -163,20 +163,19 @@ impl<T: Real> MaxPool2d<T> {
                     arg.fill(inputs[0] as u32);
                     for &input in &inputs[1..] {
                         let run = &x[input * n..(input + 1) * n];
+                        let index = input as u32;
+                        // Branch-free selects, so the loop vectorizes (f32 and u32 lanes alike).
                         for ((b, a), &v) in best.iter_mut().zip(arg.iter_mut()).zip(run) {
-                            if v > *b {
-                                *b = v;
-                                *a = input as u32;
-                            }
+                            let greater = v > *b;
+                            *b = if greater { v } else { *b };
+                            *a = if greater { index } else { *a };
                         }
                     }
                 }
                 None => {
                     for &input in &inputs[1..] {
                         for (b, &v) in best.iter_mut().zip(&x[input * n..(input + 1) * n]) {
-                            if v > *b {
-                                *b = v;
-                            }
+                            *b = if v > *b { v } else { *b };
                         }
                     }
                 }
