@@ -14,7 +14,8 @@
 //!   The second line gives the step's GFLOP (0.4326), the rate, and the epoch floor: 600 steps'
 //!   products (259.6 GFLOP) at that rate.
 //! - `gemm-conv1-fwd-f32`: the convolution's forward product alone (`57600×25 · 25×30`, K = 25):
-//!   its rate beside the floor's says what the small K costs.
+//!   its rate beside the floor's, the weight gradient's (K = 57600) and the first dense layer's
+//!   forward product's (`gemm-dense1-fwd-f32`, K = 4320) says what the small K costs.
 //! - `mnist-cnn-epoch-f32`: one epoch of SimpleConvNet on the 60000 MNIST training images
 //!   (`fit`, Adam 0.001, batch 100, shuffled; building the network is not timed), median of 3;
 //!   then its share of the floor measured above in the same run. Skipped, with a line saying so,
@@ -192,11 +193,18 @@ fn bench_gemm_floor(harness: &Harness) -> Option<f64> {
         dwconv[0]
     };
     let bwd = timed_median(harness, "gemm-conv1-dw-f32", REPS, &mut conv_bwd) / REPS as f64;
+    let mut dense_fwd = || {
+        gemm(&mut y1, BATCH, HIDDEN, POOLED, x1.as_slice(), 1, BATCH, w1.as_slice(), 1, POOLED);
+        y1[0]
+    };
+    let dense = timed_median(harness, "gemm-dense1-fwd-f32", REPS, &mut dense_fwd) / REPS as f64;
     let conv_flop = (2 * rows * K * FILTERS) as f64;
+    let dense_flop = (2 * BATCH * POOLED * HIDDEN) as f64;
     println!(
-        "gemm-conv1 forward_gflops={:.1} weight_grad_gflops={:.1} (K = {K} in the forward product)",
+        "gemm-conv1 forward_gflops={:.1} weight_grad_gflops={:.1} dense1_forward_gflops={:.1} (K = {K} in the convolution's forward product, {POOLED} in the dense one's)",
         conv_flop / fwd / 1e9,
-        conv_flop / bwd / 1e9
+        conv_flop / bwd / 1e9,
+        dense_flop / dense / 1e9
     );
     Some(epoch_gflop / gflops)
 }
