@@ -9,6 +9,13 @@
 //! curves' validation accuracy is on the first 2000 test images; the final test accuracy on all
 //! 10000.
 //!
+//! What one run showed (10000 images, 6 epochs, f32, seed 0): the residual network's training
+//! loss was lower from the first epoch on (1.39 against 1.71 after epoch 2, 0.40 against 0.55
+//! after epoch 6) and its validation accuracy higher early (0.66 against 0.41 after epoch 2); by
+//! epoch 4 both stood at about 0.83–0.88 and ended at 0.90 on the 2000 validation images (test
+//! accuracy 0.9258 residual, 0.9228 plain). With batch norm in both, 13 convolutions are not yet
+//! deep enough for the plain network to stall — it starts slower and catches up.
+//!
 //! Run: `cargo run --release --features plot --example 14_resnet [train-images] [epochs] [picture.svg]`
 //! (defaults 10000, 6, `resnet_vs_plain.svg`). Data: `$BACKPROP_DATA/mnist/`.
 
