@@ -209,7 +209,8 @@ fn bench_gemm_floor(harness: &Harness) -> Option<f64> {
     Some(epoch_gflop / gflops)
 }
 
-/// Runs `work` `reps` times per timed run under the harness; the median run's seconds.
+/// Runs `work` `reps` times per timed run under the harness; the median run's seconds (NaN if
+/// the case is not selected).
 fn timed_median(harness: &Harness, name: &str, reps: usize, work: &mut dyn FnMut() -> f32) -> f64 {
     let mut times: Vec<Duration> = Vec::new();
     let runs = Runs { warmup: 3, timed: 21 };
@@ -222,6 +223,9 @@ fn timed_median(harness: &Harness, name: &str, reps: usize, work: &mut dyn FnMut
         times.push(start.elapsed());
         last
     });
+    if times.len() <= runs.warmup {
+        return f64::NAN; // not selected
+    }
     let mut timed = times.split_off(runs.warmup);
     timed.sort_unstable();
     timed[timed.len() / 2].as_secs_f64()
