@@ -28,7 +28,9 @@ pub enum BatchNormPreset {
 /// Which one is chosen by the input shape when built: flat samples of `D` features are
 /// normalized per feature over the `N` samples (PyTorch's `BatchNorm1d`); images of `C`
 /// channels per channel over the `N·H·W` values (`BatchNorm2d`). The count given to
-/// [`new`](BatchNorm::new) is `D` or `C` and is checked when built.
+/// [`new`](BatchNorm::new) is `D` or `C` and is checked when built. (The book's
+/// `BatchNormalization` reshapes an image batch to `N × (C·H·W)` and so normalizes every pixel
+/// of every channel on its own; per channel is what frameworks and the ResNet paper do.)
 ///
 /// # Formulas
 /// Over the `m` values of one feature or channel (`m = N` or `N·H·W`):
