@@ -113,6 +113,47 @@ pub enum Error {
         /// Shape of the shortcut's output sample, S(x) (the input's shape for the identity).
         shortcut: crate::shape::Shape,
     },
+    /// A layer got samples of a shape it cannot take: a flat vector where it needs an image, an
+    /// image with another number of channels than it was made for.
+    #[error("{layer} expects samples of shape {expected}, but the layers before it give {got}")]
+    InputShape {
+        /// The layer whose input does not fit.
+        layer: LayerId,
+        /// What the layer takes, e.g. `"Cx?x? with C = 3"` or `"an image CxHxW"`.
+        expected: String,
+        /// The shape of the samples it got.
+        got: crate::shape::Shape,
+    },
+    /// A sliding window (convolution kernel, pooling window) does not fit its input: larger
+    /// than the padded image, or a pooling window whose padding is not smaller than it.
+    #[error("{layer}: a {window} window with stride {stride} and padding {padding} does not fit a {height}x{width} input ({why})")]
+    WindowMismatch {
+        /// The layer.
+        layer: LayerId,
+        /// The window, `KHxKW`.
+        window: String,
+        /// The stride.
+        stride: usize,
+        /// The padding on each side.
+        padding: usize,
+        /// Input height.
+        height: usize,
+        /// Input width.
+        width: usize,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// A training batch too small for a layer: batch normalization needs at least two samples
+    /// to estimate a variance.
+    #[error("{layer} needs training batches of at least {min} samples, got {got}")]
+    BatchTooSmall {
+        /// The layer.
+        layer: LayerId,
+        /// The smallest batch it trains on.
+        min: usize,
+        /// The batch it got.
+        got: usize,
+    },
     /// Inputs and targets have different numbers of rows (samples).
     #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]
     RowCountMismatch {
@@ -358,6 +399,9 @@ impl Error {
             | Error::ShapeMismatch { layer, .. }
             | Error::LayerChain { layer, .. }
             | Error::BranchMismatch { layer, .. }
+            | Error::InputShape { layer, .. }
+            | Error::WindowMismatch { layer, .. }
+            | Error::BatchTooSmall { layer, .. }
             | Error::NoForwardCache { layer }
             | Error::NotBuilt { layer } => {
                 layer.path = Some(match layer.path.take() {

@@ -136,7 +136,8 @@ pub use gradients::Gradients;
 pub use history::{EpochStats, History};
 pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{
-    ensure_shape, Chain, Decay, Dense, Dropout, DropoutScaling, Layer, LayerConfig, Param, Residual, Shape, Softmax,
+    ensure_shape, AvgPool2d, BatchNorm, BatchNormPreset, Chain, Conv2d, Decay, Dense, Dropout, DropoutScaling,
+    GlobalAvgPool, Layer, LayerConfig, MaxPool2d, Param, Residual, Shape, Softmax,
 };
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
 pub use metrics::{accuracy, argmax_row, classes, probabilities, top_k_accuracy, ConfusionMatrix, Evaluation};
@@ -155,9 +156,9 @@ pub struct ReadmeDoctests;
 /// Everything a training program usually needs, in one `use`.
 pub mod prelude {
     pub use crate::{
-        Activation, BinaryCrossEntropy, Chain, Dense, Dropout, Error, FitConfig, History, Identity, Init, Layer,
-        LeakyRelu, Loss, Network, Optimizer, Reduction, Relu, Residual, Sequential, Sgd, Shape, Sigmoid, Softmax,
-        SoftmaxCrossEntropy, SquaredError, Step, Tanh,
+        Activation, AvgPool2d, BatchNorm, BinaryCrossEntropy, Chain, Conv2d, Dense, Dropout, Error, FitConfig,
+        GlobalAvgPool, History, Identity, Init, Layer, LeakyRelu, Loss, MaxPool2d, Network, Optimizer, Reduction, Relu,
+        Residual, Sequential, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, SquaredError, Step, Tanh,
     };
     pub use crate::{AdaGrad, Adam, AdamW, Control, Momentum, Nesterov, RmsProp, Schedule, WeightDecay};
 }

@@ -28,21 +28,70 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// The shape of `op(m)`.
-    fn shape<T>(self, m: &DMatrix<T>) -> (usize, usize) {
+    /// The shape of `op(m)` for an `rows × cols` matrix `m`.
+    fn shape(self, (rows, cols): (usize, usize)) -> (usize, usize) {
         match self {
-            Op::Plain => (m.nrows(), m.ncols()),
-            Op::Transposed => (m.ncols(), m.nrows()),
+            Op::Plain => (rows, cols),
+            Op::Transposed => (cols, rows),
         }
     }
 
-    /// The (row, column) strides of `op(m)` in `m`'s column-major storage.
-    fn strides<T>(self, m: &DMatrix<T>) -> (usize, usize) {
-        let column = m.nrows();
+    /// The (row, column) strides of `op(m)` in the column-major storage of an `rows × cols` `m`.
+    fn strides(self, (rows, _): (usize, usize)) -> (usize, usize) {
         match self {
-            Op::Plain => (1, column),
-            Op::Transposed => (column, 1),
+            Op::Plain => (1, rows),
+            Op::Transposed => (rows, 1),
         }
+    }
+}
+
+/// A column-major `rows × cols` matrix over a borrowed slice: how a layer multiplies storage it
+/// reads with another shape (a convolution's `batch × (F·OH·OW)` output is, element for element,
+/// the `(OH·OW·batch) × F` product of its im2col matrix and its filters).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a, T> View<'a, T> {
+    /// `data` read as a column-major `rows × cols` matrix.
+    ///
+    /// # Panics
+    /// Unless `data` holds exactly `rows·cols` elements (a bug in the crate, never user input).
+    pub(crate) fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(Some(data.len()), rows.checked_mul(cols), "matmul view: {} elements as {rows}x{cols}", data.len());
+        View { data, rows, cols }
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+}
+
+impl<'a, T: nalgebra::Scalar> From<&'a DMatrix<T>> for View<'a, T> {
+    fn from(m: &'a DMatrix<T>) -> Self {
+        View { data: m.as_slice(), rows: m.nrows(), cols: m.ncols() }
+    }
+}
+
+/// A column-major `rows × cols` matrix over a borrowed mutable slice: a product's destination.
+#[derive(Debug)]
+pub(crate) struct ViewMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+}
+
+impl<'a, T> ViewMut<'a, T> {
+    /// `data` written as a column-major `rows × cols` matrix.
+    ///
+    /// # Panics
+    /// Unless `data` holds exactly `rows·cols` elements (a bug in the crate, never user input).
+    pub(crate) fn new(data: &'a mut [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(Some(data.len()), rows.checked_mul(cols), "matmul view: {} elements as {rows}x{cols}", data.len());
+        ViewMut { data, rows, cols }
     }
 }
 
@@ -51,17 +100,26 @@ impl Op {
 /// # Panics
 /// If the shapes do not agree: callers check their inputs first, so a panic here is a bug in
 /// the crate, never a user's mistake.
+pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
+    let (rows, cols) = c.shape();
+    matmul_views(ViewMut::new(c.as_mut_slice(), rows, cols), a.into(), op_a, b.into(), op_b);
+}
+
+/// [`matmul`] on storage viewed as matrices: `c = op_a(a)·op_b(b)`.
+///
+/// # Panics
+/// If the shapes do not agree (a bug in the crate, never a user's mistake).
 // One of the crate's two `unsafe` uses: the `gemm` crate takes raw pointers and strides.
 #[allow(unsafe_code)]
-pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
-    let (m, k) = op_a.shape(a);
-    let (k_b, n) = op_b.shape(b);
-    assert!(k == k_b && c.shape() == (m, n), "matmul: ({m}×{k})·({k_b}×{n}) into {:?}", c.shape());
+pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
+    let (m, k) = op_a.shape(a.dims());
+    let (k_b, n) = op_b.shape(b.dims());
+    assert!(k == k_b && (c.rows, c.cols) == (m, n), "matmul: ({m}×{k})·({k_b}×{n}) into {}x{}", c.rows, c.cols);
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        c.fill(T::zero());
+        c.data.fill(T::zero());
         return;
     }
     let gemm_type = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
@@ -69,26 +127,26 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
         plain_product(c, a, op_a, b, op_b);
         return;
     }
-    let (a_rs, a_cs) = op_a.strides(a);
-    let (b_rs, b_cs) = op_b.strides(b);
+    let (a_rs, a_cs) = op_a.strides(a.dims());
+    let (b_rs, b_cs) = op_b.strides(b.dims());
     // SAFETY: `T` is `f32` or `f64` (`gemm_type`), the types `gemm` computes with. Each pointer
-    // spans its matrix's contiguous column-major storage, and the strides address exactly the
-    // `m × k`, `k × n` and `m × n` elements within it (shapes checked by the assertion). `c` is
-    // borrowed mutably, so it cannot alias `a` or `b`. `read_dst = false`: `c`'s old contents
-    // are not read, so `c = 1·op(a)·op(b)`.
+    // spans its matrix's contiguous column-major storage (the views hold exactly rows·cols
+    // elements), and the strides address exactly the `m × k`, `k × n` and `m × n` elements
+    // within it (shapes checked by the assertion). `c` is borrowed mutably, so it cannot alias
+    // `a` or `b`. `read_dst = false`: `c`'s old contents are not read, so `c = 1·op(a)·op(b)`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            c.as_mut_ptr(),
+            c.data.as_mut_ptr(),
             m as isize,
             1,
             false,
-            a.as_ptr(),
+            a.data.as_ptr(),
             a_cs as isize,
             a_rs as isize,
-            b.as_ptr(),
+            b.data.as_ptr(),
             b_cs as isize,
             b_rs as isize,
             T::zero(),
@@ -110,11 +168,11 @@ const PLAIN_LOOP_MAX: usize = 128;
 
 /// `c = op_a(a)·op_b(b)` as the definition writes it, one dot product per element: for tiny
 /// products, and for scalar types the `gemm` crate does not know.
-fn plain_product<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &DMatrix<T>, op_b: Op) {
-    let (m, k) = op_a.shape(a);
-    let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a), op_b.strides(b));
-    let (a, b) = (a.as_slice(), b.as_slice());
-    for (j, column) in c.as_mut_slice().chunks_exact_mut(m).enumerate() {
+fn plain_product<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
+    let (m, k) = op_a.shape(a.dims());
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a.dims()), op_b.strides(b.dims()));
+    let (a, b) = (a.data, b.data);
+    for (j, column) in c.data.chunks_exact_mut(m).enumerate() {
         for (i, out) in column.iter_mut().enumerate() {
             *out = (0..k).fold(T::zero(), |sum, p| sum + a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]);
         }

@@ -10,7 +10,8 @@ use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::progress::Progress;
 use crate::{
-    seeded, EpochStats, Error, Gradients, History, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng, Stream,
+    seeded, EpochStats, Error, Gradients, History, LayerId, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng,
+    Stream,
 };
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -118,6 +119,13 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         false
     }
 
+    /// The fewest samples a training batch may hold: the largest
+    /// [`Layer::min_training_batch`](crate::Layer::min_training_batch) of its layers (2 with
+    /// batch normalization). [`fit`](Network::fit) never makes a batch smaller. The default is 1.
+    fn min_training_batch(&self) -> usize {
+        1
+    }
+
     /// The output of the last training step, if there was one (used for training accuracy).
     fn last_output(&self) -> Option<&DMatrix<T>> {
         None
@@ -151,10 +159,11 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`], [`Error::EmptyInput`], [`Error::FeatureMismatch`],
-    /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss, and
-    /// [`Error::Diverged`] if training produces a non-finite loss or gradient: parameters then
-    /// hold the values before the failed step, and the error carries the epoch, the step and the
-    /// history of the epochs done.
+    /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss,
+    /// [`Error::BatchTooSmall`] if there are fewer training rows than
+    /// [`min_training_batch`](Network::min_training_batch), and [`Error::Diverged`] if training
+    /// produces a non-finite loss or gradient: parameters then hold the values before the failed
+    /// step, and the error carries the epoch, the step and the history of the epochs done.
     fn fit(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
     where
         Self: Sized,
@@ -404,6 +413,15 @@ fn fit<T: Real, N: Network<T>>(
 
     let n = x.nrows();
     let batch = config.batch_size.unwrap_or(n).min(n);
+    // A trailing batch smaller than the network trains on (one sample, with batch
+    // normalization) is joined to the batch before it.
+    let min_batch = net.min_training_batch().max(1);
+    if n < min_batch {
+        return Err(Error::BatchTooSmall { layer: LayerId::kind("network"), min: min_batch, got: n });
+    }
+    let batch = batch.max(min_batch);
+    let tail = n % batch;
+    let joined_tail = n > batch && tail > 0 && tail < min_batch;
     let mut shuffle_rng = seeded(config.seed, Stream::Shuffle);
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
@@ -442,7 +460,13 @@ fn fit<T: Real, N: Network<T>>(
                 order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                 shuffle(&mut order, &mut shuffle_rng);
             }
-            for rows in order.chunks(batch) {
+            let mut batches: Vec<&[usize]> = order.chunks(batch).collect();
+            if joined_tail {
+                batches.pop();
+                batches.pop();
+                batches.push(&order[n - batch - tail..]);
+            }
+            for rows in batches {
                 gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
                 tally.step(net, config, &xb, &tb, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;

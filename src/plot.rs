@@ -79,6 +79,33 @@ pub fn history_svg(path: impl AsRef<Path>, title: &str, history: &History) -> Re
 
 /// The most points drawn per curve.
 const MAX_POINTS: usize = 1000;
+/// Draws several training runs in one picture, to compare them: each run's training loss on the
+/// left and its validation accuracy (its training accuracy if it had no validation data) on the
+/// right, one colour per run, named in the legends.
+///
+/// # Errors
+/// As [`loss_curve_svg`]; [`Error::Plot`] for more than six runs (there are six colours).
+pub fn compare_svg(path: impl AsRef<Path>, title: &str, runs: &[(&str, &History)]) -> Result<()> {
+    let path = path.as_ref();
+    const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+    if runs.len() > COLORS.len() || runs.is_empty() {
+        let message = format!("{} runs to draw; between 1 and {} can be told apart", runs.len(), COLORS.len());
+        return Err(Error::Plot { path: path.to_path_buf(), message });
+    }
+    let losses: Vec<Curve<'_>> = runs.iter().zip(COLORS).map(|((name, h), c)| (*name, &h.loss[..], c)).collect();
+    let accuracies: Vec<Curve<'_>> = runs
+        .iter()
+        .zip(COLORS)
+        .map(|((name, h), c)| (*name, if h.val_accuracy.is_empty() { &h.accuracy[..] } else { &h.val_accuracy[..] }, c))
+        .collect();
+    let validated = runs.iter().all(|(_, h)| !h.val_accuracy.is_empty());
+    render(path, (2 * SIZE.0, SIZE.1), |root| {
+        let (left, right) = root.split_horizontally(SIZE.0);
+        chart(&left, path, &format!("{title}: training loss"), "loss", &losses, true)?;
+        let what = if validated { "validation accuracy" } else { "training accuracy" };
+        chart(&right, path, &format!("{title}: {what}"), "accuracy", &accuracies, true)
+    })
+}
 
 /// Draws into an SVG string with `paint`, then writes it to `path` atomically.
 fn render(

@@ -34,10 +34,10 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
-use crate::layer::{chain, residual};
+use crate::layer::{batch_norm, chain, conv, global_pool, pool, residual};
 use crate::{
-    Chain, Dense, Dropout, DropoutScaling, Error, FormatError, Identity, Layer, LayerConfig, LeakyRelu, Real, Relu,
-    Residual, Result, Sigmoid, Softmax, Step, Tanh,
+    AvgPool2d, Chain, Conv2d, Dense, Dropout, DropoutScaling, Error, FormatError, GlobalAvgPool, Identity, Layer,
+    LayerConfig, LeakyRelu, MaxPool2d, Real, Relu, Residual, Result, Sigmoid, Softmax, Step, Tanh,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -77,7 +77,8 @@ impl<T: Real> Default for Registry<T> {
 }
 
 impl<T: Real> Registry<T> {
-    /// A registry of every layer kind of this crate: `dense`, `dropout`, `softmax`, the
+    /// A registry of every layer kind of this crate: `dense`, `conv2d`, `max_pool2d`,
+    /// `avg_pool2d`, `global_avg_pool`, `batch_norm`, `dropout`, `softmax`, the
     /// activations (`sigmoid`, `tanh`, `relu`, `leaky_relu`, `identity`, `step`), and the
     /// containers `chain` and `residual`.
     pub fn new() -> Self {
@@ -96,21 +97,51 @@ impl<T: Real> Registry<T> {
                 }),
             },
         );
+        registry.kinds.insert(
+            conv::KIND.into(),
+            Kind::Leaf {
+                build: Box::new(|c| {
+                    let kernel = (c.setting("kernel_h")?, c.setting("kernel_w")?);
+                    let layer = Conv2d::<T>::new(c.setting("in_channels")?, c.setting("filters")?, kernel)
+                        .with_stride(c.setting("stride")?)
+                        .with_padding(c.setting("padding")?);
+                    Ok(Box::new(if c.setting("bias")? { layer } else { layer.without_bias() }))
+                }),
+                values: Some(conv::declared_values),
+            },
+        );
+        registry.kinds.insert(
+            batch_norm::KIND.into(),
+            Kind::Leaf {
+                build: Box::new(|c| Ok(Box::new(batch_norm::from_config::<T>(c)?))),
+                // gamma, beta, running mean, running variance
+                values: Some(|c| Ok(c.setting::<usize>("features")?.saturating_mul(4))),
+            },
+        );
         registry = registry
-            .register("sigmoid", |_| Ok(Sigmoid))
-            .register("tanh", |_| Ok(Tanh))
-            .register("relu", |_| Ok(Relu))
-            .register("identity", |_| Ok(Identity))
-            .register("step", |_| Ok(Step))
-            .register("softmax", |_| Ok(Softmax))
-            .register("leaky_relu", |c| {
+            .register_stateless(pool::MAX_KIND, |c| {
+                let (window, stride, padding) = pool::settings(c)?;
+                Ok(MaxPool2d::<T>::new(window).with_stride(stride).with_padding(padding))
+            })
+            .register_stateless(pool::AVG_KIND, |c| {
+                let (window, stride, padding) = pool::settings(c)?;
+                Ok(AvgPool2d::<T>::new(window).with_stride(stride).with_padding(padding))
+            })
+            .register_stateless(global_pool::KIND, |_| Ok(GlobalAvgPool::new()))
+            .register_stateless("sigmoid", |_| Ok(Sigmoid))
+            .register_stateless("tanh", |_| Ok(Tanh))
+            .register_stateless("relu", |_| Ok(Relu))
+            .register_stateless("identity", |_| Ok(Identity))
+            .register_stateless("step", |_| Ok(Step))
+            .register_stateless("softmax", |_| Ok(Softmax))
+            .register_stateless("leaky_relu", |c| {
                 let alpha: f64 = c.setting("alpha")?;
                 if !alpha.is_finite() {
                     return Err(bad_setting(c, format!("alpha={alpha}"), "a finite slope"));
                 }
                 Ok(LeakyRelu { alpha })
             })
-            .register("dropout", |c| {
+            .register_stateless("dropout", |c| {
                 let scaling = match c.settings.get("scaling").map(String::as_str) {
                     Some("inverted") => DropoutScaling::Inverted,
                     Some("at_inference") => DropoutScaling::AtInference,
@@ -168,6 +199,18 @@ impl<T: Real> Registry<T> {
     ) -> Self {
         let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
         self.kinds.insert(kind.to_string(), Kind::Leaf { build, values: None });
+        self
+    }
+
+    /// [`register`](Self::register) for a built-in kind that holds no parameters or buffers,
+    /// declaring so (a loader then checks a file's sizes before allocating).
+    fn register_stateless<L: Layer<T>>(
+        mut self,
+        kind: &str,
+        build: impl Fn(&LayerConfig) -> Result<L> + Send + Sync + 'static,
+    ) -> Self {
+        let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
+        self.kinds.insert(kind.to_string(), Kind::Leaf { build, values: Some(|_| Ok(0)) });
         self
     }
 

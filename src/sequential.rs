@@ -483,6 +483,12 @@ impl<T: Real> Network<T> for Sequential<T> {
         self.chain.is_smooth()
     }
 
+    fn min_training_batch(&self) -> usize {
+        let mut min = 1;
+        walk::layers(&self.chain, &mut String::new(), &mut |_, l| min = min.max(l.min_training_batch()));
+        min
+    }
+
     fn last_output(&self) -> Option<&DMatrix<T>> {
         Some(&self.y).filter(|y| y.nrows() > 0)
     }

@@ -196,7 +196,7 @@ impl<T: Real> Layer<T> for Dense<T> {
         check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
         matmul(self.weight.grad_mut(), x, Op::Transposed, grad_y, Op::Plain);
         if let Some(bias) = &mut self.bias {
-            column_sums(grad_y, bias.grad_mut());
+            column_sums(grad_y.as_slice(), grad_y.nrows(), bias.grad_mut().as_mut_slice());
         }
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), self.in_dim);
@@ -247,18 +247,19 @@ fn add_bias<T: Real>(y: &mut DMatrix<T>, bias: &DMatrix<T>) {
 /// Partial sums kept by [`column_sums`] (one SIMD register of `f32` with AVX-512).
 const SUM_LANES: usize = 16;
 
-/// Writes the sum of each column of `g` into `sums` (`1 × g.ncols()`): the bias gradient.
+/// Writes the sum of each column of `g` (column-major, `rows` per column) into `sums`, one per
+/// column: the bias gradient (of a convolution too, whose output is `(OH·OW·batch) × F` in
+/// storage).
 ///
 /// Each column is contiguous and is summed in [`SUM_LANES`] interleaved partial sums, added up at
 /// the end: one running sum is a chain of dependent additions, which the compiler may not
 /// reorder into SIMD lanes. The order is fixed, so the result is the same on every run.
-fn column_sums<T: Real>(g: &DMatrix<T>, sums: &mut DMatrix<T>) {
-    let rows = g.nrows();
+pub(crate) fn column_sums<T: Real>(g: &[T], rows: usize, sums: &mut [T]) {
     if rows == 0 {
         sums.fill(T::zero());
         return;
     }
-    for (sum, column) in sums.as_mut_slice().iter_mut().zip(g.as_slice().chunks_exact(rows)) {
+    for (sum, column) in sums.iter_mut().zip(g.chunks_exact(rows)) {
         let mut lanes = [T::zero(); SUM_LANES];
         let mut chunks = column.chunks_exact(SUM_LANES);
         for chunk in &mut chunks {
@@ -311,7 +312,7 @@ mod tests {
         for (rows, cols) in [(0, 3), (3, 0), (1, 1), (3, 5), (4, 4), (7, 2), (16, 3), (17, 9), (33, 1), (100, 13)] {
             let m = DMatrix::<f64>::from_fn(rows, cols, |i, j| (i * 31 + j * 7) as f64 * 0.25 - 3.0);
             let mut sums = DMatrix::from_element(1, cols, f64::NAN);
-            column_sums(&m, &mut sums);
+            column_sums(m.as_slice(), rows, sums.as_mut_slice());
             let expected = DMatrix::from_fn(1, cols, |_, j| m.column(j).sum());
             assert!((&sums - expected).amax() < 1e-9, "{rows}x{cols}");
         }

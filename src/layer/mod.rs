@@ -11,17 +11,26 @@
 //! Output buffers are reused from batch to batch: a layer resizes them with [`ensure_shape`],
 //! which keeps the allocation when the shape has not changed.
 
+pub(crate) mod batch_norm;
 pub(crate) mod chain;
+pub(crate) mod conv;
 mod dense;
 mod dropout;
 mod elementwise;
+pub(crate) mod global_pool;
+pub(crate) mod pool;
 pub(crate) mod residual;
 mod softmax;
 pub(crate) mod walk;
+mod window;
 
+pub use batch_norm::{BatchNorm, BatchNormPreset};
 pub use chain::Chain;
+pub use conv::Conv2d;
 pub use dense::Dense;
 pub use dropout::{Dropout, DropoutScaling};
+pub use global_pool::GlobalAvgPool;
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use residual::Residual;
 pub(crate) use softmax::softmax_rows;
 pub use softmax::Softmax;
@@ -230,6 +239,14 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// be skipped (and reported).
     fn is_smooth(&self) -> bool {
         false
+    }
+
+    /// The fewest samples a training batch may hold: 2 for batch normalization (a variance
+    /// needs two), 1 (the default) for most layers. A layer with children need not combine
+    /// theirs: [`fit`](crate::Network::fit) asks every layer of the tree, and never makes a
+    /// trailing batch smaller than the largest answer (it joins it to the batch before).
+    fn min_training_batch(&self) -> usize {
+        1
     }
 
     /// Calls `f` on every trainable parameter of this layer (not of its children), in the
