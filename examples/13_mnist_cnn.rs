@@ -19,8 +19,18 @@ use std::time::Instant;
 /// The book's weight decay (§6.4.2): `λ·W` added to the weights' gradients (not the biases').
 const WEIGHT_DECAY: f64 = 5e-4;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let epochs: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(10);
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --example 13_mnist_cnn [epochs]\n\n\
+Trains the book's SimpleConvNet on MNIST (default 10 epochs) and prints its test accuracy and\n\
+seconds per epoch. Data: $BACKPROP_DATA/mnist/ (default data/mnist/).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let epochs: usize = common::arg(1, "epochs", 10)?;
     let mnist = load_mnist::<f32>(data_dir().join("mnist"))?;
     let (x_train, x_test) = (mnist.train_x / 255.0, mnist.test_x / 255.0);
     let (t_train, t_test) = (labels_column(&mnist.train_labels), labels_column(&mnist.test_labels));

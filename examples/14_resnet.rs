@@ -53,11 +53,22 @@ fn network(residual: bool) -> Result<Sequential<f32>, backprop::Error> {
     builder.add(GlobalAvgPool::new()).add(Dense::new(WIDTH, 10)).build(0)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let n_train: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000);
-    let epochs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(6);
-    let picture = args.next().unwrap_or_else(|| "resnet_vs_plain.svg".into());
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --features plot --example 14_resnet [train-images] [epochs] [picture.svg]\n\n\
+Trains a residual CNN with batch norm and the same network without skip connections on the first\n\
+train-images MNIST images (default 10000) for the given epochs (default 6), prints both test\n\
+accuracies and draws their learning curves (default resnet_vs_plain.svg).\n\
+Data: $BACKPROP_DATA/mnist/ (default data/mnist/).";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let n_train: usize = common::arg(1, "train-images", 10_000)?;
+    let epochs: usize = common::arg(2, "epochs", 6)?;
+    let picture: String = common::arg(3, "picture", "resnet_vs_plain.svg".to_string())?;
     let mnist = load_mnist::<f32>(data_dir().join("mnist"))?;
     let n_train = n_train.min(mnist.train_x.nrows());
     let x_train: DMatrix<f32> = mnist.train_x.rows(0, n_train) / 255.0;
