@@ -1,6 +1,5 @@
 //! The 2-D convolution layer, through im2col and one matrix product per batch.
 
-use super::dense::column_sums;
 use super::window::Windows;
 use super::{ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul_views, Op, View, ViewMut};
@@ -25,7 +24,9 @@ const INFERENCE_COL_ELEMENTS: usize = 1 << 22;
 ///   and col2im adds each window's gradient back onto the pixels it was read from.
 ///
 /// Forward is one matrix product per batch (`(OH·OW·N × C·KH·KW) · (C·KH·KW × F)`), backward
-/// two; the im2col matrix of the last training batch is kept for the weight gradient, and every
+/// two. With a bias, the im2col matrix gets one more column of ones and the weights the bias as
+/// one more column, so the products also add `b` and sum `∂E/∂b` (`[X | 1]·[W | b]ᵀ`,
+/// `Gᵀ·[X | 1]`): no separate passes over the output for them; the im2col matrix of the last training batch is kept for the weight gradient, and every
 /// buffer is reused from batch to batch. (*Deep Learning from Scratch* §7.4 orders the im2col
 /// rows sample-major and transposes the product's result back; here rows are position-major,
 /// sample-fastest, so the product lands directly in the output's storage.)
@@ -71,6 +72,9 @@ pub struct Conv2d<T: Real> {
     col_batch: Option<usize>,
     /// `∂E/∂X`, the im2col matrix's gradient, before col2im.
     dcol: Vec<T>,
+    /// `[W | b]` (`F × (K + 1)`), the weights with the bias as one more column, for the forward
+    /// product; and `[∂E/∂W | ∂E/∂b]` from the backward one. Empty without a bias.
+    extended: Vec<T>,
 }
 
 impl<T: Real> Conv2d<T> {
@@ -90,6 +94,7 @@ impl<T: Real> Conv2d<T> {
             col: Vec::new(),
             col_batch: None,
             dcol: Vec::new(),
+            extended: Vec::new(),
         }
     }
 
@@ -145,22 +150,46 @@ impl<T: Real> Conv2d<T> {
         Ok(g)
     }
 
-    /// Writes the output for the im2col matrix `col` of `n` images into `y`.
-    fn product(&self, g: &Windows, col: &[T], n: usize, y: &mut DMatrix<T>) {
+    /// Columns of the im2col matrix: `C·KH·KW`, and one more column of ones with a bias, so that
+    /// the products carry the bias (`[X | 1]·[W | b]ᵀ = X·Wᵀ + b`) and its gradient
+    /// (`Gᵀ·[X | 1] = [Gᵀ·X | Σ_rows G]`) instead of two more passes over the output.
+    fn col_len(&self, g: &Windows) -> usize {
+        g.patch_len() + usize::from(self.bias.is_some())
+    }
+
+    /// The im2col matrix of the `n` images in `x` into `col` (resized), with the bias's column of
+    /// ones.
+    fn im2col(&self, g: &Windows, x: &[T], n: usize, col: &mut Vec<T>) {
+        let rows = g.positions() * n;
+        col.resize(rows * self.col_len(g), T::zero());
+        let (patches, ones) = col.split_at_mut(rows * g.patch_len());
+        g.im2col(x, n, patches);
+        ones.fill(T::one());
+    }
+
+    /// Writes the output for the im2col matrix `col` of `n` images into `y`; `extended` is
+    /// scratch space for `[W | b]`.
+    fn product(&self, g: &Windows, col: &[T], n: usize, y: &mut DMatrix<T>, extended: &mut Vec<T>) {
         let rows = g.positions() * n;
         ensure_shape(y, n, self.filters * g.positions());
+        let weights = match &self.bias {
+            None => self.weight.value().as_slice(),
+            Some(bias) => {
+                // Column-major: `[W | b]` is W's storage followed by b's.
+                extended.clear();
+                extended.extend_from_slice(self.weight.value().as_slice());
+                extended.extend_from_slice(bias.value().as_slice());
+                extended
+            }
+        };
+        let k = self.col_len(g);
         matmul_views(
             ViewMut::new(y.as_mut_slice(), rows, self.filters),
-            View::new(col, rows, g.patch_len()),
+            View::new(col, rows, k),
             Op::Plain,
-            self.weight.value().into(),
+            View::new(weights, self.filters, k),
             Op::Transposed,
         );
-        if let Some(bias) = &self.bias {
-            for (plane, &b) in y.as_mut_slice().chunks_exact_mut(rows.max(1)).zip(bias.value().as_slice()) {
-                plane.iter_mut().for_each(|v| *v += b);
-            }
-        }
     }
 }
 
@@ -203,24 +232,23 @@ impl<T: Real> Layer<T> for Conv2d<T> {
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         let g = self.check_input(x)?;
         let n = x.nrows();
-        let per_sample = (g.positions() * g.patch_len()).max(1);
+        let per_sample = (g.positions() * self.col_len(&g)).max(1);
         let chunk = (INFERENCE_COL_ELEMENTS / per_sample).max(1);
+        let (mut col, mut extended) = (Vec::new(), Vec::new());
         if n <= chunk {
-            let mut col = vec![T::zero(); per_sample * n];
-            g.im2col(x.as_slice(), n, &mut col);
-            self.product(&g, &col, n, y);
+            self.im2col(&g, x.as_slice(), n, &mut col);
+            self.product(&g, &col, n, y, &mut extended);
             return Ok(());
         }
         // A large inference batch (a whole test set) in slices of rows, so the im2col matrix
         // stays small: the slice is copied out (samples are the fast index of the storage).
         ensure_shape(y, n, self.filters * g.positions());
-        let mut col = vec![T::zero(); per_sample * chunk];
         let mut y_part = DMatrix::zeros(0, 0);
         for start in (0..n).step_by(chunk) {
             let rows = chunk.min(n - start);
             let x_part = x.rows(start, rows).into_owned();
-            g.im2col(x_part.as_slice(), rows, &mut col[..per_sample * rows]);
-            self.product(&g, &col[..per_sample * rows], rows, &mut y_part);
+            self.im2col(&g, x_part.as_slice(), rows, &mut col);
+            self.product(&g, &col, rows, &mut y_part, &mut extended);
             y.rows_mut(start, rows).copy_from(&y_part);
         }
         Ok(())
@@ -229,11 +257,10 @@ impl<T: Real> Layer<T> for Conv2d<T> {
     fn forward_train(&mut self, x: &DMatrix<T>, y: &mut DMatrix<T>, _rng: &mut SeededRng) -> Result<()> {
         let g = self.check_input(x)?;
         let n = x.nrows();
-        let mut col = std::mem::take(&mut self.col);
-        col.resize(g.positions() * n * g.patch_len(), T::zero());
-        g.im2col(x.as_slice(), n, &mut col);
-        self.product(&g, &col, n, y);
-        self.col = col;
+        let (mut col, mut extended) = (std::mem::take(&mut self.col), std::mem::take(&mut self.extended));
+        self.im2col(&g, x.as_slice(), n, &mut col);
+        self.product(&g, &col, n, y, &mut extended);
+        (self.col, self.extended) = (col, extended);
         self.col_batch = Some(n);
         Ok(())
     }
@@ -253,16 +280,20 @@ impl<T: Real> Layer<T> for Conv2d<T> {
         super::check_backward_shapes(KIND, x, y, grad_y, self.filters * g.positions())?;
         let (rows, k) = (g.positions() * n, g.patch_len());
         let grad = View::new(grad_y.as_slice(), rows, self.filters);
-        let dw = self.weight.grad_mut();
-        matmul_views(
-            ViewMut::new(dw.as_mut_slice(), self.filters, k),
-            grad,
-            Op::Transposed,
-            View::new(&self.col, rows, k),
-            Op::Plain,
-        );
-        if let Some(bias) = &mut self.bias {
-            column_sums(grad_y.as_slice(), rows, bias.grad_mut().as_mut_slice());
+        let col = View::new(&self.col, rows, self.col_len(&g));
+        match &mut self.bias {
+            None => {
+                let dw = ViewMut::new(self.weight.grad_mut().as_mut_slice(), self.filters, k);
+                matmul_views(dw, grad, Op::Transposed, col, Op::Plain);
+            }
+            Some(bias) => {
+                self.extended.resize(self.filters * (k + 1), T::zero());
+                let dw = ViewMut::new(&mut self.extended, self.filters, k + 1);
+                matmul_views(dw, grad, Op::Transposed, col, Op::Plain);
+                let (dw, db) = self.extended.split_at(self.filters * k);
+                self.weight.grad_mut().as_mut_slice().copy_from_slice(dw);
+                bias.grad_mut().as_mut_slice().copy_from_slice(db);
+            }
         }
         if let Some(dx) = grad_x {
             self.dcol.resize(rows * k, T::zero());
