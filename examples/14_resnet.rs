@@ -55,7 +55,8 @@ fn network(residual: bool) -> Result<Sequential<f32>, backprop::Error> {
 
 mod common;
 
-const USAGE: &str = "usage: cargo run --release --features plot --example 14_resnet [train-images] [epochs] [picture.svg]\n\n\
+const USAGE: &str =
+    "usage: cargo run --release --features plot --example 14_resnet [train-images] [epochs] [picture.svg]\n\n\
 Trains a residual CNN with batch norm and the same network without skip connections on the first\n\
 train-images MNIST images (default 10000) for the given epochs (default 6), prints both test\n\
 accuracies and draws their learning curves (default resnet_vs_plain.svg).\n\

@@ -1,5 +1,6 @@
 //! Batch normalization, per feature or per channel.
 
+use super::reduce;
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::{Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
@@ -87,6 +88,9 @@ pub struct BatchNorm<T: Real> {
     xhat: Vec<T>,
     /// `1/√(σ² + ε)` per feature of the last training batch (of the running variance if frozen).
     inv_std: Vec<T>,
+    /// The last training batch's mean per feature (scratch, reused); in backward, `Σ ∂E/∂y` and
+    /// `Σ ∂E/∂y·x̂` per feature before they are stored as the gradients.
+    batch_mean: Vec<T>,
     /// Rows and frozen-ness of the last training batch, `None` before one.
     cached: Option<(usize, bool)>,
 }
@@ -123,6 +127,7 @@ impl<T: Real> BatchNorm<T> {
             frozen: false,
             xhat: Vec::new(),
             inv_std: Vec::new(),
+            batch_mean: Vec::new(),
             cached: None,
         }
     }
@@ -200,9 +205,11 @@ impl<T: Real> BatchNorm<T> {
         }
     }
 
-    fn running_inv_std(&self) -> Vec<T> {
+    /// `1/√(running variance + ε)` per feature into `inv_std`.
+    fn running_inv_std(&self, inv_std: &mut Vec<T>) {
         let eps = T::cast(self.eps);
-        self.running_var.iter().map(|&v| T::one() / (v + eps).sqrt()).collect()
+        inv_std.clear();
+        inv_std.extend(self.running_var.iter().map(|&v| T::one() / (v + eps).sqrt()));
     }
 }
 
@@ -249,7 +256,9 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
 
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         self.check_input(x)?;
-        self.affine(x, y, self.running_mean.as_slice(), &self.running_inv_std(), None);
+        let mut inv_std = Vec::with_capacity(self.features);
+        self.running_inv_std(&mut inv_std);
+        self.affine(x, y, self.running_mean.as_slice(), &inv_std, None);
         Ok(())
     }
 
@@ -260,7 +269,8 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
         let mut xhat = std::mem::take(&mut self.xhat);
         xhat.resize(x.len(), T::zero());
         if self.frozen {
-            let inv_std = self.running_inv_std();
+            let mut inv_std = std::mem::take(&mut self.inv_std);
+            self.running_inv_std(&mut inv_std);
             self.affine(x, y, self.running_mean.as_slice(), &inv_std, Some(&mut xhat));
             self.inv_std = inv_std;
         } else {
@@ -270,12 +280,12 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             }
             let m = n * plane;
             let (mf, eps, mom) = (T::cast(m as f64), T::cast(self.eps), T::cast(self.momentum));
-            let mut mean = vec![T::zero(); self.features];
-            let mut inv_std = std::mem::take(&mut self.inv_std);
+            let (mut mean, mut inv_std) = (std::mem::take(&mut self.batch_mean), std::mem::take(&mut self.inv_std));
+            mean.resize(self.features, T::zero());
             inv_std.resize(self.features, T::zero());
             for (f, xs) in x.as_slice().chunks_exact(m).enumerate() {
-                let mu = xs.iter().fold(T::zero(), |s, &v| s + v) / mf;
-                let var = xs.iter().fold(T::zero(), |s, &v| s + (v - mu) * (v - mu)) / mf;
+                let mu = reduce::sum(xs) / mf;
+                let var = reduce::squared_deviations(xs, mu) / mf;
                 mean[f] = mu;
                 inv_std[f] = T::one() / (var + eps).sqrt();
                 let s2 = if self.unbiased { var * mf / (mf - T::one()) } else { var };
@@ -284,7 +294,7 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
                 *rv = (T::one() - mom) * *rv + mom * s2;
             }
             self.affine(x, y, &mean, &inv_std, Some(&mut xhat));
-            self.inv_std = inv_std;
+            (self.batch_mean, self.inv_std) = (mean, inv_std);
         }
         self.xhat = xhat;
         self.cached = Some((n, self.frozen));
@@ -316,13 +326,13 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             return Ok(());
         }
         let mf = T::cast(m as f64);
-        let gamma = self.gamma.value().clone();
-        let (dgamma, dbeta) = (self.gamma.grad_mut(), self.beta.grad_mut());
+        let gamma = self.gamma.value().as_slice();
+        // `Σ ∂E/∂y` and `Σ ∂E/∂y·x̂` per feature, kept here until γ is no longer read.
+        let sums = &mut self.batch_mean;
+        sums.resize(2 * self.features, T::zero());
         for (f, (gs, hs)) in grad_y.as_slice().chunks_exact(m).zip(self.xhat.chunks_exact(m)).enumerate() {
-            let db = gs.iter().fold(T::zero(), |s, &v| s + v);
-            let dg = gs.iter().zip(hs).fold(T::zero(), |s, (&g, &h)| s + g * h);
-            dbeta[f] = db;
-            dgamma[f] = dg;
+            let (db, dg) = (reduce::sum(gs), reduce::dot(gs, hs));
+            (sums[2 * f], sums[2 * f + 1]) = (db, dg);
             if let Some(dx) = dx.as_deref_mut() {
                 let out = &mut dx.as_mut_slice()[f * m..(f + 1) * m];
                 let scale = gamma[f] * self.inv_std[f];
@@ -337,6 +347,10 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
                     }
                 }
             }
+        }
+        let (dgamma, dbeta) = (self.gamma.grad_mut().as_mut_slice(), self.beta.grad_mut().as_mut_slice());
+        for ((pair, dg), db) in sums.chunks_exact(2).zip(dgamma).zip(dbeta) {
+            (*db, *dg) = (pair[0], pair[1]);
         }
         Ok(())
     }

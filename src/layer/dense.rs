@@ -244,31 +244,15 @@ fn add_bias<T: Real>(y: &mut DMatrix<T>, bias: &DMatrix<T>) {
     }
 }
 
-/// Partial sums kept by [`column_sums`] (one SIMD register of `f32` with AVX-512).
-const SUM_LANES: usize = 16;
-
 /// Writes the sum of each column of `g` (column-major, `rows` per column) into `sums`, one per
-/// column: the bias gradient (of a convolution too, whose output is `(OH·OW·batch) × F` in
-/// storage).
-///
-/// Each column is contiguous and is summed in [`SUM_LANES`] interleaved partial sums, added up at
-/// the end: one running sum is a chain of dependent additions, which the compiler may not
-/// reorder into SIMD lanes. The order is fixed, so the result is the same on every run.
+/// column: the bias gradient.
 pub(crate) fn column_sums<T: Real>(g: &[T], rows: usize, sums: &mut [T]) {
     if rows == 0 {
         sums.fill(T::zero());
         return;
     }
     for (sum, column) in sums.iter_mut().zip(g.chunks_exact(rows)) {
-        let mut lanes = [T::zero(); SUM_LANES];
-        let mut chunks = column.chunks_exact(SUM_LANES);
-        for chunk in &mut chunks {
-            for (lane, &v) in lanes.iter_mut().zip(chunk) {
-                *lane += v;
-            }
-        }
-        let tail = chunks.remainder().iter().fold(T::zero(), |acc, &v| acc + v);
-        *sum = lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail;
+        *sum = super::reduce::sum(column);
     }
 }
 

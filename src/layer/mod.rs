@@ -19,6 +19,7 @@ mod dropout;
 mod elementwise;
 pub(crate) mod global_pool;
 pub(crate) mod pool;
+mod reduce;
 pub(crate) mod residual;
 mod softmax;
 pub(crate) mod walk;
