@@ -1,5 +1,6 @@
 //! Every [`Activation`] is a layer.
 
+use super::parts;
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
 use crate::{Activation, Real, Result, SeededRng};
 use nalgebra::DMatrix;
@@ -40,10 +41,13 @@ impl<T: Real, A: Activation> Layer<T> for A {
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
         ensure_shape(y, x.nrows(), x.ncols());
         // Owned matrices are contiguous: plain slices iterate (and vectorize) far better than
-        // nalgebra's strided element iterators.
-        for (yi, &xi) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *yi = self.f(xi);
-        }
+        // nalgebra's strided element iterators. Large batches split across threads.
+        let x = x.as_slice();
+        parts::for_each_part(y.as_mut_slice(), 1, |offset, ys| {
+            for (yi, &xi) in ys.iter_mut().zip(&x[offset..]) {
+                *yi = self.f(xi);
+            }
+        });
         Ok(())
     }
 
@@ -57,10 +61,13 @@ impl<T: Real, A: Activation> Layer<T> for A {
         check_backward_shapes(self.name(), x, y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
-            let inputs = x.as_slice().iter().zip(y.as_slice()).zip(grad_y.as_slice());
-            for (dxi, ((&xi, &yi), &gi)) in dx.as_mut_slice().iter_mut().zip(inputs) {
-                *dxi = gi * self.df(xi, yi);
-            }
+            let (x, y, g) = (x.as_slice(), y.as_slice(), grad_y.as_slice());
+            parts::for_each_part(dx.as_mut_slice(), 1, |offset, dxs| {
+                let inputs = x[offset..].iter().zip(&y[offset..]).zip(&g[offset..]);
+                for (dxi, ((&xi, &yi), &gi)) in dxs.iter_mut().zip(inputs) {
+                    *dxi = gi * self.df(xi, yi);
+                }
+            });
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Max and average pooling over sliding windows.
 
+use super::parts;
 use super::window::{add_assign, Windows};
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
 use crate::{Error, LayerId, Real, Result, SeededRng};
@@ -189,18 +190,21 @@ impl<T: Real> MaxPool2d<T> {
         let n = x.nrows();
         ensure_shape(y, n, g.channels * g.positions());
         let (x, y) = (x.as_slice(), y.as_mut_slice());
+        // Parts of whole output runs (`n` values: one window position, every sample).
         match argmax {
-            Some(argmax) => max_with_argmax(pool, n, x, y, argmax),
-            None => max_only(pool, n, x, y),
+            Some(argmax) => parts::for_each_part2(y, argmax, n, |offset, ys, args| {
+                max_with_argmax(pool, n, offset / n.max(1), x, ys, args)
+            }),
+            None => parts::for_each_part(y, n, |offset, ys| max_only(pool, n, offset / n.max(1), x, ys)),
         }
     }
 }
 
 /// Each output's maximum and the input column it came from (the first, at a tie).
 #[inline(always)]
-fn max_with_argmax<T: Real>(pool: &Pooling, n: usize, x: &[T], y: &mut [T], argmax: &mut [u32]) {
+fn max_with_argmax<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T], y: &mut [T], argmax: &mut [u32]) {
     for (out, (best, arg)) in y.chunks_exact_mut(n.max(1)).zip(argmax.chunks_exact_mut(n.max(1))).enumerate() {
-        let inputs = pool.window(out);
+        let inputs = pool.window(first_out + out);
         let first = inputs[0] as usize;
         best.copy_from_slice(&x[first * n..(first + 1) * n]);
         arg.fill(inputs[0]);
@@ -219,9 +223,9 @@ fn max_with_argmax<T: Real>(pool: &Pooling, n: usize, x: &[T], y: &mut [T], argm
 
 /// Each output's maximum.
 #[inline(always)]
-fn max_only<T: Real>(pool: &Pooling, n: usize, x: &[T], y: &mut [T]) {
+fn max_only<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T], y: &mut [T]) {
     for (out, best) in y.chunks_exact_mut(n.max(1)).enumerate() {
-        let inputs = pool.window(out);
+        let inputs = pool.window(first_out + out);
         let first = inputs[0] as usize;
         best.copy_from_slice(&x[first * n..(first + 1) * n]);
         for &index in &inputs[1..] {
@@ -280,26 +284,34 @@ impl<T: Real> Layer<T> for MaxPool2d<T> {
         check_backward_shapes(MAX_KIND, x, y, grad_y, g.channels * g.positions())?;
         let Some(dx) = grad_x else { return Ok(()) };
         ensure_shape(dx, n, g.input_len());
-        let dx = dx.as_mut_slice();
-        let (args, grads) = (self.argmax.chunks_exact(n.max(1)), grad_y.as_slice().chunks_exact(n.max(1)));
-        if self.pool.tiles {
-            // Every input is under exactly one window: each is written once, no zeroing first.
-            for (out, (args, grads)) in args.zip(grads).enumerate() {
-                for &index in self.pool.window(out) {
-                    let run = &mut dx[index as usize * n..(index as usize + 1) * n];
-                    for ((d, &a), &gv) in run.iter_mut().zip(args).zip(grads) {
-                        *d = if a == index { gv } else { T::zero() };
+        // Each channel's windows read and write only that channel's inputs: parts of whole
+        // channels split across threads.
+        let (plane, positions) = (g.height * g.width * n, g.positions());
+        let (pool, argmax, grad_y) = (&self.pool, &self.argmax, grad_y.as_slice());
+        parts::for_each_part(dx.as_mut_slice(), plane, |offset, dx| {
+            let channels = offset / plane.max(1)..(offset + dx.len()) / plane.max(1);
+            let outs = channels.start * positions * n..channels.end * positions * n;
+            let (args, grads) = (argmax[outs.clone()].chunks_exact(n.max(1)), grad_y[outs].chunks_exact(n.max(1)));
+            let first_out = channels.start * positions;
+            if pool.tiles {
+                // Every input is under exactly one window: each is written once, no zeroing first.
+                for (out, (args, grads)) in args.zip(grads).enumerate() {
+                    for &index in pool.window(first_out + out) {
+                        let start = index as usize * n - offset;
+                        for ((d, &a), &gv) in dx[start..start + n].iter_mut().zip(args).zip(grads) {
+                            *d = if a == index { gv } else { T::zero() };
+                        }
+                    }
+                }
+            } else {
+                dx.fill(T::zero());
+                for (args, grads) in args.zip(grads) {
+                    for (s, (&a, &gv)) in args.iter().zip(grads).enumerate() {
+                        dx[a as usize * n + s - offset] += gv;
                     }
                 }
             }
-        } else {
-            dx.fill(T::zero());
-            for (args, grads) in args.zip(grads) {
-                for (s, (&a, &gv)) in args.iter().zip(grads).enumerate() {
-                    dx[a as usize * n + s] += gv;
-                }
-            }
-        }
+        });
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 //! (`(OH·OW·N) × F`, column-major) is element for element the convolution's output
 //! `N × (F·OH·OW)`: no reordering after the product.
 
+use super::parts;
 use super::Shape;
 use crate::{Error, LayerId, Real, Result};
 
@@ -133,41 +134,44 @@ impl Windows {
     }
 
     /// Writes the im2col matrix of `x` (`n` images) into `col` (`OH·OW·n × C·KH·KW`,
-    /// column-major; see the [module docs](self)); padding reads as zeros.
+    /// column-major; see the [module docs](self)); padding reads as zeros. Columns are filled in
+    /// parts across the crate's threads.
     pub(crate) fn im2col<T: Real>(&self, x: &[T], n: usize, col: &mut [T]) {
         let rows = self.positions() * n;
         debug_assert!(x.len() == self.input_len() * n && col.len() == rows * self.patch_len());
+        parts::for_each_part(col, rows, |offset, columns| {
+            for (k, column) in columns.chunks_exact_mut(rows.max(1)).enumerate() {
+                self.im2col_column(x, n, offset / rows.max(1) + k, column);
+            }
+        });
+    }
+
+    /// Column `k` of the im2col matrix: input channel `c`, window row `i`, column `j`, at every
+    /// output position and sample.
+    fn im2col_column<T: Real>(&self, x: &[T], n: usize, k: usize, column: &mut [T]) {
+        let (c, i, j) = (k / (self.kh * self.kw), k / self.kw % self.kh, k % self.kw);
         let run = self.out_w * n; // one output row of positions, all samples
-        let mut k = 0;
-        for c in 0..self.channels {
-            for i in 0..self.kh {
-                for j in 0..self.kw {
-                    let column = &mut col[k * rows..(k + 1) * rows];
-                    let valid = self.valid_columns(j);
-                    for oh in 0..self.out_h {
-                        let dst = &mut column[oh * run..(oh + 1) * run];
-                        let Some(ih) = self.source(oh, i, self.height) else {
-                            dst.fill(T::zero());
-                            continue;
-                        };
-                        dst[..valid.start * n].fill(T::zero());
-                        dst[valid.end * n..].fill(T::zero());
-                        if valid.is_empty() {
-                            continue;
-                        }
-                        let iw0 = valid.start * self.stride + j - self.padding;
-                        let src = ((c * self.height + ih) * self.width + iw0) * n;
-                        if self.stride == 1 {
-                            let len = valid.len() * n;
-                            dst[valid.start * n..valid.end * n].copy_from_slice(&x[src..src + len]);
-                        } else {
-                            for (t, ow) in valid.clone().enumerate() {
-                                let s = src + t * self.stride * n;
-                                dst[ow * n..(ow + 1) * n].copy_from_slice(&x[s..s + n]);
-                            }
-                        }
-                    }
-                    k += 1;
+        let valid = self.valid_columns(j);
+        for oh in 0..self.out_h {
+            let dst = &mut column[oh * run..(oh + 1) * run];
+            let Some(ih) = self.source(oh, i, self.height) else {
+                dst.fill(T::zero());
+                continue;
+            };
+            dst[..valid.start * n].fill(T::zero());
+            dst[valid.end * n..].fill(T::zero());
+            if valid.is_empty() {
+                continue;
+            }
+            let iw0 = valid.start * self.stride + j - self.padding;
+            let src = ((c * self.height + ih) * self.width + iw0) * n;
+            if self.stride == 1 {
+                let len = valid.len() * n;
+                dst[valid.start * n..valid.end * n].copy_from_slice(&x[src..src + len]);
+            } else {
+                for (t, ow) in valid.clone().enumerate() {
+                    let s = src + t * self.stride * n;
+                    dst[ow * n..(ow + 1) * n].copy_from_slice(&x[s..s + n]);
                 }
             }
         }
@@ -175,34 +179,44 @@ impl Windows {
 
     /// The adjoint of [`im2col`](Self::im2col): overwrites `dx` (`n` images) with the sum, over
     /// every place each pixel was copied to, of `dcol` there (padding's share is dropped).
+    /// Channels are summed in parts across the crate's threads (a channel's pixels receive only
+    /// its own columns).
     pub(crate) fn col2im<T: Real>(&self, dcol: &[T], n: usize, dx: &mut [T]) {
         let rows = self.positions() * n;
         debug_assert!(dx.len() == self.input_len() * n && dcol.len() == rows * self.patch_len());
-        dx.fill(T::zero());
+        let plane = self.height * self.width * n;
+        parts::for_each_part(dx, plane, |offset, channels| {
+            for (c, dx) in channels.chunks_exact_mut(plane.max(1)).enumerate() {
+                self.col2im_channel(dcol, n, offset / plane.max(1) + c, dx);
+            }
+        });
+    }
+
+    /// [`col2im`](Self::col2im) for channel `c`, whose pixels are `dx`.
+    fn col2im_channel<T: Real>(&self, dcol: &[T], n: usize, c: usize, dx: &mut [T]) {
+        let rows = self.positions() * n;
         let run = self.out_w * n;
-        let mut k = 0;
-        for c in 0..self.channels {
-            for i in 0..self.kh {
-                for j in 0..self.kw {
-                    let column = &dcol[k * rows..(k + 1) * rows];
-                    let valid = self.valid_columns(j);
-                    k += 1;
-                    if valid.is_empty() {
-                        continue;
-                    }
-                    for oh in 0..self.out_h {
-                        let Some(ih) = self.source(oh, i, self.height) else { continue };
-                        let src = &column[oh * run..(oh + 1) * run];
-                        let iw0 = valid.start * self.stride + j - self.padding;
-                        let dst = ((c * self.height + ih) * self.width + iw0) * n;
-                        if self.stride == 1 {
-                            let len = valid.len() * n;
-                            add_assign(&mut dx[dst..dst + len], &src[valid.start * n..valid.end * n]);
-                        } else {
-                            for (t, ow) in valid.clone().enumerate() {
-                                let d = dst + t * self.stride * n;
-                                add_assign(&mut dx[d..d + n], &src[ow * n..(ow + 1) * n]);
-                            }
+        dx.fill(T::zero());
+        for i in 0..self.kh {
+            for j in 0..self.kw {
+                let k = (c * self.kh + i) * self.kw + j;
+                let column = &dcol[k * rows..(k + 1) * rows];
+                let valid = self.valid_columns(j);
+                if valid.is_empty() {
+                    continue;
+                }
+                for oh in 0..self.out_h {
+                    let Some(ih) = self.source(oh, i, self.height) else { continue };
+                    let src = &column[oh * run..(oh + 1) * run];
+                    let iw0 = valid.start * self.stride + j - self.padding;
+                    let dst = (ih * self.width + iw0) * n;
+                    if self.stride == 1 {
+                        let len = valid.len() * n;
+                        add_assign(&mut dx[dst..dst + len], &src[valid.start * n..valid.end * n]);
+                    } else {
+                        for (t, ow) in valid.clone().enumerate() {
+                            let d = dst + t * self.stride * n;
+                            add_assign(&mut dx[d..d + n], &src[ow * n..(ow + 1) * n]);
                         }
                     }
                 }
@@ -211,7 +225,6 @@ impl Windows {
     }
 }
 
-/// `a += b`, element by element.
 #[inline]
 pub(crate) fn add_assign<T: Real>(a: &mut [T], b: &[T]) {
     for (a, &b) in a.iter_mut().zip(b) {

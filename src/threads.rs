@@ -1,0 +1,131 @@
+//! How many threads the crate's matrix products use.
+//!
+//! Large products (a training step's `x·W` at batch 100 on MNIST, a convolution's im2col
+//! product) are split across threads by blocks of output rows or columns; small ones stay on
+//! the calling thread, where splitting costs more than it saves. Each output element is
+//! computed by one thread, in the same order whatever the split, so **results are
+//! bit-identical for every thread count**: the count changes speed, never numbers.
+//!
+//! The count is, in order of precedence:
+//! 1. the last [`set`] in the program;
+//! 2. the environment variable `BACKPROP_THREADS` (a whole number ≥ 1, read once, at the first
+//!    product that could split; any other value is ignored);
+//! 3. the machine's cores ([`std::thread::available_parallelism`]).
+//!
+//! `1` runs every product on the calling thread and starts no thread. Otherwise the products
+//! run on the crate's own [rayon](https://docs.rs/rayon) pool (not rayon's global pool, so it
+//! does not compete with a program's own use of rayon for the count).
+//!
+//! [`Network::fit`](crate::Network::fit) runs its whole loop inside [`install`], so its steps
+//! hand work between threads without allocating; a hand-written loop of
+//! [`train_step`](crate::Network::train_step)s can do the same.
+//!
+//! ```
+//! backprop::threads::set(1); // like torch.set_num_threads(1)
+//! assert_eq!(backprop::threads::get(), 1);
+//! backprop::threads::set(0); // back to BACKPROP_THREADS, else the machine's cores
+//! ```
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// The count set by [`set`]; 0 when none is set.
+static SET: AtomicUsize = AtomicUsize::new(0);
+
+/// The count when none is set: `BACKPROP_THREADS`, else the machine's cores (read once).
+static DEFAULT: OnceLock<usize> = OnceLock::new();
+
+/// The pool for the current count (built at the first product that splits; rebuilt when the
+/// count changes).
+static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+
+/// The name of the environment variable that sets the thread count.
+pub const ENV_VAR: &str = "BACKPROP_THREADS";
+
+/// Sets how many threads the crate's matrix products use from now on, for the whole program;
+/// `0` returns to the default (`BACKPROP_THREADS`, else the machine's cores).
+///
+/// Results do not depend on the count: it changes only speed. A count above the machine's cores
+/// is allowed (the threads then share cores).
+pub fn set(threads: usize) {
+    SET.store(threads, Ordering::Relaxed);
+}
+
+/// How many threads the crate's matrix products use (at least 1).
+pub fn get() -> usize {
+    match SET.load(Ordering::Relaxed) {
+        0 => *DEFAULT.get_or_init(default_count),
+        n => n,
+    }
+}
+
+/// `BACKPROP_THREADS` if it is a whole number ≥ 1, else the machine's cores.
+fn default_count() -> usize {
+    std::env::var(ENV_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Runs `op` on one of the crate's threads, and returns its result.
+///
+/// Products computed inside `op` split without handing work in from outside the pool — which
+/// costs a wake-up per product, and an allocation inside rayon every few dozen products. Use it
+/// around a loop of [`train_step`](crate::Network::train_step)s for allocation-free steps;
+/// [`Network::fit`](crate::Network::fit) already does. With one thread, `op` runs on the
+/// calling thread.
+pub fn install<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    match pool() {
+        Some(pool) => pool.install(op),
+        None => op(),
+    }
+}
+
+/// Runs `part(0)`, …, `part(parts − 1)`, on the pool's threads when there is more than one.
+pub(crate) fn run_parts(parts: usize, part: &(dyn Fn(usize) + Sync)) {
+    match pool() {
+        Some(pool) if parts > 1 => pool.install(|| split(0, parts, part)),
+        _ => (0..parts).for_each(part),
+    }
+}
+
+/// Runs parts `from..to`, halving the range with `rayon::join` (whose jobs live on the stack:
+/// no allocation inside the pool).
+fn split(from: usize, to: usize, part: &(dyn Fn(usize) + Sync)) {
+    if to - from == 1 {
+        part(from);
+        return;
+    }
+    let mid = from + (to - from) / 2;
+    rayon::join(|| split(from, mid, part), || split(mid, to, part));
+}
+
+/// The pool for the current count, or `None` for one thread.
+fn pool() -> Option<Arc<ThreadPool>> {
+    let threads = get();
+    if threads == 1 {
+        return None;
+    }
+    if let Some(pool) = POOL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if pool.current_num_threads() == threads {
+            return Some(Arc::clone(pool));
+        }
+    }
+    let mut slot = POOL.write().unwrap_or_else(|e| e.into_inner());
+    match slot.as_ref() {
+        Some(pool) if pool.current_num_threads() == threads => Some(Arc::clone(pool)),
+        _ => {
+            let built = ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("backprop-{i}"))
+                .build()
+                // Without a pool (the system refused a thread), products run on the caller.
+                .ok()
+                .map(Arc::new);
+            slot.clone_from(&built);
+            built
+        }
+    }
+}
