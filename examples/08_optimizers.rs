@@ -26,7 +26,7 @@
 //! `optimizers_mnist.svg`). Data: `$BACKPROP_DATA/mnist/`.
 
 use backprop::data::{data_dir, labels_column, load_mnist};
-use backprop::plot::{grid_svg, Grid, GridPanel, Panel, Series};
+use backprop::plot::{grid_svg, Grid, GridPanel, Legend, Panel, Series};
 use backprop::prelude::*;
 use backprop::{seeded, Decay, Param, Stream};
 use nalgebra::DMatrix;
@@ -166,7 +166,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let series = curves.iter().map(|(name, l)| Series::line(*name, smoothed(l))).collect();
     let mut grid = Grid::new(1, "iteration", "training loss (moving average of 20 batches)");
     grid.panel_size = (900, 520);
-    grid.legend_top = true;
+    grid.legend = Legend::UpperRight;
     let mnist_svg = format!("{prefix}_mnist.svg");
     let title = format!("MNIST, 5-layer ReLU MLP, batch 128, {iterations} iterations");
     grid_svg(&mnist_svg, &grid, &[Panel { title, series }.into()])?;

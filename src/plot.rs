@@ -358,9 +358,26 @@ pub struct Grid {
     pub x_range: Option<(f64, f64)>,
     /// `(low, high)` of every panel's vertical axis, or `None` to fit each panel's points.
     pub y_range: Option<(f64, f64)>,
-    /// The legend in each panel's upper right corner (for falling curves) instead of its lower
-    /// right one (for rising curves and paths).
-    pub legend_top: bool,
+    /// Where each panel's legend goes.
+    pub legend: Legend,
+    /// A caption above the whole figure, e.g. to name the series once when the legends are
+    /// [hidden](Legend::Hidden).
+    pub title: Option<String>,
+}
+
+/// Where the legend of a [`grid_svg`] panel goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legend {
+    /// The upper left corner.
+    UpperLeft,
+    /// The upper right corner (falling curves).
+    UpperRight,
+    /// The lower left corner.
+    LowerLeft,
+    /// The lower right corner (rising curves, paths); the default of [`Grid::new`].
+    LowerRight,
+    /// No legend.
+    Hidden,
 }
 
 impl Grid {
@@ -374,7 +391,8 @@ impl Grid {
             y_label: y_label.into(),
             x_range: None,
             y_range: None,
-            legend_top: false,
+            legend: Legend::LowerRight,
+            title: None,
         }
     }
 }
@@ -459,8 +477,13 @@ pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Re
     let rows = panels.len().div_ceil(columns);
     let width = u32::try_from(columns).ok().and_then(|c| c.checked_mul(grid.panel_size.0)).ok_or_else(fail_size)?;
     let height = u32::try_from(rows).ok().and_then(|r| r.checked_mul(grid.panel_size.1)).ok_or_else(fail_size)?;
+    let title_height = if grid.title.is_some() { 40 } else { 0 };
     let guide_color = RGBColor(190, 190, 190);
-    render(path, (width, height), |root| {
+    render(path, (width, height + title_height), |root| {
+        let root = match &grid.title {
+            Some(title) => root.titled(title, ("sans-serif", 24)).map_err(|e| failed(path, e))?,
+            None => root.clone(),
+        };
         for ((area, GridPanel { panel, guides }), &(x0, x1, y0, y1)) in
             root.split_evenly((rows, columns)).iter().zip(panels).zip(&ranges)
         {
@@ -505,9 +528,16 @@ pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Re
                     Mark::Points => Circle::new((x + 10, y), 3, color.filled()).into_dyn(),
                 });
             }
+            let position = match grid.legend {
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Legend::LowerRight => SeriesLabelPosition::LowerRight,
+                Legend::Hidden => continue,
+            };
             chart
                 .configure_series_labels()
-                .position(if grid.legend_top { SeriesLabelPosition::UpperRight } else { SeriesLabelPosition::LowerRight })
+                .position(position)
                 .border_style(BLACK)
                 .background_style(WHITE.mix(0.8))
                 .label_font(("sans-serif", 12))
