@@ -35,7 +35,8 @@ use std::time::Instant;
 
 mod common;
 
-const USAGE: &str = "usage: cargo run --release --features plot --example 08_optimizers -- [iterations] [picture-prefix]\n\n\
+const USAGE: &str =
+    "usage: cargo run --release --features plot --example 08_optimizers -- [iterations] [picture-prefix]\n\n\
 SGD, Momentum, AdaGrad and Adam on f(x, y) = x^2/20 + y^2 from (-7, 2), then on an MNIST MLP\n\
 (read from $BACKPROP_DATA/mnist/, default data/mnist/) for this many iterations of batch 128\n\
 (default 2000). Pictures: <prefix>_paths.svg and <prefix>_mnist.svg (default prefix optimizers).";

@@ -70,7 +70,12 @@ fn network(batch_norm: bool, scale: f64, seed: u64) -> Result<Sequential<f64>, b
 }
 
 /// The training accuracy after each epoch; shorter than `EPOCHS` if training diverged.
-fn train(net: &mut Sequential<f64>, x: &DMatrix<f64>, t: &DMatrix<f64>, seed: u64) -> Result<Vec<f64>, backprop::Error> {
+fn train(
+    net: &mut Sequential<f64>,
+    x: &DMatrix<f64>,
+    t: &DMatrix<f64>,
+    seed: u64,
+) -> Result<Vec<f64>, backprop::Error> {
     let mut optimizer = Sgd::new(0.01);
     let mut batches = seeded(seed, Stream::Shuffle);
     let mut unused = seeded(seed, Stream::Train);
@@ -78,7 +83,13 @@ fn train(net: &mut Sequential<f64>, x: &DMatrix<f64>, t: &DMatrix<f64>, seed: u6
     for _ in 0..EPOCHS {
         for _ in 0..x.nrows() / 100 {
             let rows: Vec<usize> = (0..100).map(|_| batches.random_range(0..x.nrows())).collect();
-            match net.train_step(&x.select_rows(&rows), &t.select_rows(&rows), &SoftmaxCrossEntropy, &mut optimizer, &mut unused) {
+            match net.train_step(
+                &x.select_rows(&rows),
+                &t.select_rows(&rows),
+                &SoftmaxCrossEntropy,
+                &mut optimizer,
+                &mut unused,
+            ) {
                 Ok(_) => {}
                 Err(backprop::Error::Diverged { .. }) => return Ok(accuracies),
                 Err(e) => return Err(e),
@@ -109,7 +120,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let plain = train(&mut network(false, scale, seed)?, &x, &t, seed)?;
         let normed = train(&mut network(true, scale, seed)?, &x, &t, seed)?;
         let last = |a: &[f64]| a.last().copied().unwrap_or(f64::NAN);
-        let note = |a: &[f64]| if a.len() < EPOCHS { format!(" (diverged after epoch {})", a.len()) } else { String::new() };
+        let note =
+            |a: &[f64]| if a.len() < EPOCHS { format!(" (diverged after epoch {})", a.len()) } else { String::new() };
         println!(
             "  {:>3} {scale:>10.2e} {:>10.3} {:>10.3}{}{}",
             k + 1,
@@ -140,7 +152,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let stalled = finals.iter().filter(|f| !(f.1 > 0.2)).count();
     let rescued = finals.iter().filter(|f| !(f.1 > 0.2) && f.2 >= 0.8).count();
     let bn_better = finals.iter().filter(|f| f.2 > f.1 || f.1.is_nan()).count();
-    let mean = |pick: fn(&(f64, f64, f64)) -> f64| finals.iter().map(pick).map(|v| if v.is_nan() { 0.0 } else { v }).sum::<f64>() / count as f64;
+    let mean = |pick: fn(&(f64, f64, f64)) -> f64| {
+        finals.iter().map(pick).map(|v| if v.is_nan() { 0.0 } else { v }).sum::<f64>() / count as f64
+    };
     println!(
         "result: scales={count} plain_stalled={stalled} bn_learns_where_plain_stalled={rescued} bn_better={bn_better} mean_plain_accuracy={:.3} mean_bn_accuracy={:.3} seconds={:.1}",
         mean(|f| f.1),

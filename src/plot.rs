@@ -442,7 +442,10 @@ pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Re
     }
     let fixed_ok = |r: Option<(f64, f64)>| r.is_none_or(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo < hi);
     if !fixed_ok(grid.x_range) || !fixed_ok(grid.y_range) {
-        return Err(fail(format!("axis ranges {:?} and {:?} must be finite and increasing", grid.x_range, grid.y_range)));
+        return Err(fail(format!(
+            "axis ranges {:?} and {:?} must be finite and increasing",
+            grid.x_range, grid.y_range
+        )));
     }
     let mut ranges = Vec::with_capacity(panels.len());
     for GridPanel { panel, guides } in panels {
@@ -567,7 +570,12 @@ pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Re
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn images_svg(path: impl AsRef<Path>, (height, width): (usize, usize), cell: u32, rows: &[(&str, Vec<Vec<f64>>)]) -> Result<()> {
+pub fn images_svg(
+    path: impl AsRef<Path>,
+    (height, width): (usize, usize),
+    cell: u32,
+    rows: &[(&str, Vec<Vec<f64>>)],
+) -> Result<()> {
     let path = path.as_ref();
     let fail = |message: String| Error::Plot { path: path.to_path_buf(), message };
     let per_row = rows.iter().map(|(_, images)| images.len()).max().unwrap_or(0);
@@ -593,7 +601,10 @@ pub fn images_svg(path: impl AsRef<Path>, (height, width): (usize, usize), cell:
         .and_then(|k| k.checked_mul(tile_w + gap))
         .and_then(|w| w.checked_add(label_width + gap))
         .ok_or_else(too_large)?;
-    let fig_h = as_u32(rows.len()).and_then(|r| r.checked_mul(tile_h + gap)).and_then(|h| h.checked_add(gap)).ok_or_else(too_large)?;
+    let fig_h = as_u32(rows.len())
+        .and_then(|r| r.checked_mul(tile_h + gap))
+        .and_then(|h| h.checked_add(gap))
+        .ok_or_else(too_large)?;
     render(path, (fig_w, fig_h), |root| {
         for (r, (label, images)) in rows.iter().enumerate() {
             let top = (gap + r as u32 * (tile_h + gap)) as i32;
