@@ -10,14 +10,21 @@
 //!   is overfitting;
 //! - weight decay λ = 0.1, coupled as the book's L2 (`WeightDecay::L2`: `½·λ·ΣW²` added to the
 //!   loss, `λ·W` to each weight's gradient; biases exempt);
-//! - dropout 0.2 after each hidden ReLU, the book's variant (units kept unscaled in training,
-//!   outputs × 0.8 at inference: `DropoutScaling::AtInference`).
+//! - dropout 0.2 after each hidden ReLU, by default the book's variant (units kept unscaled in
+//!   training, outputs × 0.8 at inference: `DropoutScaling::AtInference`), or with `inverted`
+//!   the frameworks' (kept units × 1/0.8 in training, nothing at inference).
 //!
-//! The train–test gap narrows with either (training accuracy no longer reaches 1.0). One panel
-//! per run shows both curves. See the README's lesson map for a run's numbers.
+//! One panel per run shows both curves. What one run showed (seed 0, 200 epochs; train / test
+//! accuracy after the last epoch, and the gap): no regularization 1.000 / 0.758 (gap 0.242);
+//! weight decay 0.823 / 0.678 (0.145); dropout, the book's variant, 0.517 / 0.410 (0.107), the
+//! frameworks' 0.890 / 0.700 (0.190). The gap narrows with either cure, as in the book. The
+//! book's dropout also learns much more slowly here: unscaled in training, the signal shrinks to
+//! 0.8 of itself at each of the six dropout layers (0.8⁶ ≈ 0.26), and with SGD 0.01 the network
+//! needs some 150 epochs to get going; the inverted form keeps the scale and learns at the
+//! unregularized pace.
 //!
-//! Run: `cargo run --release --features plot --example 11_regularization -- [epochs] [picture.svg]`
-//! (defaults 200 and `regularization.svg`). Data: `$BACKPROP_DATA/mnist/`.
+//! Run: `cargo run --release --features plot --example 11_regularization -- [epochs] [picture.svg] [book|inverted]`
+//! (defaults 200, `regularization.svg`, `book`). Data: `$BACKPROP_DATA/mnist/`.
 
 use backprop::data::{data_dir, labels_column, load_mnist};
 use backprop::plot::{grid_svg, Grid, GridPanel, Panel, Series};
@@ -30,10 +37,11 @@ use std::time::Instant;
 mod common;
 
 const USAGE: &str =
-    "usage: cargo run --release --features plot --example 11_regularization -- [epochs] [picture.svg]\n\n\
+    "usage: cargo run --release --features plot --example 11_regularization -- [epochs] [picture.svg] [book|inverted]\n\n\
 A 7-layer MLP on 300 MNIST images (from $BACKPROP_DATA/mnist/, default data/mnist/) without\n\
 regularization, with weight decay 0.1 and with dropout 0.2, for this many epochs (default 200);\n\
-training and test accuracy drawn to picture.svg (default regularization.svg).";
+training and test accuracy drawn to picture.svg (default regularization.svg). Dropout scales as\n\
+the book does (default) or inverted, as frameworks do.";
 
 const TRAIN: usize = 300;
 
@@ -42,7 +50,7 @@ const TRAIN: usize = 300;
 enum Cure {
     None,
     WeightDecay(f64),
-    Dropout(f64),
+    Dropout(f64, DropoutScaling),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,8 +62,8 @@ fn network(cure: Cure) -> Result<Sequential<f32>, backprop::Error> {
     let mut fan_in = 784;
     for _ in 0..6 {
         builder = builder.add(Dense::new(fan_in, 100).with_init(Init::HeNormal)).add(Relu);
-        if let Cure::Dropout(p) = cure {
-            builder = builder.add(Dropout::new(p)?.with_scaling(DropoutScaling::AtInference));
+        if let Cure::Dropout(p, scaling) = cure {
+            builder = builder.add(Dropout::new(p)?.with_scaling(scaling));
         }
         fan_in = 100;
     }
@@ -97,6 +105,11 @@ fn train(
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: usize = common::arg(1, "epochs", 200)?;
     let picture: String = common::arg(2, "picture.svg", "regularization.svg".to_string())?;
+    let scaling = match common::arg(3, "dropout scaling", "book".to_string())?.as_str() {
+        "book" => DropoutScaling::AtInference,
+        "inverted" => DropoutScaling::Inverted,
+        other => return Err(format!("dropout scaling {other:?}: expected book or inverted").into()),
+    };
     if epochs == 0 {
         return Err("at least one epoch is needed".into());
     }
@@ -109,7 +122,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let runs = [
         ("no regularization", "none", Cure::None),
         ("weight decay 0.1 (L2)", "decay", Cure::WeightDecay(0.1)),
-        ("dropout 0.2", "dropout", Cure::Dropout(0.2)),
+        ("dropout 0.2", "dropout", Cure::Dropout(0.2, scaling)),
     ];
     let (mut panels, mut summary) = (Vec::new(), Vec::new());
     println!("{TRAIN} training images, {epochs} epochs of 3 batches of 100, SGD 0.01:");
