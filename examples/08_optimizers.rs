@@ -48,8 +48,11 @@ fn main() -> std::process::ExitCode {
     common::main(USAGE, run)
 }
 
+/// An optimizer's name, and it for `f` (in f64) and for the MNIST network (in f32).
+type Named = (&'static str, Box<dyn Optimizer<f64>>, Box<dyn Optimizer<f32>>);
+
 /// The four optimizers with the book's settings for `f` (part 1) or for MNIST (part 2).
-fn optimizers(for_mnist: bool) -> Vec<(&'static str, Box<dyn Optimizer<f64>>, Box<dyn Optimizer<f32>>)> {
+fn optimizers(for_mnist: bool) -> Vec<Named> {
     let lr = |naive: f64, mnist: f64| if for_mnist { mnist } else { naive };
     vec![
         ("SGD", Box::new(Sgd::new(lr(0.95, 0.01))), Box::new(Sgd::new(lr(0.95, 0.01)))),

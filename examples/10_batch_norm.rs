@@ -151,15 +151,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     grid_svg(&picture, &grid, &panels)?;
     println!("learning curves drawn to {picture}");
 
-    // "Stalled": at most 0.2 after 20 epochs (chance is 0.1); "learns": at least 0.8.
-    let stalled = finals.iter().filter(|f| !(f.1 > 0.2)).count();
-    let rescued = finals.iter().filter(|f| !(f.1 > 0.2) && f.2 >= 0.8).count();
+    // "Stalled": at most 0.2 after 20 epochs (chance is 0.1); "learns": at least 0.8. A diverged
+    // run (NaN) is counted apart.
+    let stalled_at = |f: &&(f64, f64, f64)| f.1 <= 0.2;
+    let stalled = finals.iter().filter(stalled_at).count();
+    let diverged = finals.iter().filter(|f| f.1.is_nan()).count();
+    let rescued = finals.iter().filter(stalled_at).filter(|f| f.2 >= 0.8).count();
     let bn_better = finals.iter().filter(|f| f.2 > f.1 || f.1.is_nan()).count();
     let mean = |pick: fn(&(f64, f64, f64)) -> f64| {
         finals.iter().map(pick).map(|v| if v.is_nan() { 0.0 } else { v }).sum::<f64>() / count as f64
     };
     println!(
-        "result: scales={count} plain_stalled={stalled} bn_learns_where_plain_stalled={rescued} bn_better={bn_better} mean_plain_accuracy={:.3} mean_bn_accuracy={:.3} seconds={:.1}",
+        "result: scales={count} plain_stalled={stalled} plain_diverged={diverged} bn_learns_where_plain_stalled={rescued} bn_better={bn_better} mean_plain_accuracy={:.3} mean_bn_accuracy={:.3} seconds={:.1}",
         mean(|f| f.1),
         mean(|f| f.2),
         start.elapsed().as_secs_f64()
