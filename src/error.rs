@@ -192,6 +192,17 @@ pub enum Error {
         /// Columns in the data.
         got: usize,
     },
+    /// Data with fewer rows (samples) than a computation on it needs, e.g. a covariance matrix
+    /// from a single row (see [`Whitener`](crate::data::Whitener)).
+    #[error("{what} needs at least {needed} rows (samples), got {got}")]
+    TooFewRows {
+        /// What needs the rows, e.g. `"data to fit a whitener on"`.
+        what: &'static str,
+        /// The fewest rows it accepts.
+        needed: usize,
+        /// Rows in the data.
+        got: usize,
+    },
 
     // === Values ===
     /// A NaN or infinity where finite numbers are required.

@@ -4,7 +4,8 @@
 //! [`History::loss`] the same way, to an SVG file, and [`history_svg`] draws a whole
 //! [`History`]: loss and accuracy, for training and validation data. [`xy_svg`] draws points and
 //! curves over x (data, fitted lines, a target function and its approximations), in panels side
-//! by side.
+//! by side; [`grid_svg`] draws such panels in a grid, with named axes and grey guide lines
+//! (contours) under them, and [`images_svg`] draws rows of small grey images.
 
 use crate::{Error, History, Result};
 use plotters::coord::Shift;
@@ -335,6 +336,292 @@ pub fn xy_svg(path: impl AsRef<Path>, panels: &[Panel]) -> Result<()> {
                 .background_style(WHITE.mix(0.8))
                 .draw()
                 .map_err(|e| failed(path, e))?;
+        }
+        Ok(())
+    })
+}
+
+/// How a [`grid_svg`] figure is laid out: panels in rows of `columns`, each `panel_size` pixels,
+/// with these axis names and, optionally, fixed axis ranges shared by every panel (otherwise
+/// each panel spans its own points).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid {
+    /// Panels per row (at least 1).
+    pub columns: usize,
+    /// Width and height of one panel, in pixels.
+    pub panel_size: (u32, u32),
+    /// The horizontal axis's name, e.g. `"epoch"`.
+    pub x_label: String,
+    /// The vertical axis's name, e.g. `"accuracy"`.
+    pub y_label: String,
+    /// `(low, high)` of every panel's horizontal axis, or `None` to fit each panel's points.
+    pub x_range: Option<(f64, f64)>,
+    /// `(low, high)` of every panel's vertical axis, or `None` to fit each panel's points.
+    pub y_range: Option<(f64, f64)>,
+    /// Where each panel's legend goes.
+    pub legend: Legend,
+    /// A caption above the whole figure, e.g. to name the series once when the legends are
+    /// [hidden](Legend::Hidden).
+    pub title: Option<String>,
+}
+
+/// Where the legend of a [`grid_svg`] panel goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Legend {
+    /// The upper left corner.
+    UpperLeft,
+    /// The upper right corner (falling curves).
+    UpperRight,
+    /// The lower left corner.
+    LowerLeft,
+    /// The lower right corner (rising curves, paths); the default of [`Grid::new`].
+    LowerRight,
+    /// No legend.
+    Hidden,
+}
+
+impl Grid {
+    /// `columns` panels per row of 560 × 400 pixels, axes named `x_label` and `y_label`, ranges
+    /// fitted to each panel's points.
+    pub fn new(columns: usize, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+        Grid {
+            columns,
+            panel_size: (560, 400),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            x_range: None,
+            y_range: None,
+            legend: Legend::LowerRight,
+            title: None,
+        }
+    }
+}
+
+/// One chart of a [`grid_svg`] figure: an [`xy_svg`] [`Panel`] plus thin grey `guides` drawn
+/// under its series and left out of the legend (contour lines, reference levels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridPanel {
+    /// The caption and the series (coloured in order as in [`xy_svg`]).
+    pub panel: Panel,
+    /// Polylines drawn in light grey, without legend entries.
+    pub guides: Vec<Vec<(f64, f64)>>,
+}
+
+impl From<Panel> for GridPanel {
+    fn from(panel: Panel) -> Self {
+        GridPanel { panel, guides: Vec::new() }
+    }
+}
+
+/// Draws `panels` in a grid laid out by `grid` (rows of `grid.columns`) to the SVG file `path`:
+/// learning curves of many runs side by side, optimizer paths over contour lines. Guides are
+/// clipped to a fixed range; series points must lie in it. The file is written atomically.
+///
+/// # Errors
+/// [`Error::Plot`] if there are no panels, `grid.columns` is 0, a panel has no series point, a
+/// point or range bound is NaN or infinite, a fixed range is empty, or drawing fails;
+/// [`Error::Io`] if the file cannot be written. Nothing at `path` has changed then.
+///
+/// # Example
+/// ```
+/// use backprop::plot::{grid_svg, Grid, GridPanel, Panel, Series};
+/// let panels: Vec<GridPanel> = (1..=4)
+///     .map(|k| Panel { title: format!("run {k}"), series: vec![Series::line("loss", vec![(1.0, 1.0 / k as f64), (2.0, 0.5 / k as f64)])] }.into())
+///     .collect();
+/// let path = std::env::temp_dir().join("backprop_doc_grid.svg");
+/// grid_svg(&path, &Grid::new(2, "epoch", "loss"), &panels)?;
+/// assert!(std::fs::read_to_string(&path)?.contains("run 4"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Result<()> {
+    let path = path.as_ref();
+    let fail = |message: String| Error::Plot { path: path.to_path_buf(), message };
+    if panels.is_empty() || grid.columns == 0 {
+        return Err(fail(format!("{} panels in rows of {}: nothing to draw", panels.len(), grid.columns)));
+    }
+    let fixed_ok = |r: Option<(f64, f64)>| r.is_none_or(|(lo, hi)| lo.is_finite() && hi.is_finite() && lo < hi);
+    if !fixed_ok(grid.x_range) || !fixed_ok(grid.y_range) {
+        return Err(fail(format!(
+            "axis ranges {:?} and {:?} must be finite and increasing",
+            grid.x_range, grid.y_range
+        )));
+    }
+    let mut ranges = Vec::with_capacity(panels.len());
+    for GridPanel { panel, guides } in panels {
+        let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) =
+            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for series in &panel.series {
+            if let Some((i, p)) = series.points.iter().enumerate().find(|(_, (x, y))| !x.is_finite() || !y.is_finite())
+            {
+                return Err(fail(format!("point {i} of {} in {} is {p:?}, not finite", series.name, panel.title)));
+            }
+            for &(x, y) in &series.points {
+                (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x), x_hi.max(x), y_lo.min(y), y_hi.max(y));
+            }
+        }
+        if guides.iter().flatten().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
+            return Err(fail(format!("a guide line of {} has a point that is not finite", panel.title)));
+        }
+        if x_lo > x_hi {
+            return Err(fail(format!("no points to draw in {}", panel.title)));
+        }
+        let pad = |lo: f64, hi: f64| if hi > lo { 0.05 * (hi - lo) } else { 1.0 };
+        let (px, py) = (pad(x_lo, x_hi), pad(y_lo, y_hi));
+        let (x0, x1) = grid.x_range.unwrap_or((x_lo - px, x_hi + px));
+        let (y0, y1) = grid.y_range.unwrap_or((y_lo - py, y_hi + py));
+        if !(x1 - x0).is_finite() || !(y1 - y0).is_finite() {
+            return Err(fail(format!("cannot scale the axes of {} to its points", panel.title)));
+        }
+        ranges.push((x0, x1, y0, y1));
+    }
+    let fail_size = || fail("the figure is too large".into());
+    let columns = grid.columns.min(panels.len());
+    let rows = panels.len().div_ceil(columns);
+    let width = u32::try_from(columns).ok().and_then(|c| c.checked_mul(grid.panel_size.0)).ok_or_else(fail_size)?;
+    let height = u32::try_from(rows).ok().and_then(|r| r.checked_mul(grid.panel_size.1)).ok_or_else(fail_size)?;
+    let title_height = if grid.title.is_some() { 40 } else { 0 };
+    let guide_color = RGBColor(190, 190, 190);
+    render(path, (width, height + title_height), |root| {
+        let root = match &grid.title {
+            Some(title) => root.titled(title, ("sans-serif", 24)).map_err(|e| failed(path, e))?,
+            None => root.clone(),
+        };
+        for ((area, GridPanel { panel, guides }), &(x0, x1, y0, y1)) in
+            root.split_evenly((rows, columns)).iter().zip(panels).zip(&ranges)
+        {
+            let mut chart = ChartBuilder::on(area)
+                .caption(&panel.title, ("sans-serif", 18))
+                .margin(10)
+                .x_label_area_size(36)
+                .y_label_area_size(52)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| failed(path, e))?;
+            // As many decimals as the axis's span needs (none for iterations and epochs).
+            let decimals = |span: f64| (1.0 - span.log10()).ceil().clamp(0.0, 6.0) as usize;
+            let (dx, dy) = (decimals(x1 - x0), decimals(y1 - y0));
+            let (x_fmt, y_fmt) = (move |v: &f64| format!("{v:.dx$}"), move |v: &f64| format!("{v:.dy$}"));
+            chart
+                .configure_mesh()
+                .x_desc(grid.x_label.as_str())
+                .y_desc(grid.y_label.as_str())
+                .x_label_formatter(&x_fmt)
+                .y_label_formatter(&y_fmt)
+                .label_style(("sans-serif", 12))
+                .axis_desc_style(("sans-serif", 14))
+                .draw()
+                .map_err(|e| failed(path, e))?;
+            for guide in guides {
+                let inside = guide.iter().copied().filter(|&(x, y)| x >= x0 && x <= x1 && y >= y0 && y <= y1);
+                chart.draw_series(LineSeries::new(inside, guide_color.stroke_width(1))).map_err(|e| failed(path, e))?;
+            }
+            for (k, series) in panel.series.iter().enumerate() {
+                let color = PALETTE[k % PALETTE.len()];
+                let drawn = match series.mark {
+                    Mark::Line => chart
+                        .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
+                        .map_err(|e| failed(path, e))?,
+                    Mark::Points => chart
+                        .draw_series(series.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                        .map_err(|e| failed(path, e))?,
+                };
+                let mark = series.mark;
+                drawn.label(series.name.as_str()).legend(move |(x, y)| match mark {
+                    Mark::Line => PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)).into_dyn(),
+                    Mark::Points => Circle::new((x + 10, y), 3, color.filled()).into_dyn(),
+                });
+            }
+            let position = match grid.legend {
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Legend::LowerRight => SeriesLabelPosition::LowerRight,
+                Legend::Hidden => continue,
+            };
+            chart
+                .configure_series_labels()
+                .position(position)
+                .border_style(BLACK)
+                .background_style(WHITE.mix(0.8))
+                .label_font(("sans-serif", 12))
+                .draw()
+                .map_err(|e| failed(path, e))?;
+        }
+        Ok(())
+    })
+}
+
+/// Draws rows of small grey images to the SVG file `path`: each row a label and its images,
+/// each image `height × width` pixels given in reading order (one flattened sample, as the
+/// data module's rows are), each pixel a `cell × cell` square. Every image is scaled to its own
+/// range, its smallest value black and its largest white, so whitened images (any sign, any
+/// scale) can be compared with the originals. The file is written atomically.
+///
+/// # Errors
+/// [`Error::Plot`] if there is no image, an image does not have `height · width` values, a
+/// value is NaN or infinite, or drawing fails; [`Error::Io`] if the file cannot be written.
+///
+/// # Example
+/// ```
+/// let ramp: Vec<f64> = (0..16).map(f64::from).collect();
+/// let path = std::env::temp_dir().join("backprop_doc_images.svg");
+/// backprop::plot::images_svg(&path, (4, 4), 10, &[("ramp", vec![ramp])])?;
+/// assert!(std::fs::read_to_string(&path)?.contains("ramp"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn images_svg(
+    path: impl AsRef<Path>,
+    (height, width): (usize, usize),
+    cell: u32,
+    rows: &[(&str, Vec<Vec<f64>>)],
+) -> Result<()> {
+    let path = path.as_ref();
+    let fail = |message: String| Error::Plot { path: path.to_path_buf(), message };
+    let per_row = rows.iter().map(|(_, images)| images.len()).max().unwrap_or(0);
+    if per_row == 0 || height == 0 || width == 0 || cell == 0 {
+        return Err(fail(format!("no images of {height}x{width} pixels to draw")));
+    }
+    for (label, images) in rows {
+        for (k, image) in images.iter().enumerate() {
+            if image.len() != height * width {
+                return Err(fail(format!("image {k} of {label} has {} values, not {height}x{width}", image.len())));
+            }
+            if let Some(v) = image.iter().find(|v| !v.is_finite()) {
+                return Err(fail(format!("image {k} of {label} holds {v}, not a finite number")));
+            }
+        }
+    }
+    let too_large = || fail("the figure is too large".into());
+    let as_u32 = |n: usize| u32::try_from(n).ok();
+    let (label_width, gap) = (120_u32, 8_u32);
+    let tile = |n: usize| as_u32(n).and_then(|n| n.checked_mul(cell));
+    let (tile_w, tile_h) = (tile(width).ok_or_else(too_large)?, tile(height).ok_or_else(too_large)?);
+    let fig_w = as_u32(per_row)
+        .and_then(|k| k.checked_mul(tile_w + gap))
+        .and_then(|w| w.checked_add(label_width + gap))
+        .ok_or_else(too_large)?;
+    let fig_h = as_u32(rows.len())
+        .and_then(|r| r.checked_mul(tile_h + gap))
+        .and_then(|h| h.checked_add(gap))
+        .ok_or_else(too_large)?;
+    render(path, (fig_w, fig_h), |root| {
+        for (r, (label, images)) in rows.iter().enumerate() {
+            let top = (gap + r as u32 * (tile_h + gap)) as i32;
+            let text = Text::new(label.to_string(), (8, top + tile_h as i32 / 2 - 8), ("sans-serif", 16).into_font());
+            root.draw(&text).map_err(|e| failed(path, e))?;
+            for (k, image) in images.iter().enumerate() {
+                let left = (label_width + gap + k as u32 * (tile_w + gap)) as i32;
+                let (lo, hi) = image.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                let span = if hi > lo { hi - lo } else { 1.0 };
+                for (p, &v) in image.iter().enumerate() {
+                    let grey = (255.0 * (v - lo) / span).round().clamp(0.0, 255.0) as u8;
+                    let (i, j) = ((p / width) as i32, (p % width) as i32);
+                    let (c, x, y) = (cell as i32, left + j * cell as i32, top + i * cell as i32);
+                    let square = Rectangle::new([(x, y), (x + c, y + c)], RGBColor(grey, grey, grey).filled());
+                    root.draw(&square).map_err(|e| failed(path, e))?;
+                }
+            }
         }
         Ok(())
     })

@@ -5,7 +5,10 @@
 //!   [`CsvOptions`] for headers and the label's column), each raw or
 //!   gzip-compressed (recognized by its first bytes `1f 8b`, whatever its name).
 //! - **Preparing**: [`one_hot`] and [`labels_column`] targets, [`train_test_split`] and
-//!   [`stratified_split`], and [`Standardizer`].
+//!   [`stratified_split`]; transforms fitted on the training rows and applied to any, behind one
+//!   trait [`Preprocessor`] (`fit`, `transform`, `inverse_transform`): [`Standardizer`] (each
+//!   column to mean 0, deviation 1) and [`Whitener`] (PCA or ZCA whitening: decorrelated
+//!   features of unit variance; [`covariance`] to check).
 //!
 //! As everywhere in the crate, **rows are samples**: an image is one row of pixels in reading
 //! order (row by row), i.e. flattened `(C, H, W) = (1, H, W)`. Pixels keep the values stored in
@@ -50,7 +53,9 @@ mod csv;
 mod error;
 mod idx;
 mod prep;
+mod preprocessor;
 mod source;
+mod whiten;
 
 use std::path::PathBuf;
 
@@ -58,6 +63,8 @@ pub use csv::{read_csv, read_digits, read_labeled_csv, CsvOptions, Header, Label
 pub use error::DataError;
 pub use idx::{load_mnist, read_idx_images, read_idx_labels, Mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, MNIST_FILES};
 pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split, Standardizer};
+pub use preprocessor::Preprocessor;
+pub use whiten::{covariance, Whitener, Whitening, WhiteningKind, DEFAULT_WHITENING_EPSILON};
 
 /// The most bytes of data one file may hold after decompression (1 GiB).
 ///

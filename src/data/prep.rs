@@ -1,5 +1,6 @@
 //! Preparing data for training: label encodings, train/test splits, standardization.
 
+use super::Preprocessor;
 use crate::init::check_size;
 use crate::{seeded, Dims, Error, Real, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
@@ -189,8 +190,10 @@ fn gather<T: Real>(x: &DMatrix<T>, labels: &[usize], train: Vec<usize>, test: Ve
 /// Scales each column to mean 0 and standard deviation 1, with the numbers of the training set.
 ///
 /// [`fit`](Standardizer::fit) learns each column's mean and (population) standard deviation;
-/// [`transform`](Standardizer::transform) maps `x ↦ (x − mean) / std`. Fit on the training
-/// part only and transform both parts with it, so that the test set stays unseen.
+/// [`transform`](Standardizer::transform) maps `x ↦ (x − mean) / std` and
+/// [`inverse_transform`](Standardizer::inverse_transform) back. Fit on the training part only
+/// and transform both parts with it, so that the test set stays unseen. It is a
+/// [`Preprocessor`] (with nothing to set), as the [`Whitener`](super::Whitener) is.
 ///
 /// **Constant columns** (every value the same, such as the always-blank corner pixels of the
 /// digits) have standard deviation 0; they get `std = 1` instead, so they transform to
@@ -251,13 +254,7 @@ impl<T: Real> Standardizer<T> {
     /// [`Error::WidthMismatch`] when `x` has another number of columns than the training
     /// data; [`Error::NonFinite`] for a NaN or infinite value.
     pub fn transform(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
-        if x.ncols() != self.mean.len() {
-            return Err(Error::WidthMismatch {
-                what: "a standardizer fitted on the training data",
-                expected: self.mean.len(),
-                got: x.ncols(),
-            });
-        }
+        check_width("a standardizer fitted on the training data", self.mean.len(), x)?;
         check_finite("data to standardize", x)?;
         let mut z = x.clone();
         for ((mut col, m), s) in z.column_iter_mut().zip(&self.mean).zip(&self.std) {
@@ -267,6 +264,24 @@ impl<T: Real> Standardizer<T> {
             }
         }
         Ok(z)
+    }
+
+    /// The original features of standardized rows `z`: `z · std + mean`, column by column
+    /// (computed in `f64`).
+    ///
+    /// # Errors
+    /// As [`transform`](Standardizer::transform).
+    pub fn inverse_transform(&self, z: &DMatrix<T>) -> Result<DMatrix<T>> {
+        check_width("a standardizer fitted on the training data", self.mean.len(), z)?;
+        check_finite("standardized data", z)?;
+        let mut x = z.clone();
+        for ((mut col, m), s) in x.column_iter_mut().zip(&self.mean).zip(&self.std) {
+            let (m, s) = (m.to_f64(), s.to_f64());
+            for v in col.iter_mut() {
+                *v = T::cast(v.to_f64() * s + m);
+            }
+        }
+        Ok(x)
     }
 
     /// The mean of each training column.
@@ -280,7 +295,33 @@ impl<T: Real> Standardizer<T> {
     }
 }
 
-fn check_finite<T: Real>(what: &'static str, x: &DMatrix<T>) -> Result<()> {
+impl<T: Real> Preprocessor<T> for Standardizer<T> {
+    /// A standardizer has nothing to choose.
+    type Settings = ();
+
+    fn fit_with(train: &DMatrix<T>, _settings: ()) -> Result<Self> {
+        Standardizer::fit(train)
+    }
+
+    fn transform(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
+        Standardizer::transform(self, x)
+    }
+
+    fn inverse_transform(&self, z: &DMatrix<T>) -> Result<DMatrix<T>> {
+        Standardizer::inverse_transform(self, z)
+    }
+}
+
+/// Refuses `x` unless it has the `expected` number of columns that `what` was fitted on.
+pub(super) fn check_width<T: Real>(what: &'static str, expected: usize, x: &DMatrix<T>) -> Result<()> {
+    if x.ncols() != expected {
+        return Err(Error::WidthMismatch { what, expected, got: x.ncols() });
+    }
+    Ok(())
+}
+
+/// Refuses a NaN or infinite value, naming the first one's row and column.
+pub(super) fn check_finite<T: Real>(what: &'static str, x: &DMatrix<T>) -> Result<()> {
     for (j, col) in x.column_iter().enumerate() {
         if let Some((i, v)) = col.iter().enumerate().find(|(_, v)| !v.to_f64().is_finite()) {
             return Err(Error::NonFinite { what, row: i, col: j, value: v.to_f64() });
