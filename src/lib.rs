@@ -103,6 +103,7 @@ mod activation;
 mod check;
 pub mod checkpoint;
 pub mod data;
+pub mod diagnostics;
 mod error;
 mod file;
 mod fit;
