@@ -99,15 +99,15 @@ fn activation_layers(stats: Vec<LayerStats>) -> Vec<LayerStats> {
     stats.into_iter().skip(1).step_by(2).collect()
 }
 
-/// Part 1: returns the grid rows and, per row, the last layer's share of saturated or dead units.
-fn histograms(x: &DMatrix<f64>) -> Result<(Vec<HistogramRow>, Vec<(String, f64)>), Error> {
+/// Part 1: returns the grid rows and, per row, the last layer's statistics.
+fn histograms(x: &DMatrix<f64>) -> Result<(Vec<HistogramRow>, Vec<LayerStats>), Error> {
     // The book's bins: 30 over [0, 1]. For ReLU only the positive outputs are binned (0 itself
     // falls below the range: half the outputs, a bar that would flatten the rest; the book cuts
     // it off too), and the share of exact zeros is printed instead.
     let sigmoid_bins = Diagnostics::every_epoch().histograms(30).histogram_range(0.0, 1.0);
     let relu_bins = Diagnostics::every_epoch().histograms(30).histogram_range(f64::MIN_POSITIVE, 1.0);
     let mut rows = Vec::new();
-    let mut last_layer = Vec::new();
+    let mut last_layer: Vec<LayerStats> = Vec::new();
     let scales = [Scale::Fixed(1.0), Scale::Fixed(0.01), Scale::Xavier, Scale::He];
     println!("part 1: 1000 random inputs through {LAYERS} layers of {UNITS} units; per layer: output std, saturated or zero share");
     for (name, relu) in [("sigmoid", false), ("ReLU", true)] {
@@ -125,15 +125,15 @@ fn histograms(x: &DMatrix<f64>) -> Result<(Vec<HistogramRow>, Vec<(String, f64)>
                 (None, None) => format!("{:.3}", l.std),
             };
             println!("  {title:<17} {}", layers.iter().map(describe).collect::<Vec<_>>().join("  "));
-            let last = layers.last().map_or(f64::NAN, |l| match (l.saturated, &l.histogram) {
-                (Some(s), _) => s,
-                (None, Some(h)) => h.below as f64 / total(h) as f64,
-                _ => f64::NAN,
-            });
-            last_layer.push((title.clone(), last));
+            last_layer.extend(layers.last().cloned());
             let mut row = HistogramRow::new(title, &layers);
-            for (k, (cell, _)) in row.cells.iter_mut().enumerate() {
-                *cell = format!("layer {}", k + 1);
+            for (k, (cell, h)) in row.cells.iter_mut().enumerate() {
+                // ReLU with σ = 1 grows past the range: say how much.
+                let above = h.above as f64 / total(h) as f64;
+                *cell = match above >= 0.005 {
+                    true => format!("layer {}, {:.0}% > 1", k + 1, 100.0 * above),
+                    false => format!("layer {}", k + 1),
+                };
             }
             rows.push(row);
         }
@@ -226,14 +226,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("picture: {}", picture.display());
 
     let final_loss = |i: usize| runs[i].1.final_loss().unwrap_or(f64::NAN);
-    let share = |i: usize| last_layer[i].1;
+    // Rows: sigmoid with std 1, std 0.01, Xavier, He, then ReLU with the same.
+    let saturated = |i: usize| last_layer.get(i).and_then(|l| l.saturated).unwrap_or(f64::NAN);
+    let std = |i: usize| last_layer.get(i).map_or(f64::NAN, |l| l.std);
     println!(
-        "result: sigmoid_std1_saturated={:.3} sigmoid_xavier_saturated={:.3} relu_std0.01_zero={:.3} relu_he_zero={:.3} \
+        "result: layer5_sigmoid_std1_saturated={:.3} layer5_sigmoid_std0.01_std={:.3} layer5_sigmoid_xavier_saturated={:.3} \
+         layer5_relu_std0.01_std={:.1e} layer5_relu_xavier_std={:.3} layer5_relu_he_std={:.3} \
          loss_std0.01={:.3} loss_xavier={:.3} loss_he={:.3} accuracy_std0.01={:.4} accuracy_xavier={:.4} accuracy_he={:.4} seconds={:.1}",
-        share(0),
-        share(2),
-        share(5),
-        share(7),
+        saturated(0),
+        std(1),
+        saturated(2),
+        std(5),
+        std(6),
+        std(7),
         final_loss(0),
         final_loss(1),
         final_loss(2),

@@ -471,6 +471,7 @@ fn lines_chart(
         .configure_mesh()
         .x_desc("epoch")
         .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()
@@ -521,13 +522,14 @@ impl HistogramRow {
 const CELL: (u32, u32) = (320, 240);
 
 /// Draws `rows` of histograms as a grid to the SVG file `path` (each histogram 320 × 240
-/// pixels, bars of its bins, counts as shares of its values), titled `title` — the book's
-/// figures 6-10 to 6-14 of activations per layer, one row per initialization.
+/// pixels, a bar per bin, its height the bin's share of all the values counted, those below or
+/// above a fixed range included), titled `title` — the book's figures 6-10 to 6-14 of
+/// activations per layer, one row per initialization.
 ///
 /// # Errors
-/// [`Error::Plot`] if there is no row, a row has no histogram, or a histogram has no values or
-/// non-finite edges; [`Error::Io`] if the file cannot be written. Nothing at `path` has changed
-/// then.
+/// [`Error::Plot`] if there is no row, a row has no histogram, or a histogram counted no values
+/// or has non-finite edges; [`Error::Io`] if the file cannot be written. Nothing at `path` has
+/// changed then.
 ///
 /// # Example
 /// ```
@@ -553,7 +555,7 @@ pub fn histograms_svg(path: impl AsRef<Path>, title: &str, rows: &[HistogramRow]
             return Err(fail(format!("no histograms in row {}", row.title)));
         }
         for (name, h) in &row.cells {
-            if h.total() == 0 || !(h.low.is_finite() && h.high.is_finite() && h.low < h.high) {
+            if h.total() + h.below + h.above == 0 || !(h.low.is_finite() && h.high.is_finite() && h.low < h.high) {
                 return Err(fail(format!("the histogram {name} of {} has no values or no finite range", row.title)));
             }
         }
@@ -566,14 +568,16 @@ pub fn histograms_svg(path: impl AsRef<Path>, title: &str, rows: &[HistogramRow]
         let areas = root.split_evenly((rows.len(), columns));
         for (r, row) in rows.iter().enumerate() {
             for (c, (name, h)) in row.cells.iter().enumerate() {
-                let total = h.total() as f64;
+                let total = (h.total() + h.below + h.above) as f64;
                 let top = h.counts.iter().map(|&n| n as f64 / total).fold(0.0, f64::max) * 1.05;
+                // An empty range (every value outside it) still gets its axes.
+                let top = if top > 0.0 { top } else { 1.0 };
                 let mut chart = ChartBuilder::on(&areas[r * columns + c])
                     .caption(format!("{}: {name}", row.title), ("sans-serif", 15))
                     .margin(8)
                     .x_label_area_size(26)
                     .y_label_area_size(40)
-                    .build_cartesian_2d(h.low..h.high, 0.0..top.max(1e-9))
+                    .build_cartesian_2d(h.low..h.high, 0.0..top)
                     .map_err(|e| failed(path, e))?;
                 chart
                     .configure_mesh()
