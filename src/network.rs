@@ -135,6 +135,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// Calls `f` on every layer with its path and its output in the last training step,
     /// parents before their children (see [`Layer::visit_outputs`]): what
     /// [diagnostics](crate::diagnostics) measure. The default has none.
+    // Spelled out rather than aliased, so an implementation outside the crate reads it as is.
+    #[allow(clippy::type_complexity)]
     fn visit_outputs<'a>(&'a self, _f: &mut dyn FnMut(&str, &'a dyn Layer<T>, &'a DMatrix<T>)) {}
 
     /// Every parameter, in the order of [`visit_params`](Network::visit_params).

@@ -26,7 +26,7 @@ pub(crate) fn layer_stats<T: Real>(
     let share = |count: usize, of: usize| count as f64 / of.max(1) as f64;
     let saturated = match kind {
         "sigmoid" => Some(share(
-            values.iter().filter(|&&a| a < SATURATION_MARGIN || a > 1.0 - SATURATION_MARGIN).count(),
+            values.iter().filter(|&&a| !(SATURATION_MARGIN..=1.0 - SATURATION_MARGIN).contains(&a)).count(),
             values.len(),
         )),
         "tanh" => Some(share(values.iter().filter(|&&a| a.abs() > 1.0 - SATURATION_MARGIN).count(), values.len())),

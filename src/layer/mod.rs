@@ -241,6 +241,8 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// [`Residual`] is reported with its output, whoever wrote it. Leaf layers keep the default,
     /// none; a container written outside the crate that does not override it is seen as one
     /// layer, its children not.
+    // Spelled out rather than aliased, so an implementation outside the crate reads it as is.
+    #[allow(clippy::type_complexity)]
     fn visit_outputs<'a>(
         &'a self,
         _y: &'a DMatrix<T>,

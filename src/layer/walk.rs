@@ -44,6 +44,7 @@ pub(crate) fn layers<'a, T: Real>(
 
 /// Calls `f` on every layer below `layer` with its path and its output of the last training
 /// pass, parents before their children; `y` is `layer`'s own output (see [`Layer::visit_outputs`]).
+#[allow(clippy::type_complexity)] // as Layer::visit_outputs
 pub(crate) fn outputs<'a, T: Real>(
     layer: &'a dyn Layer<T>,
     y: &'a DMatrix<T>,
