@@ -623,6 +623,26 @@ mod tests {
     }
 
     #[test]
+    fn diagnostics_pictures_refuse_what_they_cannot_draw_and_write_nothing() {
+        let path = temp("diagnostics");
+        let err = diagnostics_svg(&path, "none", &History::default()).unwrap_err();
+        assert!(err.to_string().contains("no diagnostics"), "{err}");
+        assert!(matches!(histograms_svg(&path, "none", &[]), Err(Error::Plot { .. })));
+        let empty = Histogram::new(&[], 3, Some((0.0, 1.0)));
+        let rows = [HistogramRow { title: "row".into(), cells: vec![("cell".into(), empty)] }];
+        let err = histograms_svg(&path, "empty", &rows).unwrap_err();
+        assert!(err.to_string().contains("cell"), "{err}");
+        assert!(!path.exists());
+        // Every value outside the range is still a picture (with empty bars).
+        let outside = Histogram::new(&[5.0, 6.0], 3, Some((0.0, 1.0)));
+        let rows = [HistogramRow { title: "row".into(), cells: vec![("outside".into(), outside)] }];
+        histograms_svg(&path, "outside", &rows).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(svg.contains("row: outside"));
+    }
+
+    #[test]
     fn xy_svg_refuses_bad_input_and_writes_nothing() {
         let path = temp("bad");
         let is_plot_error = |r: Result<()>| matches!(r, Err(Error::Plot { .. }));
