@@ -362,8 +362,9 @@ type Line = (String, Vec<(f64, f64)>);
 /// Draws the [diagnostics](crate::diagnostics) of a training [`History`] to the SVG file
 /// `path`: four charts over the measured epochs (numbered from 1), one line per layer or
 /// parameter, named by its path —
-/// - the standard deviation of every layer's output (containers such as chains and residual
-///   blocks left out: their output is their last layer's, or a sum);
+/// - log₁₀ of the standard deviation of every layer's output (a vanishing signal shrinks by
+///   orders of magnitude; containers such as chains and residual blocks are left out: their
+///   output is their last layer's, or a sum);
 /// - the share of saturated (sigmoid, tanh) or dead (ReLU) units of every such layer;
 /// - log₁₀ of every parameter's gradient norm ‖∂E/∂W‖;
 /// - log₁₀ of every parameter's update-to-weight ratio ‖ΔW‖/‖W‖ (missing where ‖W‖ = 0).
@@ -417,17 +418,18 @@ pub fn diagnostics_svg(path: impl AsRef<Path>, title: &str, history: &History) -
         lines
     }
     let leaf = |kind: &str| kind != "chain" && kind != "residual";
-    let std = collect(history, |d| d.layers.iter().filter(|l| leaf(&l.kind)).map(|l| (l.path.as_str(), Some(l.std))));
+    let log10 = |v: f64| (v > 0.0).then(|| v.log10());
+    let std =
+        collect(history, |d| d.layers.iter().filter(|l| leaf(&l.kind)).map(move |l| (l.path.as_str(), log10(l.std))));
     let inactive = collect(history, |d| {
         d.layers.iter().map(|l| (l.path.as_str(), l.saturated.or(l.dead))).filter(|(_, v)| v.is_some())
     });
-    let log10 = |v: f64| (v > 0.0).then(|| v.log10());
     let grads = collect(history, |d| d.params.iter().map(move |p| (p.path.as_str(), log10(p.grad_norm))));
     let ratios = collect(history, |d| d.params.iter().map(move |p| (p.path.as_str(), p.update_ratio.and_then(log10))));
     render(path, (2 * SIZE.0, 2 * SIZE.1), |root| {
         let areas = root.split_evenly((2, 2));
         let charts = [
-            (format!("{title}: output standard deviation"), "std", &std),
+            (format!("{title}: output standard deviation"), "log10 std", &std),
             (format!("{title}: saturated (sigmoid, tanh) or dead (ReLU) share"), "share", &inactive),
             (format!("{title}: gradient norm"), "log10 |dE/dW|", &grads),
             (format!("{title}: update / weight"), "log10 |dW| / |W|", &ratios),
