@@ -1,5 +1,6 @@
 //! How to train: [`FitConfig`], what [`Network::fit`](crate::Network::fit) runs.
 
+use crate::diagnostics::Diagnostics;
 use crate::{EpochStats, Error, Loss, Optimizer, Real, Result, Schedule};
 use nalgebra::DMatrix;
 use std::fmt;
@@ -108,6 +109,7 @@ pub struct FitConfig<T: Real> {
     pub(crate) progress: bool,
     pub(crate) callback: Option<Callback>,
     pub(crate) start_epoch: usize,
+    pub(crate) diagnostics: Option<Diagnostics>,
 }
 
 impl<T: Real> fmt::Debug for FitConfig<T> {
@@ -125,6 +127,7 @@ impl<T: Real> fmt::Debug for FitConfig<T> {
             .field("progress", &self.progress)
             .field("callback", &self.callback.as_ref().map(|_| "set"))
             .field("start_epoch", &self.start_epoch)
+            .field("diagnostics", &self.diagnostics)
             .finish()
     }
 }
@@ -145,6 +148,7 @@ impl<T: Real> FitConfig<T> {
             progress: false,
             callback: None,
             start_epoch: 0,
+            diagnostics: None,
         }
     }
 
@@ -235,6 +239,29 @@ impl<T: Real> FitConfig<T> {
         self
     }
 
+    /// Measures inside the network while training, as `diagnostics` says (off by default; see
+    /// [`diagnostics`](crate::diagnostics)): per layer the output's mean, standard deviation and
+    /// saturated or dead units, per parameter the gradient's norm and the update-to-weight ratio,
+    /// optionally activation histograms — into
+    /// [`History::diagnostics`](crate::History::diagnostics). Training itself is unchanged: the
+    /// same seed gives the same weights with or without them.
+    ///
+    /// Not part of [`FitSettings`].
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::diagnostics::Diagnostics;
+    /// use backprop::{FitConfig, Sgd, SoftmaxCrossEntropy};
+    /// let config = FitConfig::<f32>::new(SoftmaxCrossEntropy, Sgd::new(0.1))
+    ///     .epochs(20)
+    ///     .diagnostics(Diagnostics::every_epoch().histograms(30));
+    /// # let _ = config;
+    /// ```
+    pub fn diagnostics(mut self, diagnostics: Diagnostics) -> Self {
+        self.diagnostics = Some(diagnostics);
+        self
+    }
+
     /// A copy of the configuration: the loss, the optimizer with its state (so the copy goes on
     /// from the same point), validation, schedule and every setting.
     ///
@@ -283,6 +310,7 @@ impl<T: Real> FitConfig<T> {
             progress: self.progress,
             callback: None,
             start_epoch: self.start_epoch,
+            diagnostics: self.diagnostics.clone(),
         })
     }
 
@@ -366,6 +394,9 @@ impl<T: Real> FitConfig<T> {
             if !(f > 0.0 && f < 1.0) {
                 return invalid("validation_split", f.to_string(), "in (0, 1)");
             }
+        }
+        if let Some(d) = &self.diagnostics {
+            d.validate()?;
         }
         self.optimizer.validate()?;
         self.schedule.validate()

@@ -2,6 +2,9 @@
 
 mod export;
 
+// From the module that defines it: the rest of `diagnostics` imports the network, whose errors
+// carry a history.
+use crate::diagnostics::record::EpochDiagnostics;
 use std::fmt;
 use std::time::Instant;
 
@@ -77,6 +80,10 @@ pub struct History {
     /// The epoch the history starts at: 0, or the [`start_epoch`](crate::FitConfig::start_epoch) of a
     /// resumed run. Entry `i` of every list is epoch `first_epoch + i`.
     pub first_epoch: usize,
+    /// With [`FitConfig::diagnostics`](crate::FitConfig::diagnostics): the measurements of every
+    /// measured epoch, in order (each names its epoch); empty without diagnostics.
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub diagnostics: Vec<EpochDiagnostics>,
 }
 
 /// The last epoch's line (as progress lines print it), and the best epoch with early stopping:

@@ -74,6 +74,7 @@
 //! | linear regression, a bad line against a fitted one | `05_linear_regression` | [`Identity`], [`Reduction::Mean`], `plot` feature |
 //! | the universal function approximator | `05b_universal_approximation` | [`Adam`], `plot` feature |
 //! | MLP on the 8×8 digits | `06_digits` | [`data`], [`SoftmaxCrossEntropy`], [`Dropout`], [`AdamW`] |
+//! | weight initialization: activation histograms, MNIST from σ = 0.01, Xavier, He | `09_weight_init` | [`diagnostics`], [`FitConfig::diagnostics`], `plot` feature |
 //! | MLP on MNIST | `07_mnist_mlp` | [`data::load_mnist`], [`FitConfig::early_stopping`], [`Schedule`] |
 //! | saving and loading | `15_save_load` | [`Sequential::save`], [`Sequential::load`], [`io`], [`Registry`] |
 //! | residual blocks, nesting | `tests/nesting.rs` | [`Chain`], [`Residual`], [`Sequential::layer_at`] |
@@ -103,6 +104,7 @@ mod activation;
 mod check;
 pub mod checkpoint;
 pub mod data;
+pub mod diagnostics;
 mod error;
 mod file;
 mod fit;

@@ -4,14 +4,15 @@
 //! so the import runs one way, from here to there.
 
 use crate::check::{check_finite, check_rows};
+use crate::diagnostics::probe::Probe;
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
 use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::progress::Progress;
 use crate::{
-    seeded, EpochStats, Error, Gradients, History, LayerId, Loss, Optimizer, Param, Real, Result, Schedule, SeededRng,
-    Stream,
+    seeded, EpochStats, Error, Gradients, History, Layer, LayerId, Loss, Optimizer, Param, Real, Result, Schedule,
+    SeededRng, Stream,
 };
 use nalgebra::DMatrix;
 use rand::RngExt;
@@ -130,6 +131,13 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     fn last_output(&self) -> Option<&DMatrix<T>> {
         None
     }
+
+    /// Calls `f` on every layer with its path and its output in the last training step,
+    /// parents before their children (see [`Layer::visit_outputs`]): what
+    /// [diagnostics](crate::diagnostics) measure. The default has none.
+    // Spelled out rather than aliased, so an implementation outside the crate reads it as is.
+    #[allow(clippy::type_complexity)]
+    fn visit_outputs<'a>(&'a self, _f: &mut dyn FnMut(&str, &'a dyn Layer<T>, &'a DMatrix<T>)) {}
 
     /// Every parameter, in the order of [`visit_params`](Network::visit_params).
     fn params(&self) -> Vec<&Param<T>> {
@@ -440,6 +448,11 @@ fn fit<T: Real, N: Network<T>>(
     let mut clock = EpochClock::new();
     let mut progress = Progress::new(config.progress);
     let batches = n.div_ceil(batch);
+    let mut probe = config.diagnostics.as_ref().map(|d| {
+        let mut paths = Vec::new();
+        net.visit_params(&mut |path, _| paths.push(path.to_string()));
+        Probe::new(d, paths)
+    });
     for epoch in config.start_epoch..config.epochs {
         progress.start_epoch(epoch, config.epochs, batches);
         to_epoch_stream(&mut train_rng, epoch);
@@ -450,7 +463,8 @@ fn fit<T: Real, N: Network<T>>(
         let mut tally = Tally::default();
         if batch == n {
             // Full batch: the data itself, no copy.
-            tally.step(net, config, x, t, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
+            let measured = probe.as_mut().and_then(|p| p.select(epoch, 0, 1));
+            tally.step(net, config, x, t, &mut train_rng, measured).map_err(|e| in_run(e, epoch, &tally, &history))?;
             if progress.wants_batches() {
                 progress.batch(tally.loss / n as f64, tally.correct / n as f64);
             }
@@ -466,10 +480,14 @@ fn fit<T: Real, N: Network<T>>(
                 batches.pop();
                 batches.push(&order[n - batch - tail..]);
             }
-            for rows in batches {
+            let count = batches.len();
+            for (index, rows) in batches.into_iter().enumerate() {
                 gather_samples(&samples, rows, &mut sample_buf, &mut xb);
                 gather_rows(t, rows, &mut tb);
-                tally.step(net, config, &xb, &tb, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
+                let measured = probe.as_mut().and_then(|p| p.select(epoch, index, count));
+                tally
+                    .step(net, config, &xb, &tb, &mut train_rng, measured)
+                    .map_err(|e| in_run(e, epoch, &tally, &history))?;
                 if progress.wants_batches() {
                     tally.rows += rows.len();
                     progress.batch(tally.loss / tally.rows as f64, tally.correct / tally.rows as f64);
@@ -494,6 +512,7 @@ fn fit<T: Real, N: Network<T>>(
             seconds: clock.lap(watched, &mut history.seconds),
         };
         history.push(&stats);
+        history.diagnostics.extend(probe.as_mut().and_then(Probe::take));
         progress.end_epoch(&stats);
         let mut stop = config.callback.as_mut().is_some_and(|cb| cb(&stats) == Control::Stop);
         if let Some(patience) = config.patience {
@@ -540,8 +559,19 @@ impl Tally {
         x: &DMatrix<T>,
         t: &DMatrix<T>,
         rng: &mut SeededRng,
+        probe: Option<&mut Probe<T>>,
     ) -> Result<()> {
-        let loss = net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)?;
+        let loss = match probe {
+            None => net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)?,
+            // A measured step: the watched optimizer sees the gradients and the update; the
+            // layers' outputs of the step are still in place afterwards.
+            Some(probe) => {
+                let loss =
+                    net.train_step(x, t, config.loss.as_ref(), &mut probe.watch(config.optimizer.as_mut()), rng)?;
+                net.visit_outputs(&mut |path, layer, y| probe.layer(path, layer, y));
+                loss
+            }
+        };
         let rows = x.nrows() as f64;
         self.loss += loss.to_f64() * rows;
         if let Some(y) = net.last_output() {

@@ -5,8 +5,11 @@
 //! [`History`]: loss and accuracy, for training and validation data. [`xy_svg`] draws points and
 //! curves over x (data, fitted lines, a target function and its approximations), in panels side
 //! by side; [`grid_svg`] draws such panels in a grid, with named axes and grey guide lines
-//! (contours) under them, and [`images_svg`] draws rows of small grey images.
+//! (contours) under them, and [`images_svg`] draws rows of small grey images. [`diagnostics_svg`]
+//! draws the per-layer [diagnostics](crate::diagnostics) of a `History` over the epochs, and
+//! [`histograms_svg`] a grid of activation histograms.
 
+use crate::diagnostics::{Histogram, LayerStats};
 use crate::{Error, History, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -627,6 +630,265 @@ pub fn images_svg(
     })
 }
 
+/// The colours of the per-layer lines of [`diagnostics_svg`], in order (then again).
+const LINE_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// One named line of points (epoch, value) of a diagnostics chart.
+type Line = (String, Vec<(f64, f64)>);
+
+/// Draws the [diagnostics](crate::diagnostics) of a training [`History`] to the SVG file
+/// `path`: four charts over the measured epochs (numbered from 1), one line per layer or
+/// parameter, named by its path —
+/// - log₁₀ of the standard deviation of every layer's output (a vanishing signal shrinks by
+///   orders of magnitude; containers such as chains and residual blocks are left out: their
+///   output is their last layer's, or a sum);
+/// - the share of saturated (sigmoid, tanh) or dead (ReLU) units of every such layer;
+/// - log₁₀ of every parameter's gradient norm ‖∂E/∂W‖;
+/// - log₁₀ of every parameter's update-to-weight ratio ‖ΔW‖/‖W‖ (missing where ‖W‖ = 0).
+///
+/// Lines take ten colours in turn. Any network's history works: the layers are the ones
+/// [`Layer::visit_outputs`](crate::Layer::visit_outputs) reports.
+///
+/// # Errors
+/// [`Error::Plot`] if the history has no diagnostics (train with
+/// [`FitConfig::diagnostics`](crate::FitConfig::diagnostics)) or drawing fails;
+/// [`Error::Io`] if the file cannot be written. Nothing at `path` has changed then.
+///
+/// # Example
+/// ```
+/// use backprop::diagnostics::Diagnostics;
+/// use backprop::prelude::*;
+/// use nalgebra::DMatrix;
+/// let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+/// let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+/// let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 4)).add(Tanh).add(Dense::new(4, 1)).add(Sigmoid).build(0)?;
+/// let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(30).diagnostics(Diagnostics::every_epoch());
+/// let history = net.fit(&x, &t, &mut config)?;
+/// let path = std::env::temp_dir().join("backprop_doc_diagnostics.svg");
+/// backprop::plot::diagnostics_svg(&path, "XOR", &history)?;
+/// assert!(std::fs::read_to_string(&path)?.contains("2.weight"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn diagnostics_svg(path: impl AsRef<Path>, title: &str, history: &History) -> Result<()> {
+    let path = path.as_ref();
+    if history.diagnostics.is_empty() {
+        let message = "the history has no diagnostics (train with FitConfig::diagnostics)".to_string();
+        return Err(Error::Plot { path: path.to_path_buf(), message });
+    }
+    // Lines in the order the first measured epoch names them; a point per epoch that has one.
+    fn collect<'h, I: Iterator<Item = (&'h str, Option<f64>)>>(
+        history: &'h History,
+        items: impl Fn(&'h crate::diagnostics::EpochDiagnostics) -> I,
+    ) -> Vec<Line> {
+        let mut lines: Vec<Line> = Vec::new();
+        for d in &history.diagnostics {
+            for (name, value) in items(d) {
+                let Some(v) = value.filter(|v| v.is_finite()) else { continue };
+                let point = ((d.epoch + 1) as f64, v);
+                match lines.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, points)) => points.push(point),
+                    None => lines.push((name.to_string(), vec![point])),
+                }
+            }
+        }
+        lines
+    }
+    let leaf = |kind: &str| kind != "chain" && kind != "residual";
+    let log10 = |v: f64| (v > 0.0).then(|| v.log10());
+    let std =
+        collect(history, |d| d.layers.iter().filter(|l| leaf(&l.kind)).map(move |l| (l.path.as_str(), log10(l.std))));
+    let inactive = collect(history, |d| {
+        d.layers.iter().map(|l| (l.path.as_str(), l.saturated.or(l.dead))).filter(|(_, v)| v.is_some())
+    });
+    let grads = collect(history, |d| d.params.iter().map(move |p| (p.path.as_str(), log10(p.grad_norm))));
+    let ratios = collect(history, |d| d.params.iter().map(move |p| (p.path.as_str(), p.update_ratio.and_then(log10))));
+    render(path, (2 * SIZE.0, 2 * SIZE.1), |root| {
+        let areas = root.split_evenly((2, 2));
+        let charts = [
+            (format!("{title}: output standard deviation"), "log10 std", &std),
+            (format!("{title}: saturated (sigmoid, tanh) or dead (ReLU) share"), "share", &inactive),
+            (format!("{title}: gradient norm"), "log10 |dE/dW|", &grads),
+            (format!("{title}: update / weight"), "log10 |dW| / |W|", &ratios),
+        ];
+        for (area, (caption, y_desc, lines)) in areas.iter().zip(charts) {
+            lines_chart(area, path, &caption, y_desc, lines)?;
+        }
+        Ok(())
+    })
+}
+
+/// One chart of named lines over epochs; a note instead when there are none.
+fn lines_chart(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    lines: &[Line],
+) -> Result<()> {
+    let points = lines.iter().flat_map(|(_, p)| p.iter());
+    let (x0, x1, y0, y1) = points
+        .fold((f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY), |r, &(x, y)| {
+            (r.0.min(x), r.1.max(x), r.2.min(y), r.3.max(y))
+        });
+    if x0 > x1 {
+        let style = ("sans-serif", 18).into_font().color(&BLACK);
+        area.titled(title, ("sans-serif", 22)).map_err(|e| failed(path, e))?;
+        let at = (area.dim_in_pixel().0 as i32 / 3, area.dim_in_pixel().1 as i32 / 2);
+        return area.draw_text("no such layers", &style, at).map_err(|e| failed(path, e));
+    }
+    let pad = |lo: f64, hi: f64| if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
+    let (px, py) = (pad(x0, x1), pad(y0, y1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0 - px..x1 + px, y0 - py..y1 + py)
+        .map_err(|e| failed(path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(|e| failed(path, e))?;
+    for (k, (name, points)) in lines.iter().enumerate() {
+        let color = LINE_COLORS[k % LINE_COLORS.len()];
+        let drawn = if points.len() == 1 {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+        } else {
+            chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+        };
+        let drawn = drawn.map_err(|e| failed(path, e))?;
+        drawn
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 12))
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()
+        .map_err(|e| failed(path, e))
+}
+
+/// One row of a [`histograms_svg`] grid: a title and the histograms drawn in it, each named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramRow {
+    /// The row's name, the start of each of its captions (`"std 0.01"`).
+    pub title: String,
+    /// The histograms, left to right, each with its name (`"layer 1"`, a path).
+    pub cells: Vec<(String, Histogram)>,
+}
+
+impl HistogramRow {
+    /// A row of every layer of `layers` that has a histogram, named by its path and kind
+    /// (`"1 relu"`); e.g. the layers [`diagnostics::activations`](crate::diagnostics::activations)
+    /// gives, or one epoch's [`EpochDiagnostics::layers`](crate::diagnostics::EpochDiagnostics::layers).
+    pub fn new(title: impl Into<String>, layers: &[LayerStats]) -> Self {
+        let cells =
+            layers.iter().filter_map(|l| l.histogram.clone().map(|h| (format!("{} {}", l.path, l.kind), h))).collect();
+        HistogramRow { title: title.into(), cells }
+    }
+}
+
+/// Size of one histogram of a [`histograms_svg`] grid, in pixels.
+const CELL: (u32, u32) = (320, 240);
+
+/// Draws `rows` of histograms as a grid to the SVG file `path` (each histogram 320 × 240
+/// pixels, a bar per bin, its height the bin's share of all the values counted, those below or
+/// above a fixed range included), titled `title` — the book's figures 6-10 to 6-14 of
+/// activations per layer, one row per initialization.
+///
+/// # Errors
+/// [`Error::Plot`] if there is no row, a row has no histogram, or a histogram counted no values
+/// or has non-finite edges; [`Error::Io`] if the file cannot be written. Nothing at `path` has
+/// changed then.
+///
+/// # Example
+/// ```
+/// use backprop::diagnostics::Histogram;
+/// use backprop::plot::{histograms_svg, HistogramRow};
+/// let h = Histogram::new(&[0.1, 0.2, 0.2, 0.9], 10, Some((0.0, 1.0)));
+/// let rows = [HistogramRow { title: "demo".into(), cells: vec![("layer 1".into(), h)] }];
+/// let path = std::env::temp_dir().join("backprop_doc_histograms.svg");
+/// histograms_svg(&path, "activations", &rows)?;
+/// assert!(std::fs::read_to_string(&path)?.contains("layer 1"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn histograms_svg(path: impl AsRef<Path>, title: &str, rows: &[HistogramRow]) -> Result<()> {
+    let path = path.as_ref();
+    let fail = |message: String| Error::Plot { path: path.to_path_buf(), message };
+    let columns = rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    if columns == 0 {
+        return Err(fail("no histograms to draw".into()));
+    }
+    for row in rows {
+        if row.cells.is_empty() {
+            return Err(fail(format!("no histograms in row {}", row.title)));
+        }
+        for (name, h) in &row.cells {
+            if h.total() + h.below + h.above == 0 || !(h.low.is_finite() && h.high.is_finite() && h.low < h.high) {
+                return Err(fail(format!("the histogram {name} of {} has no values or no finite range", row.title)));
+            }
+        }
+    }
+    let too_many = || fail("too many histograms".into());
+    let width = CELL.0.checked_mul(u32::try_from(columns).map_err(|_| too_many())?).ok_or_else(too_many)?;
+    let height = CELL.1.checked_mul(u32::try_from(rows.len()).map_err(|_| too_many())?).ok_or_else(too_many)?;
+    render(path, (width, height + 40), |root| {
+        let root = root.titled(title, ("sans-serif", 26)).map_err(|e| failed(path, e))?;
+        let areas = root.split_evenly((rows.len(), columns));
+        for (r, row) in rows.iter().enumerate() {
+            for (c, (name, h)) in row.cells.iter().enumerate() {
+                let total = (h.total() + h.below + h.above) as f64;
+                let top = h.counts.iter().map(|&n| n as f64 / total).fold(0.0, f64::max) * 1.05;
+                // An empty range (every value outside it) still gets its axes.
+                let top = if top > 0.0 { top } else { 1.0 };
+                let mut chart = ChartBuilder::on(&areas[r * columns + c])
+                    .caption(format!("{}: {name}", row.title), ("sans-serif", 15))
+                    .margin(8)
+                    .x_label_area_size(26)
+                    .y_label_area_size(40)
+                    .build_cartesian_2d(h.low..h.high, 0.0..top)
+                    .map_err(|e| failed(path, e))?;
+                chart
+                    .configure_mesh()
+                    .disable_mesh()
+                    .x_labels(5)
+                    .y_labels(4)
+                    .label_style(("sans-serif", 11))
+                    .draw()
+                    .map_err(|e| failed(path, e))?;
+                let w = h.bin_width();
+                let bars = h.counts.iter().enumerate().map(|(k, &n)| {
+                    let x = h.low + k as f64 * w;
+                    Rectangle::new([(x, 0.0), (x + w, n as f64 / total)], BLUE.mix(0.7).filled())
+                });
+                chart.draw_series(bars).map_err(|e| failed(path, e))?;
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,5 +923,25 @@ mod tests {
         let err = xy_svg(&path, &[nan]).unwrap_err();
         assert!(err.to_string().contains("bad"), "{err}");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn diagnostics_pictures_refuse_what_they_cannot_draw_and_write_nothing() {
+        let path = temp("diagnostics");
+        let err = diagnostics_svg(&path, "none", &History::default()).unwrap_err();
+        assert!(err.to_string().contains("no diagnostics"), "{err}");
+        assert!(matches!(histograms_svg(&path, "none", &[]), Err(Error::Plot { .. })));
+        let empty = Histogram::new(&[], 3, Some((0.0, 1.0)));
+        let rows = [HistogramRow { title: "row".into(), cells: vec![("cell".into(), empty)] }];
+        let err = histograms_svg(&path, "empty", &rows).unwrap_err();
+        assert!(err.to_string().contains("cell"), "{err}");
+        assert!(!path.exists());
+        // Every value outside the range is still a picture (with empty bars).
+        let outside = Histogram::new(&[5.0, 6.0], 3, Some((0.0, 1.0)));
+        let rows = [HistogramRow { title: "row".into(), cells: vec![("outside".into(), outside)] }];
+        histograms_svg(&path, "outside", &rows).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(svg.contains("row: outside"));
     }
 }

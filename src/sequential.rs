@@ -492,4 +492,8 @@ impl<T: Real> Network<T> for Sequential<T> {
     fn last_output(&self) -> Option<&DMatrix<T>> {
         Some(&self.y).filter(|y| y.nrows() > 0)
     }
+
+    fn visit_outputs<'a>(&'a self, f: &mut dyn FnMut(&str, &'a dyn Layer<T>, &'a DMatrix<T>)) {
+        walk::outputs(&self.chain, &self.y, &mut String::new(), f);
+    }
 }

@@ -29,6 +29,71 @@ impl History {
         csv
     }
 
+    /// The [diagnostics](History::diagnostics) as CSV, one line per number, in long form (what
+    /// spreadsheet pivots and `pandas.pivot_table` read):
+    /// `epoch,path,kind,statistic,value`. Layers give `mean`, `std`, and `saturated` or `dead`
+    /// where they apply, with their kind (`dense`, `relu`, ...); parameters give `grad_norm`,
+    /// `weight_norm`, `update_norm` and `update_ratio` (absent when the weight is 0), with kind
+    /// `param`. Epochs are numbered from 1. Only the header without diagnostics.
+    pub fn diagnostics_csv(&self) -> String {
+        let mut csv = String::from("epoch,path,kind,statistic,value\n");
+        for d in &self.diagnostics {
+            let mut line = |path: &str, kind: &str, statistic: &str, value: Option<f64>| {
+                if let Some(v) = value {
+                    csv.push_str(&format!("{},{path},{kind},{statistic},{v}\n", d.epoch + 1));
+                }
+            };
+            for l in &d.layers {
+                line(&l.path, &l.kind, "mean", Some(l.mean));
+                line(&l.path, &l.kind, "std", Some(l.std));
+                line(&l.path, &l.kind, "saturated", l.saturated);
+                line(&l.path, &l.kind, "dead", l.dead);
+            }
+            for p in &d.params {
+                line(&p.path, "param", "grad_norm", Some(p.grad_norm));
+                line(&p.path, "param", "weight_norm", Some(p.weight_norm));
+                line(&p.path, "param", "update_norm", Some(p.update_norm));
+                line(&p.path, "param", "update_ratio", p.update_ratio);
+            }
+        }
+        csv
+    }
+
+    /// The layers' activation histograms of the [diagnostics](History::diagnostics) as CSV, one
+    /// line per bin: `epoch,path,low,high,count` (the bin is `[low, high)`, the last one closed;
+    /// values outside a fixed range are not listed). Only the header without histograms.
+    pub fn histograms_csv(&self) -> String {
+        let mut csv = String::from("epoch,path,low,high,count\n");
+        for d in &self.diagnostics {
+            for l in &d.layers {
+                let Some(h) = &l.histogram else { continue };
+                let width = h.bin_width();
+                for (k, count) in h.counts.iter().enumerate() {
+                    let low = h.low + k as f64 * width;
+                    let high = if k + 1 == h.counts.len() { h.high } else { low + width };
+                    csv.push_str(&format!("{},{},{low},{high},{count}\n", d.epoch + 1, l.path));
+                }
+            }
+        }
+        csv
+    }
+
+    /// Writes [`diagnostics_csv`](History::diagnostics_csv) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) if the file cannot be written; an existing file is then intact.
+    pub fn write_diagnostics_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::file::write_atomically(path.as_ref(), self.diagnostics_csv().as_bytes())
+    }
+
+    /// Writes [`histograms_csv`](History::histograms_csv) to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`Error::Io`](crate::Error::Io) if the file cannot be written; an existing file is then intact.
+    pub fn write_histograms_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::file::write_atomically(path.as_ref(), self.histograms_csv().as_bytes())
+    }
+
     /// The history as JSON (feature `serde`): an object with every field of `History`, the
     /// lists one entry per epoch, e.g. `{"loss":[0.7,0.5],"accuracy":[0.5,0.75],...,
     /// "first_epoch":0}`. [`write_json`](History::write_json) writes it beside the CSV.

@@ -214,6 +214,17 @@ impl<T: Real> Layer<T> for Chain<T> {
         }
     }
 
+    fn visit_outputs<'a>(
+        &'a self,
+        y: &'a DMatrix<T>,
+        f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>, &'a DMatrix<T>),
+    ) {
+        // Layer i's output is `outputs[i]`, the last layer's the chain's own `y`.
+        for (i, layer) in self.layers.iter().enumerate() {
+            f(&i, layer.as_ref(), self.outputs.get(i).unwrap_or(y));
+        }
+    }
+
     fn is_smooth(&self) -> bool {
         self.layers.iter().all(|l| l.is_smooth())
     }

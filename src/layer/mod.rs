@@ -235,6 +235,23 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
     /// [`visit_children`](Layer::visit_children).
     fn visit_children_mut<'a>(&'a mut self, _f: &mut dyn FnMut(&dyn Display, &'a mut dyn Layer<T>)) {}
 
+    /// Calls `f` on every child layer with its name and the output it gave in the last training
+    /// forward pass ([`forward_train`](Layer::forward_train)), in the order of
+    /// [`visit_children`](Layer::visit_children); `y` is this layer's own output of that pass
+    /// (held by its parent). This is the one hook training diagnostics see layers through (see
+    /// [`Diagnostics`](crate::diagnostics::Diagnostics)): every layer inside a [`Chain`] or a
+    /// [`Residual`] is reported with its output, whoever wrote it. Leaf layers keep the default,
+    /// none; a container written outside the crate that does not override it is seen as one
+    /// layer, its children not.
+    // Spelled out rather than aliased, so an implementation outside the crate reads it as is.
+    #[allow(clippy::type_complexity)]
+    fn visit_outputs<'a>(
+        &'a self,
+        _y: &'a DMatrix<T>,
+        _f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>, &'a DMatrix<T>),
+    ) {
+    }
+
     /// Whether the layer's function is differentiable at every input and parameter value (no
     /// kink such as ReLU's at 0). A [gradient check](crate::gradcheck) of a smooth layer fails
     /// when any probe looks like a kink, instead of skipping it. The default, `false`, lets kinks

@@ -212,6 +212,17 @@ impl<T: Real> Layer<T> for Residual<T> {
         }
     }
 
+    fn visit_outputs<'a>(
+        &'a self,
+        _y: &'a DMatrix<T>,
+        f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>, &'a DMatrix<T>),
+    ) {
+        f(&"body", self.body.as_ref(), &self.body_out);
+        if let Some(s) = &self.shortcut {
+            f(&"shortcut", s.as_ref(), &self.shortcut_out);
+        }
+    }
+
     fn is_smooth(&self) -> bool {
         self.body.is_smooth() && self.shortcut.as_ref().is_none_or(|s| s.is_smooth())
     }

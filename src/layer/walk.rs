@@ -42,6 +42,23 @@ pub(crate) fn layers<'a, T: Real>(
     });
 }
 
+/// Calls `f` on every layer below `layer` with its path and its output of the last training
+/// pass, parents before their children; `y` is `layer`'s own output (see [`Layer::visit_outputs`]).
+#[allow(clippy::type_complexity)] // as Layer::visit_outputs
+pub(crate) fn outputs<'a, T: Real>(
+    layer: &'a dyn Layer<T>,
+    y: &'a DMatrix<T>,
+    prefix: &mut String,
+    f: &mut dyn FnMut(&str, &'a dyn Layer<T>, &'a DMatrix<T>),
+) {
+    layer.visit_outputs(y, &mut |name, child, out| {
+        let len = push(prefix, name);
+        f(prefix, child, out);
+        outputs(child, out, prefix, f);
+        prefix.truncate(len);
+    });
+}
+
 /// Calls `f` on every parameter of `layer` and the layers below it, with its path.
 pub(crate) fn params<'a, T: Real>(layer: &'a dyn Layer<T>, prefix: &mut String, f: &mut dyn FnMut(&str, &'a Param<T>)) {
     if has_children(layer) {
