@@ -129,34 +129,85 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
     }
     let (a_rs, a_cs) = op_a.strides(a.dims());
     let (b_rs, b_cs) = op_b.strides(b.dims());
-    // SAFETY: `T` is `f32` or `f64` (`gemm_type`), the types `gemm` computes with. Each pointer
-    // spans its matrix's contiguous column-major storage (the views hold exactly rows·cols
-    // elements), and the strides address exactly the `m × k`, `k × n` and `m × n` elements
-    // within it (shapes checked by the assertion). `c` is borrowed mutably, so it cannot alias
-    // `a` or `b`. `read_dst = false`: `c`'s old contents are not read, so `c = 1·op(a)·op(b)`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.data.as_mut_ptr(),
-            m as isize,
-            1,
-            false,
-            a.data.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.data.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            T::zero(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+    let whole = Product { m, n, k, c: c.data.as_mut_ptr() as usize, a: a.data.as_ptr() as usize, b: b.data.as_ptr() as usize };
+    let (parts, by_columns) = split(m, n, k);
+    let size = if by_columns { n } else { m };
+    let per = size.div_ceil(parts).next_multiple_of(SPLIT_ALIGN).min(size);
+    let parts = size.div_ceil(per);
+    crate::threads::run_parts(parts, &|part| {
+        let (from, to) = (part * per, ((part + 1) * per).min(size));
+        let elem = std::mem::size_of::<T>();
+        // Part `part` is the output's columns (or rows) `from..to`: the same product on offset
+        // pointers, each output computed exactly as in the whole product.
+        let p = if by_columns {
+            Product { n: to - from, c: whole.c + from * m * elem, b: whole.b + from * b_cs * elem, ..whole }
+        } else {
+            Product { m: to - from, c: whole.c + from * elem, a: whole.a + from * a_rs * elem, ..whole }
+        };
+        // SAFETY: `T` is `f32` or `f64` (`gemm_type`), the types `gemm` computes with. Each
+        // pointer spans its matrix's contiguous column-major storage (the views hold exactly
+        // rows·cols elements), and the strides address exactly the `m × k`, `k × n` and `m × n`
+        // elements within it (shapes checked by the assertion); a part addresses a block of
+        // whole columns (or rows) of `c` and the matching columns of `op_b(b)` (rows of
+        // `op_a(a)`), disjoint from every other part's. `c` is borrowed mutably for the whole
+        // call, so it cannot alias `a` or `b`. `read_dst = false`: `c`'s old contents are not
+        // read, so `c = 1·op(a)·op(b)`.
+        unsafe {
+            gemm::gemm(
+                p.m,
+                p.n,
+                p.k,
+                p.c as *mut T,
+                m as isize,
+                1,
+                false,
+                p.a as *const T,
+                a_cs as isize,
+                a_rs as isize,
+                p.b as *const T,
+                b_cs as isize,
+                b_rs as isize,
+                T::zero(),
+                T::one(),
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    });
+}
+
+/// One product's sizes and storage addresses (as integers, so that parts can be handed to other
+/// threads).
+#[derive(Clone, Copy)]
+struct Product {
+    m: usize,
+    n: usize,
+    k: usize,
+    c: usize,
+    a: usize,
+    b: usize,
+}
+
+/// Products with fewer multiply-adds (`m·n·k`) than this stay on the calling thread: waking
+/// another thread costs microseconds, and the measurements saw small products lose 3–5×
+/// when split. (2²⁰ multiply-adds take about 20 µs on one core.)
+const SPLIT_MIN: usize = 1 << 20;
+
+/// Parts start at multiples of this many columns or rows (a multiple of the kernels' tile
+/// sides), so that no part adds a ragged edge tile of its own.
+const SPLIT_ALIGN: usize = 48;
+
+/// Into how many parts to split an `m × n` output over `k` (one per thread when the product is
+/// large, else one), and whether by columns (else by rows): along the longer side.
+fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
+    let by_columns = n >= m;
+    let side = if by_columns { n } else { m };
+    if m * n * k < SPLIT_MIN || side < 2 * SPLIT_ALIGN {
+        return (1, by_columns);
     }
+    (crate::threads::get().min(side / SPLIT_ALIGN).max(1), by_columns)
 }
 
 /// Products with at most this many multiply-adds (`m·n·k`) are computed by [`plain_product`]:
@@ -216,6 +267,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Products split across threads (by rows or by columns) give the bits of the whole product
+    /// on one thread.
+    #[test]
+    fn split_products_are_bit_identical() {
+        let shapes = [(100, 784, 128), (784, 100, 128), (57600, 25, 30), (30, 57600, 25), (57600, 30, 25), (97, 301, 203)];
+        for (m, k, n) in shapes {
+            for op_a in [Op::Plain, Op::Transposed] {
+                for op_b in [Op::Plain, Op::Transposed] {
+                    let a = match op_a {
+                        Op::Plain => numbered(m, k, 0.1),
+                        Op::Transposed => numbered(k, m, 0.1),
+                    };
+                    let b = match op_b {
+                        Op::Plain => numbered(k, n, 0.07),
+                        Op::Transposed => numbered(n, k, 0.07),
+                    };
+                    let (a32, b32) = (a.map(|v| v as f32), b.map(|v| v as f32));
+                    let product = |threads: usize| {
+                        crate::threads::set(threads);
+                        let mut c = DMatrix::from_element(m, n, f64::NAN);
+                        matmul(&mut c, &a, op_a, &b, op_b);
+                        let mut c32 = DMatrix::from_element(m, n, f32::NAN);
+                        matmul(&mut c32, &a32, op_a, &b32, op_b);
+                        (c, c32)
+                    };
+                    let (one, one32) = product(1);
+                    for threads in [2, 3] {
+                        let (many, many32) = product(threads);
+                        let same = one.iter().zip(many.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
+                        let same32 = one32.iter().zip(many32.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same && same32, "{m}x{k}x{n} {op_a:?} {op_b:?} on {threads} threads");
+                    }
+                }
+            }
+        }
+        crate::threads::set(0);
     }
 
     /// `op(m)` as an owned matrix, by nalgebra.
