@@ -176,7 +176,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     where
         Self: Sized,
     {
-        fit(self, x, t, config)
+        // On the crate's threads: the steps' products split without per-step handoffs.
+        crate::threads::install(|| fit(self, x, t, config))
     }
 
     /// The loss and the accuracy of the network's predictions for `x` against targets `t`.
