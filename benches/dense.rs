@@ -6,7 +6,8 @@
 //!
 //! `gemm3-784x128-b100-<T>`: nalgebra's `gemm` for the same three products alone (`x·W`,
 //! `xᵀ·g`, `g·Wᵀ`), with `xᵀ` and `Wᵀ` transposed once outside the timing — what the layer's
-//! products would cost on nalgebra (the layer computes them with the `gemm` crate).
+//! products would cost on nalgebra (the layer computes them with the crate's own packed kernels,
+//! `src/matmul.rs`, on the default thread count).
 
 mod harness;
 

@@ -22,16 +22,68 @@
 //!   input gradient), nothing else: no activation, loss, optimizer or data. 50 steps per run;
 //!   the second line gives the rate and the floor it sets, as above.
 //!
+//! Thread counts ([`backprop::threads`]): `digits-mlp`, `mnist-mlp` and `dense-mnist-mlp-f32`
+//! run on the default count (`BACKPROP_THREADS`, else the machine's cores), then again as
+//! `<case>-threads1` and `<case>-threads2`. And per thread count:
+//! - `mnist-step-b1-f32-threads<n>`: 2000 training steps (`train_step`, SGD) of 784-128-10 on
+//!   one sample, then `…-floor-threads<n>`: the same steps' Dense products alone (forward and
+//!   backward of both layers). A line `mnist-step-b1-f32 threads=<n> step_us=… floor_us=…
+//!   step_per_floor=… floor_share=… floor_gflops=… allocations_per_step=…` follows: per-step
+//!   medians, their ratio, and the heap allocations per step over the timed runs (a counting
+//!   global allocator; the warm-up's first steps are not counted).
+//! - `mnist-step-b256-784-1024-10-f32-threads<n>`: the same for 784-1024-10 at batch 256, 5 steps
+//!   per run.
+//!
 //! Data comes from [`data_dir`] (`$BACKPROP_DATA`, else `data/`).
 
 mod harness;
 
 use backprop::data::{data_dir, labels_column, load_mnist, read_digits};
 use backprop::prelude::*;
-use backprop::{seeded, Stream};
+use backprop::{seeded, threads, Stream};
 use harness::{Harness, Runs};
 use nalgebra::DMatrix;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Thread counts of the `-threadsN` variants.
+const THREAD_COUNTS: [usize; 2] = [1, 2];
+
+/// The system allocator, counting allocations for the step benches' `allocations_per_step`.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations so far, by any thread.
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::SeqCst)
+}
 
 const HIDDEN: usize = 128;
 const CLASSES: usize = 10;
@@ -75,14 +127,24 @@ struct Task {
     epochs: usize,
 }
 
-/// Times `net.fit` from a fresh network each run, then prints the test accuracy of a trained one.
+/// Times `net.fit` from a fresh network each run, then prints the test accuracy of a trained one:
+/// as `task.name` on the default thread count, then as `<name>-threads1` and `-threads2`.
 fn bench_task(harness: &Harness, task: &Task, runs: Runs) {
-    if !harness.selected(task.name) {
+    bench_task_named(harness, task.name, task, runs);
+    for count in THREAD_COUNTS {
+        threads::set(count);
+        bench_task_named(harness, &format!("{}-threads{count}", task.name), task, runs);
+        threads::set(0);
+    }
+}
+
+fn bench_task_named(harness: &Harness, name: &str, task: &Task, runs: Runs) {
+    if !harness.selected(name) {
         return;
     }
     let mut trained: Option<Sequential<f32>> = None;
     harness.bench_with_setup(
-        task.name,
+        name,
         runs,
         || {
             let sgd = Sgd::new(LEARNING_RATE);
@@ -104,7 +166,7 @@ fn bench_task(harness: &Harness, task: &Task, runs: Runs) {
     );
     if let Some(net) = trained {
         let test = net.evaluate(&task.x_test, &task.t_test, &SoftmaxCrossEntropy).expect("the MLP evaluates");
-        println!("{} test_accuracy={:.4}", task.name, test.accuracy);
+        println!("{name} test_accuracy={:.4}", test.accuracy);
     }
 }
 
@@ -164,10 +226,19 @@ fn bench_gemm_floor(harness: &Harness) {
     });
 }
 
-/// The two Dense layers of mnist-mlp alone, forward and backward, as `train_step` calls them.
+/// The two Dense layers of mnist-mlp alone, forward and backward, as `train_step` calls them:
+/// on the default thread count, then on 1 and 2 (`-threads1`, `-threads2`).
 fn bench_dense_floor(harness: &Harness) {
-    const NAME: &str = "dense-mnist-mlp-f32";
-    if !harness.selected(NAME) {
+    bench_dense_floor_named(harness, "dense-mnist-mlp-f32");
+    for count in THREAD_COUNTS {
+        threads::set(count);
+        bench_dense_floor_named(harness, &format!("dense-mnist-mlp-f32-threads{count}"));
+        threads::set(0);
+    }
+}
+
+fn bench_dense_floor_named(harness: &Harness, name: &str) {
+    if !harness.selected(name) {
         return;
     }
     let mut rng = seeded(0, Stream::Init);
@@ -181,12 +252,15 @@ fn bench_dense_floor(harness: &Harness) {
     };
     let (x, g2, g1) = (random(b, i), random(b, c), random(b, h));
     let (mut z1, mut z2, mut dh) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    bench_floor(harness, NAME, || {
-        layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
-        layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
-        layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
-        layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
-        dh[(0, 0)]
+    // Inside the crate's pool, as `fit` runs its steps.
+    bench_floor(harness, name, || {
+        threads::install(|| {
+            layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
+            layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
+            layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
+            layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
+            dh[(0, 0)]
+        })
     });
 }
 
@@ -231,4 +305,108 @@ fn main() {
     }
     bench_gemm_floor(&harness);
     bench_dense_floor(&harness);
+    for count in THREAD_COUNTS {
+        threads::set(count);
+        bench_step(&harness, &STEP_B1, count);
+        bench_step(&harness, &STEP_B256, count);
+        threads::set(0);
+    }
+}
+
+/// A training step's shape: `inputs-hidden-classes`, ReLU, softmax cross-entropy, SGD.
+struct StepCase {
+    name: &'static str,
+    batch: usize,
+    hidden: usize,
+    /// Steps per timed run.
+    steps: usize,
+}
+
+/// One MNIST sample per step (784-128-10).
+const STEP_B1: StepCase = StepCase { name: "mnist-step-b1-f32", batch: 1, hidden: HIDDEN, steps: 2000 };
+
+/// A wide hidden layer at batch 256 (784-1024-10): products dominate the step.
+const STEP_B256: StepCase = StepCase { name: "mnist-step-b256-784-1024-10-f32", batch: 256, hidden: 1024, steps: 5 };
+
+/// Times `case.steps` training steps (`Network::train_step`, inside the crate's pool as `fit`
+/// runs them) as `<name>-threads<count>`, then the same steps' Dense products alone (forward and
+/// backward of both layers, no activation, loss or update: `<name>-floor-threads<count>`), and
+/// prints one line with both medians per step, the floor's share of the step and the heap
+/// allocations per steady-state step (counted over the timed runs).
+fn bench_step(harness: &Harness, case: &StepCase, count: usize) {
+    let name = format!("{}-threads{count}", case.name);
+    let floor_name = format!("{}-floor-threads{count}", case.name);
+    if !harness.selected(&name) && !harness.selected(&floor_name) {
+        return;
+    }
+    let mut rng = seeded(0, Stream::Init);
+    let (b, i, h, c) = (case.batch, MNIST_IN, case.hidden, CLASSES);
+    let x = Init::Uniform { low: 0.0, high: 1.0 }.matrix(b, i, &mut rng).expect("small matrix");
+    let t = DMatrix::from_fn(b, 1, |r, _| ((r * 7) % c) as f32);
+    let mut net = Sequential::<f32>::builder(i)
+        .add(Dense::new(i, h).with_init(Init::HeNormal))
+        .add(Relu)
+        .add(Dense::new(h, c).with_init(Init::HeNormal))
+        .build(0)
+        .expect("the MLP builds");
+    let mut sgd = Sgd::new(LEARNING_RATE);
+    let mut train_rng = seeded(0, Stream::Train);
+    let runs = Runs { warmup: 3, timed: 21 };
+    let (mut step_times, mut step_allocations) = (Vec::new(), Vec::new());
+    harness.bench(&name, runs, || {
+        let (start, before) = (Instant::now(), allocations());
+        let loss = threads::install(|| {
+            let mut loss = 0.0;
+            for _ in 0..case.steps {
+                loss = net.train_step(&x, &t, &SoftmaxCrossEntropy, &mut sgd, &mut train_rng).expect("a step");
+            }
+            loss
+        });
+        let (elapsed, allocated) = (start.elapsed(), allocations() - before);
+        step_times.push(elapsed);
+        step_allocations.push(allocated);
+        loss
+    });
+    // Steady state: the timed runs only (the warm-up's first steps size the buffers).
+    let timed_allocations: usize = step_allocations.iter().skip(runs.warmup).sum();
+    let per_step = timed_allocations as f64 / (runs.timed * case.steps) as f64;
+
+    let mut layer1 = Dense::<f32>::new(i, h);
+    let mut layer2 = Dense::<f32>::new(h, c);
+    layer1.build(Shape::Flat(i), &mut rng).expect("layer 1 builds");
+    layer2.build(Shape::Flat(h), &mut rng).expect("layer 2 builds");
+    let mut random = |rows, cols| -> DMatrix<f32> {
+        Init::Uniform { low: -1.0, high: 1.0 }.matrix(rows, cols, &mut rng).expect("small matrix")
+    };
+    let (g2, g1) = (random(b, c), random(b, h));
+    let (mut z1, mut z2, mut dh) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
+    let mut floor_times = Vec::new();
+    harness.bench(&floor_name, runs, || {
+        let start = Instant::now();
+        let last = threads::install(|| {
+            for _ in 0..case.steps {
+                layer1.forward(&x, &mut z1).expect("forward 1");
+                layer2.forward(&z1, &mut z2).expect("forward 2");
+                layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2");
+                layer1.backward(&x, &z1, &g1, None).expect("backward 1");
+            }
+            dh[(0, 0)]
+        });
+        floor_times.push(start.elapsed());
+        last
+    });
+    let median_us = |times: &mut Vec<Duration>| {
+        let mut timed = times.split_off(runs.warmup.min(times.len()));
+        timed.sort_unstable();
+        timed.get(timed.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1e6 / case.steps as f64)
+    };
+    let (step_us, floor_us) = (median_us(&mut step_times), median_us(&mut floor_times));
+    let flop = 2.0 * (b * i * h + b * h * c + h * b * c + b * c * h + i * b * h) as f64;
+    println!(
+        "{} threads={count} step_us={step_us:.2} floor_us={floor_us:.2} step_per_floor={:.2} floor_share={:.2} floor_gflops={:.1} allocations_per_step={per_step:.2}",
+        case.name,
+        step_us / floor_us,
+        floor_us / step_us,
+        flop / floor_us / 1e3,
+    );
 }

@@ -64,9 +64,13 @@ pub fn get() -> usize {
 fn default_count() -> usize {
     std::env::var(ENV_VAR)
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n >= 1)
+        .and_then(|v| parse_count(&v))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A thread count written as a whole number ≥ 1 (spaces around it allowed).
+fn parse_count(text: &str) -> Option<usize> {
+    text.trim().parse::<usize>().ok().filter(|&n| n >= 1)
 }
 
 /// Runs `op` on one of the crate's threads, and returns its result.
@@ -126,6 +130,32 @@ fn pool() -> Option<Arc<ThreadPool>> {
                 .map(Arc::new);
             slot.clone_from(&built);
             built
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_parse_as_whole_numbers_from_one() {
+        assert_eq!(parse_count("2"), Some(2));
+        assert_eq!(parse_count(" 16\n"), Some(16));
+        for bad in ["0", "", "two", "-1", "1.5", "2 threads"] {
+            assert_eq!(parse_count(bad), None, "{bad:?}");
+        }
+    }
+
+    /// Parts run once each, on one thread or many.
+    #[test]
+    fn every_part_runs_once() {
+        for parts in [1, 2, 3, 8] {
+            let runs: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+            run_parts(parts, &|i| {
+                runs[i].fetch_add(1, Ordering::Relaxed);
+            });
+            assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1), "{parts} parts");
         }
     }
 }
