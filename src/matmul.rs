@@ -129,10 +129,10 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
     }
     let (a_rs, a_cs) = op_a.strides(a.dims());
     let (b_rs, b_cs) = op_b.strides(b.dims());
-    let whole = Product { m, n, k, c: c.data.as_mut_ptr() as usize, a: a.data.as_ptr() as usize, b: b.data.as_ptr() as usize };
-    let (parts, by_columns) = split(m, n, k);
+    let whole =
+        Product { m, n, k, c: c.data.as_mut_ptr() as usize, a: a.data.as_ptr() as usize, b: b.data.as_ptr() as usize };
+    let (per, by_columns) = split(m, n, k);
     let size = if by_columns { n } else { m };
-    let per = size.div_ceil(parts).next_multiple_of(SPLIT_ALIGN).min(size);
     let parts = size.div_ceil(per);
     crate::threads::run_parts(parts, &|part| {
         let (from, to) = (part * per, ((part + 1) * per).min(size));
@@ -199,15 +199,32 @@ const SPLIT_MIN: usize = 1 << 20;
 /// sides), so that no part adds a ragged edge tile of its own.
 const SPLIT_ALIGN: usize = 48;
 
-/// Into how many parts to split an `m × n` output over `k` (one per thread when the product is
-/// large, else one), and whether by columns (else by rows): along the longer side.
+/// How to split an `m × n` output over `k`: the columns (or rows) per part, and whether by
+/// columns (else by rows), along the longer side; one part per thread when the product is large,
+/// else a single part.
+///
+/// Every part must be computed exactly as in the whole product. The `gemm` crate sums the inner
+/// dimension in blocks of `kc` values, and chooses `kc` by one rule when both sides of the output
+/// are at most 64 (`min(k, 512)`) and by another otherwise (from `k` and the caches alone); the
+/// two agree when `k ≤ 512`. So with a longer `k` and the other side at most 64, every part
+/// keeps more than 64 columns (or rows), in the whole product's regime.
 fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
     let by_columns = n >= m;
-    let side = if by_columns { n } else { m };
+    let (side, other) = if by_columns { (n, m) } else { (m, n) };
+    let whole = (side, by_columns);
     if m * n * k < SPLIT_MIN || side < 2 * SPLIT_ALIGN {
-        return (1, by_columns);
+        return whole;
     }
-    (crate::threads::get().min(side / SPLIT_ALIGN).max(1), by_columns)
+    let mut parts = crate::threads::get().min(side / SPLIT_ALIGN);
+    while parts > 1 {
+        let per = side.div_ceil(parts).next_multiple_of(SPLIT_ALIGN);
+        let smallest = side - per * (side.div_ceil(per) - 1);
+        if k <= 512 || other > 64 || smallest > 64 {
+            return (per, by_columns);
+        }
+        parts -= 1;
+    }
+    whole
 }
 
 /// Products with at most this many multiply-adds (`m·n·k`) are computed by [`plain_product`]:
@@ -273,7 +290,20 @@ mod tests {
     /// on one thread.
     #[test]
     fn split_products_are_bit_identical() {
-        let shapes = [(100, 784, 128), (784, 100, 128), (57600, 25, 30), (30, 57600, 25), (57600, 30, 25), (97, 301, 203)];
+        let shapes = [
+            (100, 784, 128),
+            (784, 100, 128),
+            (57600, 25, 30),
+            (30, 57600, 25),
+            (57600, 30, 25),
+            (97, 301, 203),
+            (100, 1152, 10),
+            (200, 1152, 10),
+            (1152, 100, 10),
+            (100, 10, 1152),
+            (8, 57600, 26),
+            (300, 4320, 40),
+        ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
                 for op_b in [Op::Plain, Op::Transposed] {
