@@ -130,7 +130,7 @@ mod simd;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
-pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
+pub use error::{Dims, Divergence, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig, FitSettings};
 pub use gradients::Gradients;
 pub use history::{EpochStats, History};

@@ -556,10 +556,11 @@ impl Tally {
 /// the run and the history of the epochs done.
 fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
     match e {
-        Error::Diverged { loss, .. } => Error::Diverged {
+        Error::Diverged { loss, cause, .. } => Error::Diverged {
             epoch: Some(epoch),
             step: Some(history.steps + tally.steps),
             loss,
+            cause,
             history: Some(Box::new(history.clone())),
         },
         e => e,

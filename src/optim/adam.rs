@@ -3,7 +3,7 @@
 use super::hyper::{check_eps, check_rate, AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
 use super::WeightDecay;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// Adam (<http://arxiv.org/abs/1412.6980v8>): running averages of the gradient and of its square,
 /// corrected for starting at 0.
@@ -99,7 +99,7 @@ impl<const ADAMW: bool> Rule for AdamRule<ADAMW> {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         // β^t, with t saturated where β^t has long been 0.
         let t = i32::try_from(step.t).unwrap_or(i32::MAX);
         let lr = step.lr;
@@ -108,15 +108,13 @@ impl<const ADAMW: bool> Rule for AdamRule<ADAMW> {
         let correct1 = T::cast(1.0 / (1.0 - self.beta1.powi(t)));
         let correct2 = T::cast(1.0 / (1.0 - self.beta2.powi(t)));
         let eps = T::cast(self.eps);
-        step.each(|(l2, decoupled), w, g, [m, v]| {
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + l2 * *w;
-                *m = beta1 * *m + one_minus_beta1 * g;
-                *v = beta2 * *v + one_minus_beta2 * g * g;
-                let m_hat = *m * correct1;
-                let v_hat = *v * correct2;
-                *w -= lr * (m_hat / (v_hat.sqrt() + eps) + decoupled * *w);
-            }
-        });
+        step.apply(true, |(l2, decoupled), w, g, [m, v]| {
+            let g = g + l2 * w;
+            let m = beta1 * m + one_minus_beta1 * g;
+            let v = beta2 * v + one_minus_beta2 * g * g;
+            let m_hat = m * correct1;
+            let v_hat = v * correct2;
+            (w - lr * (m_hat / (v_hat.sqrt() + eps) + decoupled * w), [m, v])
+        })
     }
 }
