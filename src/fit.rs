@@ -1,5 +1,6 @@
 //! How to train: [`FitConfig`], what [`Network::fit`](crate::Network::fit) runs.
 
+use crate::feed::Feed;
 use crate::{EpochStats, Error, Loss, Optimizer, Real, Result, Schedule};
 use nalgebra::DMatrix;
 use std::fmt;
@@ -108,6 +109,9 @@ pub struct FitConfig<T: Real> {
     pub(crate) progress: bool,
     pub(crate) callback: Option<Callback>,
     pub(crate) start_epoch: usize,
+    /// The minibatch buffers, kept between `fit` calls (not part of the configuration: a copy
+    /// starts without them).
+    pub(crate) feed: Feed<T>,
 }
 
 impl<T: Real> fmt::Debug for FitConfig<T> {
@@ -145,6 +149,7 @@ impl<T: Real> FitConfig<T> {
             progress: false,
             callback: None,
             start_epoch: 0,
+            feed: Feed::default(),
         }
     }
 
@@ -283,6 +288,7 @@ impl<T: Real> FitConfig<T> {
             progress: self.progress,
             callback: None,
             start_epoch: self.start_epoch,
+            feed: Feed::default(),
         })
     }
 

@@ -104,6 +104,7 @@ mod check;
 pub mod checkpoint;
 pub mod data;
 mod error;
+mod feed;
 mod file;
 mod fit;
 pub mod gradcheck;

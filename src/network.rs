@@ -6,7 +6,6 @@
 use crate::check::{check_finite, check_rows};
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
-use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::progress::Progress;
 use crate::{
@@ -425,11 +424,12 @@ fn fit<T: Real, N: Network<T>>(
     let mut shuffle_rng = seeded(config.seed, Stream::Shuffle);
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
-    let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    // Minibatches are gathered from a sample-major copy of x (sample i is column i, contiguous):
-    // gathering from x itself reads one element per column, a cache line each, for every sample.
-    let samples = if batch < n { x.transpose() } else { DMatrix::zeros(0, 0) };
-    let mut sample_buf = DMatrix::zeros(0, 0);
+    // Minibatches are gathered from a sample-major copy of x kept in the configuration (see
+    // feed.rs); the full batch is x itself.
+    let mut feed = std::mem::take(&mut config.feed);
+    if batch < n {
+        feed.load(x);
+    }
     let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
     history.first_epoch = config.start_epoch;
@@ -467,9 +467,12 @@ fn fit<T: Real, N: Network<T>>(
                 batches.push(&order[n - batch - tail..]);
             }
             for rows in batches {
-                gather_samples(&samples, rows, &mut sample_buf, &mut xb);
-                gather_rows(t, rows, &mut tb);
-                tally.step(net, config, &xb, &tb, &mut train_rng).map_err(|e| in_run(e, epoch, &tally, &history))?;
+                feed.gather(t, rows);
+                let stepped = tally.step(net, config, &feed.x, &feed.t, &mut train_rng);
+                if let Err(e) = stepped {
+                    config.feed = feed;
+                    return Err(in_run(e, epoch, &tally, &history));
+                }
                 if progress.wants_batches() {
                     tally.rows += rows.len();
                     progress.batch(tally.loss / tally.rows as f64, tally.correct / tally.rows as f64);
@@ -514,6 +517,7 @@ fn fit<T: Real, N: Network<T>>(
             clock.restart();
         }
     }
+    config.feed = feed;
     clock.flush(&mut history.seconds);
     if let Some((_, epoch, values)) = best {
         restore(net, &values);
@@ -584,30 +588,5 @@ fn shuffle(order: &mut [usize], rng: &mut SeededRng) {
     for i in (1..order.len()).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
-    }
-}
-
-/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the rows of
-/// `out` (resized to `rows.len() × xs.nrows()`): one contiguous copy per sample into `buf`
-/// (`xs.nrows() × rows.len()`), then one transpose of the batch.
-fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>, out: &mut DMatrix<T>) {
-    let features = xs.nrows();
-    ensure_shape(buf, features, rows.len());
-    ensure_shape(out, rows.len(), features);
-    for (dst, &r) in buf.as_mut_slice().chunks_exact_mut(features.max(1)).zip(rows) {
-        dst.copy_from_slice(xs.column(r).as_slice());
-    }
-    buf.transpose_to(out);
-}
-
-/// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).
-pub(crate) fn gather_rows<T: Real>(m: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
-    ensure_shape(out, rows.len(), m.ncols());
-    for j in 0..m.ncols() {
-        let src = m.column(j);
-        let mut dst = out.column_mut(j);
-        for (k, &r) in rows.iter().enumerate() {
-            dst[k] = src[r];
-        }
     }
 }

@@ -69,7 +69,7 @@ impl Rule for AdaGradRule {
     fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         let eps = T::cast(self.eps);
-        step.apply(true, |(l2, decoupled), w, g, [h]| {
+        step.apply(true, move |(l2, decoupled), w, g, [h]| {
             let g = g + l2 * w;
             let h = h + g * g;
             (w - lr * (g / (h.sqrt() + eps) + decoupled * w), [h])

@@ -95,7 +95,7 @@ impl<const NESTEROV: bool> Rule for MomentumRule<NESTEROV> {
     fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         let alpha = T::cast(self.momentum);
-        step.apply(false, |(l2, decoupled), w, g, [v]| {
+        step.apply(false, move |(l2, decoupled), w, g, [v]| {
             let g = g + l2 * w;
             let v = alpha * v - lr * g;
             // Nesterov looks ahead along the new velocity: W + α·v − η·g.

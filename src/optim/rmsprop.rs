@@ -87,7 +87,7 @@ impl Rule for RmsPropRule {
         let rho = T::cast(self.rho);
         let one_minus_rho = T::cast(1.0 - self.rho);
         let eps = T::cast(self.eps);
-        step.apply(true, |(l2, decoupled), w, g, [h]| {
+        step.apply(true, move |(l2, decoupled), w, g, [h]| {
             let g = g + l2 * w;
             let h = rho * h + one_minus_rho * g * g;
             (w - lr * (g / (h.sqrt() + eps) + decoupled * w), [h])

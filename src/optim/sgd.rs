@@ -44,7 +44,7 @@ impl Rule for SgdRule {
     fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         // One λ for both decays: SGD's two steps are the same (see above).
-        step.apply(false, |(l2, decoupled), w, g, []| {
+        step.apply(false, move |(l2, decoupled), w, g, []| {
             let lambda = l2 + decoupled;
             // Without decay, exactly `W − η·g` (`g + 0·W` would turn a −0 gradient into +0).
             (if lambda == T::zero() { w - lr * g } else { w - lr * (g + lambda * w) }, [])
