@@ -1,12 +1,12 @@
 //! [`Sequential`]: a chain of layers with an input shape, trained as a whole.
 
 use crate::check::check_finite;
-use crate::optim::checked_step;
 use crate::layer::walk;
+use crate::optim::checked_step;
 use crate::Residual;
 use crate::{
-    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape, Stream,
-    WeightDecay,
+    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape,
+    Stream, WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::any::Any;

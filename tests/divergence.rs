@@ -26,8 +26,11 @@ fn data() -> (DMatrix<f64>, DMatrix<f64>) {
     (x, t)
 }
 
-/// Every parameter's bits, then every state matrix's name and bits.
-fn bits(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> (Vec<Vec<u64>>, Vec<(String, Vec<u64>)>) {
+/// Every parameter's bits, and every state matrix's name and bits.
+type Bits = (Vec<Vec<u64>>, Vec<(String, Vec<u64>)>);
+
+/// The [`Bits`] of a network and its optimizer.
+fn bits(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> Bits {
     let params = net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect();
     let state = optimizer.state().into_iter().map(|(n, m)| (n, m.iter().map(|v| v.to_bits()).collect())).collect();
     (params, state)
@@ -112,7 +115,10 @@ fn an_overflowing_moment_is_refused_and_blames_the_gradient() {
         let before = bits(&net, optimizer.as_ref());
         let mut config = FitConfig::new(SquaredError::mean(), Boxed(optimizer)).epochs(2);
         let err = net.fit(&x, &t, &mut config).expect_err(name);
-        assert!(matches!(err, Error::Diverged { cause: Divergence::Gradient { .. }, epoch: Some(0), .. }), "{name}: {err:?}");
+        assert!(
+            matches!(err, Error::Diverged { cause: Divergence::Gradient { .. }, epoch: Some(0), .. }),
+            "{name}: {err:?}"
+        );
         assert!(err.to_string().contains("standardize"), "{err}");
         assert_eq!(bits(&net, config.optimizer()), before, "{name}");
     }

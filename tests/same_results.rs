@@ -222,8 +222,12 @@ const BEFORE: [&str; 80] = [
 #[test]
 fn every_run_ends_bit_for_bit_as_before() {
     let now = fingerprints();
-    let changed: Vec<String> =
-        now.iter().zip(BEFORE).filter(|(now, before)| now.as_str() != *before).map(|(now, before)| format!("{before} -> {now}")).collect();
+    let changed: Vec<String> = now
+        .iter()
+        .zip(BEFORE)
+        .filter(|(now, before)| now.as_str() != *before)
+        .map(|(now, before)| format!("{before} -> {now}"))
+        .collect();
     assert_eq!(now.len(), BEFORE.len());
     assert!(changed.is_empty(), "runs changed:\n{}", changed.join("\n"));
 }

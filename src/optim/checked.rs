@@ -43,7 +43,10 @@ pub(crate) fn checked_step<T: Real>(
     } else {
         // A state entry "<index>.<slot>" names its parameter; a counter names none.
         optimizer.state().iter().find(|(_, m)| !all_finite(m.as_slice())).map(|(name, _)| {
-            name.split_once('.').and_then(|(i, _)| i.parse::<usize>().ok()).unwrap_or(0).min(params.len().saturating_sub(1))
+            name.split_once('.')
+                .and_then(|(i, _)| i.parse::<usize>().ok())
+                .unwrap_or(0)
+                .min(params.len().saturating_sub(1))
         })
     };
     let Some(index) = bad_value.or(bad_state) else {

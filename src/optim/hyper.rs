@@ -300,13 +300,7 @@ fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T,
 
 /// The write pass of a rule with two buffers `a` and `b` (see [`write_1`]).
 #[inline(never)]
-fn write_2<T: Real>(
-    value: &mut [T],
-    grad: &[T],
-    a: &mut [T],
-    b: &mut [T],
-    new: impl Fn(T, T, T, T) -> (T, T, T),
-) {
+fn write_2<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], b: &mut [T], new: impl Fn(T, T, T, T) -> (T, T, T)) {
     wide(move || {
         for (((w, &g), a), b) in value.iter_mut().zip(grad).zip(a.iter_mut()).zip(b.iter_mut()) {
             (*w, *a, *b) = new(*w, g, *a, *b);
@@ -322,7 +316,8 @@ fn blame<T: Real>(lr: T, (l2, decoupled): (T, T), squares: bool, value: Option<&
     let Some(value) = value else {
         return Cause::Gradient;
     };
-    let decay_overflows = |w: T| !(l2 * w).is_finite() || !(decoupled * w).is_finite() || !(lr * decoupled * w).is_finite();
+    let decay_overflows =
+        |w: T| !(l2 * w).is_finite() || !(decoupled * w).is_finite() || !(lr * decoupled * w).is_finite();
     if value.iter().any(|&w| decay_overflows(w)) {
         return Cause::WeightDecay;
     }
