@@ -41,8 +41,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// set); shapes are still checked, so a wrong one is an error, not a panic.
     ///
     /// # Errors
-    /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite — the update
-    /// is then not applied; shape errors from the layers or the loss; optimizer errors.
+    /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite, or if the
+    /// update would leave a non-finite parameter or optimizer state — the update is then not
+    /// applied (parameters and optimizer state are as before; the gradients are consumed);
+    /// shape errors from the layers or the loss; optimizer errors.
     fn train_step(
         &mut self,
         x: &DMatrix<T>,
@@ -161,8 +163,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss,
     /// [`Error::BatchTooSmall`] if there are fewer training rows than
     /// [`min_training_batch`](Network::min_training_batch), and [`Error::Diverged`] if training
-    /// produces a non-finite loss or gradient: parameters then hold the values before the failed
-    /// step, and the error carries the epoch, the step and the history of the epochs done.
+    /// produces a non-finite loss or gradient, or an update that would make a parameter or the
+    /// optimizer's state non-finite: parameters and optimizer state then hold the values before
+    /// the failed step, and the error carries the epoch, the step, the history of the epochs
+    /// done and the [cause](crate::Divergence).
     fn fit(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
     where
         Self: Sized,
