@@ -332,13 +332,15 @@ pub enum Error {
         /// What does not fit.
         mismatch: StateMismatch,
     },
-    /// Training produced a non-finite loss or gradient; the update was not applied, so the
-    /// parameters are those before the failed step.
+    /// Training produced a non-finite loss or gradient, or an update would have made a parameter
+    /// or the optimizer's state non-finite; the update was not applied, so the parameters and the
+    /// optimizer's state are those before the failed step. The message names the likely cause
+    /// (see [`Divergence::hint`]).
     #[error(
-        "training diverged{}{}: loss {loss}; the update was not applied. Likely causes: inputs on a large \
-         scale (standardize them) or a learning rate too large for them",
+        "training diverged{}{}: loss {loss}; {cause}; the update was not applied. {}",
         .epoch.map(|e| format!(" at epoch {e}")).unwrap_or_default(),
-        .step.map(|s| format!(", step {s}")).unwrap_or_default()
+        .step.map(|s| format!(", step {s}")).unwrap_or_default(),
+        .cause.hint()
     )]
     Diverged {
         /// Epoch (from 0) of the failed step, when the step was part of [`fit`](crate::Network::fit)
@@ -346,8 +348,10 @@ pub enum Error {
         epoch: Option<usize>,
         /// The failed step's index among the run's steps (from 0), when it was part of `fit`.
         step: Option<usize>,
-        /// The loss of the failed step.
+        /// The loss of the failed step (finite when the loss was not what failed).
         loss: f64,
+        /// What was not finite, and where.
+        cause: Divergence,
         /// What `fit` recorded before the failed step (its epochs, done in full), when the step
         /// was part of `fit`: the failed run's history is not lost.
         history: Option<Box<crate::History>>,
@@ -613,4 +617,82 @@ pub enum FormatError {
         /// The value.
         value: f64,
     },
+}
+
+/// What made a training step diverge (in [`Error::Diverged`]): which value was not finite, and
+/// the likely cause. `index` and `name` are the parameter's position in the optimizer's order and
+/// its role (`"weight"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Divergence {
+    /// The batch's loss was not finite.
+    Loss,
+    /// A gradient was not finite, or its square overflowed in the optimizer.
+    Gradient {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+    },
+    /// The step the learning rate scales overflowed (e.g. `η·g` with a huge `η`).
+    LearningRate {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+    },
+    /// The weight decay's term (`λ·W`, or `η·λ·W`) overflowed.
+    WeightDecay {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+    },
+    /// The L2 weight decay's loss term `½·λ·ΣW²` overflowed (the batch's loss itself was finite).
+    Penalty,
+    /// An optimizer that does not check its own updates (one written outside the crate) left a
+    /// non-finite value; the training loop put the values before the step back.
+    Update {
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// Its role, e.g. `"weight"`.
+        name: &'static str,
+    },
+}
+
+impl Divergence {
+    /// What to try: for a non-finite loss or gradient, the inputs' scale or the learning rate;
+    /// for an overflowing step, the learning rate; for an overflowing decay, the weight decay.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Divergence::Loss | Divergence::Gradient { .. } => {
+                "Likely causes: inputs on a large scale (standardize them) or a learning rate too large for them"
+            }
+            Divergence::LearningRate { .. } => "Likely cause: a learning rate too large (lower it)",
+            Divergence::WeightDecay { .. } | Divergence::Penalty => {
+                "Likely cause: a weight decay too strong (lower its lambda)"
+            }
+            Divergence::Update { .. } => "Likely cause: the optimizer's settings (a learning rate too large?)",
+        }
+    }
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Divergence::Loss => write!(f, "the loss is not finite"),
+            Divergence::Gradient { index, name } => {
+                write!(f, "the gradient of parameter {index} ({name}) is not finite or overflows when squared")
+            }
+            Divergence::LearningRate { index, name } => {
+                write!(f, "the learning-rate step of parameter {index} ({name}) overflows")
+            }
+            Divergence::WeightDecay { index, name } => {
+                write!(f, "the weight decay of parameter {index} ({name}) overflows")
+            }
+            Divergence::Penalty => write!(f, "the L2 weight decay's loss term overflows"),
+            Divergence::Update { index, name } => {
+                write!(f, "the optimizer's update of parameter {index} ({name}) is not finite")
+            }
+        }
+    }
 }

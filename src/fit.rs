@@ -1,6 +1,7 @@
 //! How to train: [`FitConfig`], what [`Network::fit`](crate::Network::fit) runs.
 
 use crate::diagnostics::Diagnostics;
+use crate::feed::Feed;
 use crate::{EpochStats, Error, Loss, Optimizer, Real, Result, Schedule};
 use nalgebra::DMatrix;
 use std::fmt;
@@ -110,6 +111,9 @@ pub struct FitConfig<T: Real> {
     pub(crate) callback: Option<Callback>,
     pub(crate) start_epoch: usize,
     pub(crate) diagnostics: Option<Diagnostics>,
+    /// The minibatch buffers, kept between `fit` calls (not part of the configuration: a copy
+    /// starts without them).
+    pub(crate) feed: Feed<T>,
 }
 
 impl<T: Real> fmt::Debug for FitConfig<T> {
@@ -149,6 +153,7 @@ impl<T: Real> FitConfig<T> {
             callback: None,
             start_epoch: 0,
             diagnostics: None,
+            feed: Feed::default(),
         }
     }
 
@@ -311,6 +316,7 @@ impl<T: Real> FitConfig<T> {
             callback: None,
             start_epoch: self.start_epoch,
             diagnostics: self.diagnostics.clone(),
+            feed: Feed::default(),
         })
     }
 

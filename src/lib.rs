@@ -106,6 +106,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod diagnostics;
 mod error;
+mod feed;
 mod file;
 mod fit;
 pub mod gradcheck;
@@ -133,7 +134,7 @@ pub mod threads;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
-pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
+pub use error::{Dims, Divergence, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig, FitSettings};
 pub use gradients::Gradients;
 pub use history::{EpochStats, History};

@@ -7,7 +7,6 @@ use crate::check::{check_finite, check_rows};
 use crate::diagnostics::probe::Probe;
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
-use crate::layer::ensure_shape;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::progress::Progress;
 use crate::{
@@ -43,8 +42,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// set); shapes are still checked, so a wrong one is an error, not a panic.
     ///
     /// # Errors
-    /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite — the update
-    /// is then not applied; shape errors from the layers or the loss; optimizer errors.
+    /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite, or if the
+    /// update would leave a non-finite parameter or optimizer state — the update is then not
+    /// applied (parameters and optimizer state are as before; the gradients are consumed);
+    /// shape errors from the layers or the loss; optimizer errors.
     fn train_step(
         &mut self,
         x: &DMatrix<T>,
@@ -170,8 +171,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss,
     /// [`Error::BatchTooSmall`] if there are fewer training rows than
     /// [`min_training_batch`](Network::min_training_batch), and [`Error::Diverged`] if training
-    /// produces a non-finite loss or gradient: parameters then hold the values before the failed
-    /// step, and the error carries the epoch, the step and the history of the epochs done.
+    /// produces a non-finite loss or gradient, or an update that would make a parameter or the
+    /// optimizer's state non-finite: parameters and optimizer state then hold the values before
+    /// the failed step, and the error carries the epoch, the step, the history of the epochs
+    /// done and the [cause](crate::Divergence).
     fn fit(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
     where
         Self: Sized,
@@ -434,11 +437,12 @@ fn fit<T: Real, N: Network<T>>(
     let mut shuffle_rng = seeded(config.seed, Stream::Shuffle);
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
-    let (mut xb, mut tb) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    // Minibatches are gathered from a sample-major copy of x (sample i is column i, contiguous):
-    // gathering from x itself reads one element per column, a cache line each, for every sample.
-    let samples = if batch < n { x.transpose() } else { DMatrix::zeros(0, 0) };
-    let mut sample_buf = DMatrix::zeros(0, 0);
+    // Minibatches are gathered from a sample-major copy of x kept in the configuration (see
+    // feed.rs); the full batch is x itself.
+    let mut feed = std::mem::take(&mut config.feed);
+    if batch < n {
+        feed.load(x);
+    }
     let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
     history.first_epoch = config.start_epoch;
@@ -483,12 +487,13 @@ fn fit<T: Real, N: Network<T>>(
             }
             let count = batches.len();
             for (index, rows) in batches.into_iter().enumerate() {
-                gather_samples(&samples, rows, &mut sample_buf, &mut xb);
-                gather_rows(t, rows, &mut tb);
+                feed.gather(t, rows);
                 let measured = probe.as_mut().and_then(|p| p.select(epoch, index, count));
-                tally
-                    .step(net, config, &xb, &tb, &mut train_rng, measured)
-                    .map_err(|e| in_run(e, epoch, &tally, &history))?;
+                let stepped = tally.step(net, config, &feed.x, &feed.t, &mut train_rng, measured);
+                if let Err(e) = stepped {
+                    config.feed = feed;
+                    return Err(in_run(e, epoch, &tally, &history));
+                }
                 if progress.wants_batches() {
                     tally.rows += rows.len();
                     progress.batch(tally.loss / tally.rows as f64, tally.correct / tally.rows as f64);
@@ -534,6 +539,7 @@ fn fit<T: Real, N: Network<T>>(
             clock.restart();
         }
     }
+    config.feed = feed;
     clock.flush(&mut history.seconds);
     if let Some((_, epoch, values)) = best {
         restore(net, &values);
@@ -587,10 +593,11 @@ impl Tally {
 /// the run and the history of the epochs done.
 fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
     match e {
-        Error::Diverged { loss, .. } => Error::Diverged {
+        Error::Diverged { loss, cause, .. } => Error::Diverged {
             epoch: Some(epoch),
             step: Some(history.steps + tally.steps),
             loss,
+            cause,
             history: Some(Box::new(history.clone())),
         },
         e => e,
@@ -614,30 +621,5 @@ fn shuffle(order: &mut [usize], rng: &mut SeededRng) {
     for i in (1..order.len()).rev() {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
-    }
-}
-
-/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the rows of
-/// `out` (resized to `rows.len() × xs.nrows()`): one contiguous copy per sample into `buf`
-/// (`xs.nrows() × rows.len()`), then one transpose of the batch.
-fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>, out: &mut DMatrix<T>) {
-    let features = xs.nrows();
-    ensure_shape(buf, features, rows.len());
-    ensure_shape(out, rows.len(), features);
-    for (dst, &r) in buf.as_mut_slice().chunks_exact_mut(features.max(1)).zip(rows) {
-        dst.copy_from_slice(xs.column(r).as_slice());
-    }
-    buf.transpose_to(out);
-}
-
-/// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).
-pub(crate) fn gather_rows<T: Real>(m: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
-    ensure_shape(out, rows.len(), m.ncols());
-    for j in 0..m.ncols() {
-        let src = m.column(j);
-        let mut dst = out.column_mut(j);
-        for (k, &r) in rows.iter().enumerate() {
-            dst[k] = src[r];
-        }
     }
 }

@@ -1,11 +1,12 @@
 //! [`Sequential`]: a chain of layers with an input shape, trained as a whole.
 
-use crate::check::{all_finite, check_finite};
+use crate::check::check_finite;
 use crate::layer::walk;
+use crate::optim::checked_step;
 use crate::Residual;
 use crate::{
-    seeded, Chain, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape, Stream,
-    WeightDecay,
+    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape,
+    Stream, WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::any::Any;
@@ -50,6 +51,11 @@ pub struct Sequential<T: Real> {
     /// Always empty: the allocation of the parameter list handed to the optimizer, kept from
     /// step to step (see [`recycle`]).
     param_list: Vec<&'static mut Param<T>>,
+    /// Always empty: the allocation of the list [`Optimizer::penalty`] reads, kept likewise.
+    penalty_list: Vec<&'static Param<T>>,
+    /// The values before a step of an optimizer that does not check its own updates (see
+    /// [`Optimizer::checks_updates`]), kept from step to step.
+    undo: Vec<DMatrix<T>>,
 }
 
 /// Short: the shapes, each layer's path and kind, and the parameter count — not the matrices
@@ -169,6 +175,8 @@ impl<T: Real> SequentialBuilder<T> {
             y: DMatrix::zeros(0, 0),
             grad_y: DMatrix::zeros(0, 0),
             param_list: Vec::new(),
+            penalty_list: Vec::new(),
+            undo: Vec::new(),
         })
     }
 }
@@ -179,6 +187,17 @@ impl<T: Real> SequentialBuilder<T> {
 /// No element survives, so no reference outlives its borrow; the standard library collects a
 /// vector's `into_iter` in place when the element layout is the same, keeping the allocation.
 fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
+    list.clear();
+    list.into_iter().map(|_| unreachable!("the list is empty")).collect()
+}
+
+/// A training step's divergence: `cause`, at a step whose loss is `loss`.
+fn diverged<T: Real>(loss: T, cause: Divergence) -> Error {
+    Error::Diverged { epoch: None, step: None, loss: loss.to_f64(), cause, history: None }
+}
+
+/// [`recycle`] for a list of shared references.
+fn recycle_shared<'b, P>(mut list: Vec<&P>) -> Vec<&'b P> {
     list.clear();
     list.into_iter().map(|_| unreachable!("the list is empty")).collect()
 }
@@ -353,6 +372,8 @@ impl<T: Real> Sequential<T> {
             y: DMatrix::zeros(0, 0),
             grad_y: DMatrix::zeros(0, 0),
             param_list: Vec::new(),
+            penalty_list: Vec::new(),
+            undo: Vec::new(),
         })
     }
 
@@ -434,33 +455,38 @@ impl<T: Real> Network<T> for Sequential<T> {
         }
         self.chain.forward_train(x, &mut self.y, rng)?;
         // The targets' values were checked once for the whole set (train_step's contract).
-        let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
+        let mut value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
         if !value.is_finite() {
-            return Err(Error::Diverged { epoch: None, step: None, loss: value.to_f64(), history: None });
+            return Err(diverged(value, Divergence::Loss));
         }
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward(x, &self.y, &self.grad_y, None)?;
+
+        // Every gradient is there now; the update below checks them as it goes.
         let mut params = recycle(std::mem::take(&mut self.param_list));
         // The root is a chain: its layers directly, without asking it whether it has children.
         for layer in self.chain.layers_mut() {
             walk::collect_params_mut(layer.as_mut(), &mut params);
         }
-        // The book's L2 weight decay adds ½λΣW² to the loss; only then is the list needed.
-        let penalty = if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
-            let weights: Vec<&Param<T>> = params.iter().map(|p| &**p).collect();
-            optimizer.penalty(&weights)
+        // The book's L2 weight decay adds ½λΣW² (of the values before the step) to the loss.
+        if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
+            let mut weights = recycle_shared(std::mem::take(&mut self.penalty_list));
+            weights.extend(params.iter().map(|p| &**p));
+            value += T::cast(optimizer.penalty(&weights));
+            self.penalty_list = recycle_shared(weights);
+        }
+        let stepped = if value.is_finite() {
+            checked_step(optimizer, &mut params, &mut self.undo)
         } else {
-            0.0
-        };
-        let value = value + T::cast(penalty);
-        let finite = value.is_finite() && params.iter().all(|p| p.grad().is_none_or(|g| all_finite(g.as_slice())));
-        let stepped = if finite {
-            optimizer.step(&mut params)
-        } else {
-            Err(Error::Diverged { epoch: None, step: None, loss: value.to_f64(), history: None })
+            Err(diverged(value, Divergence::Penalty))
         };
         self.param_list = recycle(params);
-        stepped.map(|()| value)
+        match stepped {
+            Ok(()) => Ok(value),
+            // The optimizer does not know the loss.
+            Err(Error::Diverged { cause, .. }) => Err(diverged(value, cause)),
+            Err(e) => Err(e),
+        }
     }
 
     fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {

@@ -307,7 +307,7 @@ fn diverging_training_keeps_the_last_finite_parameters() {
     let mut net = regressor();
     let initial = snapshot(&net);
     let err = net.fit(&x, &t, &mut config()).unwrap_err();
-    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, history: Some(history) } = err else {
+    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, history: Some(history), .. } = err else {
         panic!("expected Diverged at an epoch, got {err:?}")
     };
     assert!(!loss.is_finite(), "{loss}");

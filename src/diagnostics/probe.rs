@@ -109,6 +109,10 @@ impl<T: Real> Optimizer<T> for Watched<'_, T> {
         Ok(())
     }
 
+    fn checks_updates(&self) -> bool {
+        self.inner.checks_updates()
+    }
+
     fn weight_decay(&self) -> WeightDecay {
         self.inner.weight_decay()
     }

@@ -134,7 +134,8 @@ impl<T: Real> Param<T> {
         self.fresh.then_some(&self.grad)
     }
 
-    /// The gradient buffer, for `backward` to overwrite; marks the gradient fresh.
+    /// The gradient buffer, for `backward` to overwrite — every element: what it holds before
+    /// is unspecified (after an optimizer step, it may hold old values); marks the gradient fresh.
     pub fn grad_mut(&mut self) -> &mut DMatrix<T> {
         self.fresh = true;
         &mut self.grad
@@ -152,6 +153,24 @@ impl<T: Real> Param<T> {
     /// memory (the slices cannot change the parameter's shape).
     pub fn take_update_flat(&mut self) -> Option<(&mut [T], &[T])> {
         self.take_fresh().then(|| (self.value.as_mut_slice(), self.grad.as_slice()))
+    }
+
+    /// For the crate's optimizers: the value and the fresh gradient as flat slices, both
+    /// writable, the gradient not consumed; `None` if there is no fresh gradient.
+    pub(crate) fn value_and_grad_mut(&mut self) -> Option<(&mut [T], &mut [T])> {
+        self.fresh.then(|| (self.value.as_mut_slice(), self.grad.as_mut_slice()))
+    }
+
+    /// Exchanges the value and the gradient buffer: an optimizer that wrote the new values into
+    /// the gradient's buffer makes them the value in O(1) (the old value then sits in the
+    /// gradient's buffer, which the next `backward` overwrites), and a second exchange undoes it.
+    pub(crate) fn swap_value_and_grad(&mut self) {
+        std::mem::swap(&mut self.value, &mut self.grad);
+    }
+
+    /// Marks the gradient used.
+    pub(crate) fn consume_grad(&mut self) {
+        self.fresh = false;
     }
 
     /// Whether the gradient was fresh; it is consumed either way.

@@ -2,7 +2,7 @@
 
 use super::hyper::{check_eps, AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// AdaGrad (Duchi et al., <http://jmlr.org/papers/v12/duchi11a.html>): every element's step is
 /// divided by the root of the sum of its squared gradients so far.
@@ -66,15 +66,13 @@ impl Rule for AdaGradRule {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         let eps = T::cast(self.eps);
-        step.each(|(l2, decoupled), w, g, [h]| {
-            for ((w, &g), h) in w.iter_mut().zip(g).zip(h.iter_mut()) {
-                let g = g + l2 * *w;
-                *h += g * g;
-                *w -= lr * (g / (h.sqrt() + eps) + decoupled * *w);
-            }
-        });
+        step.apply(true, move |(l2, decoupled), w, g, [h]| {
+            let g = g + l2 * w;
+            let h = h + g * g;
+            (w - lr * (g / (h.sqrt() + eps) + decoupled * w), [h])
+        })
     }
 }

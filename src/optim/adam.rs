@@ -3,7 +3,7 @@
 use super::hyper::{check_eps, check_rate, AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
 use super::WeightDecay;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// Adam (<http://arxiv.org/abs/1412.6980v8>): running averages of the gradient and of its square,
 /// corrected for starting at 0.
@@ -24,6 +24,13 @@ use crate::{Real, Result};
 /// Weight decay: [`WeightDecay::L2`]`(λ)` uses `g + λ·W` for `g` (PyTorch's
 /// `Adam(weight_decay=λ)`); [`WeightDecay::Decoupled`]`(λ)` subtracts `η·λ·W` from `W` as well,
 /// which is [`AdamW`](crate::AdamW). Default: none.
+///
+/// Moments below the smallest normal value of the scalar type (about 1.2e-38 in `f32`) are set
+/// to 0: long runs leave many of them subnormal (gradients that vanish for some weights), and
+/// arithmetic on subnormal values is many times slower on common CPUs — on MNIST, Adam's later
+/// epochs took 1.6–1.7× as long as its first. Such a moment contributes less than `1e-30`·η to
+/// a step; on the mnist-mlp run (5 epochs) the final loss and test accuracy are unchanged to the
+/// printed digits (see CHANGELOG.md).
 ///
 /// State: `<i>.m` and `<i>.v`, the moments of parameter `i`, and `steps`, the count `t`.
 ///
@@ -99,7 +106,7 @@ impl<const ADAMW: bool> Rule for AdamRule<ADAMW> {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         // β^t, with t saturated where β^t has long been 0.
         let t = i32::try_from(step.t).unwrap_or(i32::MAX);
         let lr = step.lr;
@@ -108,15 +115,26 @@ impl<const ADAMW: bool> Rule for AdamRule<ADAMW> {
         let correct1 = T::cast(1.0 / (1.0 - self.beta1.powi(t)));
         let correct2 = T::cast(1.0 / (1.0 - self.beta2.powi(t)));
         let eps = T::cast(self.eps);
-        step.each(|(l2, decoupled), w, g, [m, v]| {
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + l2 * *w;
-                *m = beta1 * *m + one_minus_beta1 * g;
-                *v = beta2 * *v + one_minus_beta2 * g * g;
-                let m_hat = *m * correct1;
-                let v_hat = *v * correct2;
-                *w -= lr * (m_hat / (v_hat.sqrt() + eps) + decoupled * *w);
-            }
-        });
+        let tiny = smallest_normal::<T>();
+        step.apply(true, move |(l2, decoupled), w, g, [m, v]| {
+            let g = g + l2 * w;
+            // Subnormal moments are flushed to zero (see the type's docs).
+            let m = beta1 * m + one_minus_beta1 * g;
+            let m = if m.abs() < tiny { T::zero() } else { m };
+            let v = beta2 * v + one_minus_beta2 * g * g;
+            let v = if v < tiny { T::zero() } else { v };
+            let m_hat = m * correct1;
+            let v_hat = v * correct2;
+            (w - lr * (m_hat / (v_hat.sqrt() + eps) + decoupled * w), [m, v])
+        })
+    }
+}
+
+/// The smallest positive normal value of `T` (`f32::MIN_POSITIVE` or `f64::MIN_POSITIVE`).
+fn smallest_normal<T: Real>() -> T {
+    if T::BYTES == 4 {
+        T::cast(f64::from(f32::MIN_POSITIVE))
+    } else {
+        T::cast(f64::MIN_POSITIVE)
     }
 }

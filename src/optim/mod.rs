@@ -67,6 +67,7 @@
 mod adagrad;
 mod adam;
 mod adamw;
+mod checked;
 mod hyper;
 mod momentum;
 mod rmsprop;
@@ -76,6 +77,7 @@ mod state;
 pub use adagrad::{AdaGrad, AdaGradRule};
 pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
+pub(crate) use checked::checked_step;
 pub use hyper::{AnyWeightDecay, Optim, UpdateRule, WeightDecay};
 pub use momentum::{Momentum, MomentumRule, Nesterov};
 pub use rmsprop::{RmsProp, RmsPropRule};
@@ -121,6 +123,13 @@ pub trait Optimizer<T: Real>: Debug + Send {
 
     /// Applies one update to `params`, consuming their gradients.
     ///
+    /// The training loop keeps every parameter finite around it: an optimizer that says it
+    /// [checks its updates](Optimizer::checks_updates) must refuse a step that would leave a
+    /// non-finite value (returning [`Error::Diverged`], nothing changed); for any other, the
+    /// training step checks the gradients before, and the values and the
+    /// [state](Optimizer::state) after, and puts back what was there before when one is not
+    /// finite.
+    ///
     /// # Errors
     /// [`Error::InvalidConfig`] if a setting is invalid (see [`validate`](Optimizer::validate));
     /// [`Error::MissingGradient`] if a parameter has no fresh gradient;
@@ -128,6 +137,18 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// [`Error::OptimizerState`] if the parameters differ in number, shape or scalar type from
     /// the ones the optimizer's state was created for. Nothing has changed then.
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()>;
+
+    /// Whether [`step`](Optimizer::step) itself refuses an update that would leave a non-finite
+    /// parameter or state value (or a non-finite gradient): it then returns [`Error::Diverged`]
+    /// with the cause, and no value, no state has changed. The crate's optimizers do, checking
+    /// in the passes they make anyway.
+    ///
+    /// The default, `false`, is always safe: the training step then checks the gradients first,
+    /// keeps a copy of the values and the exported [state](Optimizer::state), and after the step
+    /// puts them back (through [`set_state`](Optimizer::set_state)) if anything is not finite.
+    fn checks_updates(&self) -> bool {
+        false
+    }
 
     /// The weight decay the optimizer applies in its steps; [`WeightDecay::None`] unless the
     /// optimizer overrides this.

@@ -2,7 +2,7 @@
 
 use super::hyper::{check_rate, AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// Momentum (Polyak 1964; see Sutskever et al., <http://proceedings.mlr.press/v28/sutskever13.html>):
 /// a velocity `v` that accumulates the gradients and moves the parameter.
@@ -92,17 +92,15 @@ impl<const NESTEROV: bool> Rule for MomentumRule<NESTEROV> {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         let alpha = T::cast(self.momentum);
-        step.each(|(l2, decoupled), w, g, [v]| {
-            for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
-                let g = g + l2 * *w;
-                *v = alpha * *v - lr * g;
-                // Nesterov looks ahead along the new velocity: W + α·v − η·g.
-                let step = if NESTEROV { alpha * *v - lr * g } else { *v };
-                *w += step - lr * decoupled * *w;
-            }
-        });
+        step.apply(false, move |(l2, decoupled), w, g, [v]| {
+            let g = g + l2 * w;
+            let v = alpha * v - lr * g;
+            // Nesterov looks ahead along the new velocity: W + α·v − η·g.
+            let step = if NESTEROV { alpha * v - lr * g } else { v };
+            (w + (step - lr * decoupled * w), [v])
+        })
     }
 }

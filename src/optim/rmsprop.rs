@@ -2,7 +2,7 @@
 
 use super::hyper::{check_eps, check_rate, AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// RMSProp (Hinton, *Neural Networks for Machine Learning*, lecture 6e,
 /// <http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf>): every element's
@@ -82,17 +82,15 @@ impl Rule for RmsPropRule {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         let rho = T::cast(self.rho);
         let one_minus_rho = T::cast(1.0 - self.rho);
         let eps = T::cast(self.eps);
-        step.each(|(l2, decoupled), w, g, [h]| {
-            for ((w, &g), h) in w.iter_mut().zip(g).zip(h.iter_mut()) {
-                let g = g + l2 * *w;
-                *h = rho * *h + one_minus_rho * g * g;
-                *w -= lr * (g / (h.sqrt() + eps) + decoupled * *w);
-            }
-        });
+        step.apply(true, move |(l2, decoupled), w, g, [h]| {
+            let g = g + l2 * w;
+            let h = rho * h + one_minus_rho * g * g;
+            (w - lr * (g / (h.sqrt() + eps) + decoupled * w), [h])
+        })
     }
 }

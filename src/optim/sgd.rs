@@ -2,8 +2,7 @@
 
 use super::hyper::{AnyWeightDecay, Optim, Rule, Step, UpdateRule};
 use super::state::Slot;
-use crate::simd::wide;
-use crate::{Real, Result};
+use crate::{Divergence, Real, Result};
 
 /// Gradient descent: `W ← W − η·∂E/∂W` for every parameter `W`, learning rate `η`.
 ///
@@ -42,17 +41,13 @@ impl Rule for SgdRule {
     }
 
     #[inline]
-    fn update<T: Real>(&self, step: Step<'_, '_, T>) {
+    fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
-        step.each(|(l2, decoupled), w, g, []| {
+        // One λ for both decays: SGD's two steps are the same (see above).
+        step.apply(false, move |(l2, decoupled), w, g, []| {
             let lambda = l2 + decoupled;
-            wide(|| {
-                if lambda == T::zero() {
-                    w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * g);
-                } else {
-                    w.iter_mut().zip(g).for_each(|(w, &g)| *w -= lr * (g + lambda * *w));
-                }
-            });
-        });
+            // Without decay, exactly `W − η·g` (`g + 0·W` would turn a −0 gradient into +0).
+            (if lambda == T::zero() { w - lr * g } else { w - lr * (g + lambda * w) }, [])
+        })
     }
 }

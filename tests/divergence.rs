@@ -1,0 +1,284 @@
+//! No update ever leaves a non-finite weight or optimizer state (issue 13, item 3): a step whose
+//! update would is not applied — weights and optimizer state stay as before it — and `fit`
+//! returns `Diverged` with the epoch, the step, the history so far and the cause, whose hint
+//! names what to change.
+//!
+//! Reproductions first: before the checked update, each of these runs returned `Ok` with
+//! infinite weights (or an infinite Adam moment), or `Diverged` with the weights already
+//! infinite.
+
+use backprop::prelude::*;
+use backprop::{Divergence, Param};
+use nalgebra::DMatrix;
+use proptest::prelude::*;
+
+/// 2 features → 1 output, weights `[3, −2]` (`λ·W` overflows for `λ` = 1e308), bias 0.
+fn regressor() -> Sequential<f64> {
+    let mut net = Sequential::builder(2).add(Dense::new(2, 1)).build(2).unwrap();
+    net.set_param("0.weight", &DMatrix::from_column_slice(2, 1, &[3.0, -2.0])).unwrap();
+    net
+}
+
+/// Four samples whose targets (100 apart from the outputs) give gradients far above 1.
+fn data() -> (DMatrix<f64>, DMatrix<f64>) {
+    let x = DMatrix::from_row_slice(4, 2, &[0.5, -1.0, 1.0, 0.25, -0.75, 0.5, 0.2, 0.9]);
+    let t = DMatrix::from_column_slice(4, 1, &[100.0, -100.0, 50.0, 80.0]);
+    (x, t)
+}
+
+/// Every parameter's bits, and every state matrix's name and bits.
+type Bits = (Vec<Vec<u64>>, Vec<(String, Vec<u64>)>);
+
+/// The [`Bits`] of a network and its optimizer.
+fn bits(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> Bits {
+    let params = net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect();
+    let state = optimizer.state().into_iter().map(|(n, m)| (n, m.iter().map(|v| v.to_bits()).collect())).collect();
+    (params, state)
+}
+
+fn all_finite(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> bool {
+    net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite()))
+        && optimizer.state().iter().all(|(_, m)| m.iter().all(|v| v.is_finite()))
+}
+
+/// Fits `epochs` full-batch epochs with `optimizer`, which must diverge: checks that the weights
+/// and the state are those of a run stopped just before the failed step, and returns the cause.
+fn diverges(optimizer: impl Optimizer<f64> + Clone + 'static, epochs: usize) -> (Divergence, usize, String) {
+    let (x, t) = data();
+    let mut net = regressor();
+    let mut config = FitConfig::new(SquaredError::mean(), optimizer.clone()).epochs(epochs);
+    let err = net.fit(&x, &t, &mut config).expect_err("the run diverges");
+    let message = err.to_string();
+    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, cause, history: Some(history) } = err else {
+        panic!("expected Diverged in fit, got {err:?}")
+    };
+    assert!(loss.is_finite(), "the loss was fine, the update was not: {loss}");
+    assert_eq!((step, history.epochs()), (epoch, epoch));
+    assert!(all_finite(&net, config.optimizer()), "{message}");
+    // The same as a run of the epochs before the failed one.
+    let mut replay = regressor();
+    let mut replay_config = FitConfig::new(SquaredError::mean(), optimizer).epochs(epoch.max(1));
+    if epoch > 0 {
+        replay.fit(&x, &t, &mut replay_config).unwrap();
+    }
+    assert_eq!(bits(&net, config.optimizer()), bits(&replay, replay_config.optimizer()), "{message}");
+    (cause, epoch, message)
+}
+
+#[test]
+fn a_huge_learning_rate_in_f64_is_refused_and_blamed() {
+    for epochs in [1, 3] {
+        let (cause, epoch, message) = diverges(Sgd::new(1e308), epochs);
+        assert_eq!(epoch, 0);
+        assert!(matches!(cause, Divergence::LearningRate { .. }), "{cause:?}");
+        assert!(message.contains("learning rate too large"), "{message}");
+    }
+    let (cause, _, _) = diverges(Momentum::new(1e308), 3);
+    assert!(matches!(cause, Divergence::LearningRate { index: 0, name: "weight" }), "{cause:?}");
+}
+
+#[test]
+fn a_huge_weight_decay_in_f64_is_refused_and_blamed() {
+    let sgd = Sgd::new(0.1).with_weight_decay(WeightDecay::Decoupled(1e308));
+    let (cause, _, message) = diverges(sgd, 3);
+    assert!(matches!(cause, Divergence::WeightDecay { index: 0, name: "weight" }), "{cause:?}");
+    assert!(message.contains("weight decay too strong"), "{message}");
+    assert!(!message.contains("learning rate too large"), "{message}");
+
+    let (cause, _, _) = diverges(AdamW::new(0.1).with_weight_decay(1e308), 3);
+    assert!(matches!(cause, Divergence::WeightDecay { .. }), "{cause:?}");
+    let (x, t) = data();
+    let mut net = regressor();
+    let mut config = FitConfig::new(SquaredError::mean(), Adam::new(0.1).with_weight_decay(WeightDecay::L2(1e308)));
+    let before = bits(&net, config.optimizer());
+    // ½·λ·ΣW² is infinite before any update: the loss reported with it is.
+    let err = net.fit(&x, &t, &mut config).unwrap_err();
+    assert!(matches!(err, Error::Diverged { cause: Divergence::Penalty, .. }), "{err:?}");
+    assert!(err.to_string().contains("weight decay too strong"), "{err}");
+    assert_eq!(bits(&net, config.optimizer()), before);
+}
+
+/// A gradient whose square overflows made Adam's second moment infinite, while the weight moved
+/// by 0 (`m/√∞`): `fit` returned Ok with an infinite state.
+#[test]
+fn an_overflowing_moment_is_refused_and_blames_the_gradient() {
+    // Outputs near 1e100: the loss (near 1e200) is finite, the gradient's square is not.
+    let x = DMatrix::from_row_slice(2, 2, &[1e100, -1e100, 1e100, 1e100]);
+    let t = DMatrix::from_column_slice(2, 1, &[0.0, 1.0]);
+    for optimizer in [
+        Box::new(Adam::new(1e-3)) as Box<dyn Optimizer<f64>>,
+        Box::new(RmsProp::new(1e-3)),
+        Box::new(AdaGrad::new(1e-3)),
+    ] {
+        let name = optimizer.name();
+        let mut net = regressor();
+        let before = bits(&net, optimizer.as_ref());
+        let mut config = FitConfig::new(SquaredError::mean(), Boxed(optimizer)).epochs(2);
+        let err = net.fit(&x, &t, &mut config).expect_err(name);
+        assert!(
+            matches!(err, Error::Diverged { cause: Divergence::Gradient { .. }, epoch: Some(0), .. }),
+            "{name}: {err:?}"
+        );
+        assert!(err.to_string().contains("standardize"), "{err}");
+        assert_eq!(bits(&net, config.optimizer()), before, "{name}");
+    }
+}
+
+/// A failed step puts back the state the optimizer had before it — Momentum's velocity and
+/// Adam's moments and step count after one good step.
+#[test]
+fn a_refused_step_keeps_the_optimizer_state() {
+    let (x, t) = data();
+    let loss = SquaredError::mean();
+    for name in ["momentum", "adam"] {
+        let mut optimizer: Box<dyn Optimizer<f64>> =
+            if name == "adam" { Box::new(Adam::new(0.01)) } else { Box::new(Momentum::new(0.01)) };
+        let mut net = regressor();
+        let mut rng = backprop::seeded(0, backprop::Stream::Train);
+        net.train_step(&x, &t, &loss, optimizer.as_mut(), &mut rng).unwrap();
+        let before = bits(&net, optimizer.as_ref());
+        assert!(!before.1.is_empty());
+        // Momentum overflows with a huge rate; Adam's step is bounded by its rate, so it is
+        // given a gradient whose square overflows instead.
+        let x = if name == "adam" { &x * 1e100 } else { x.clone() };
+        optimizer.set_learning_rate(if name == "adam" { 0.01 } else { 1e308 }).unwrap();
+        let err = net.train_step(&x, &t, &loss, optimizer.as_mut(), &mut rng).unwrap_err();
+        assert!(matches!(err, Error::Diverged { epoch: None, .. }), "{err:?}");
+        assert_eq!(bits(&net, optimizer.as_ref()), before, "{name}");
+    }
+}
+
+/// An optimizer written outside the crate that sends a weight to infinity: the training step
+/// puts the values and its exported state back, and blames the update.
+#[derive(Debug, Clone, Default)]
+struct Wild {
+    steps: u64,
+}
+
+impl Optimizer<f64> for Wild {
+    fn name(&self) -> &'static str {
+        "wild"
+    }
+    fn learning_rate(&self) -> f64 {
+        1.0
+    }
+    fn set_learning_rate(&mut self, _: f64) -> backprop::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.steps += 1;
+        for p in params.iter_mut() {
+            let Some((mut w, g)) = p.take_update() else { continue };
+            // Finite for two steps, then far too large.
+            let scale = if self.steps > 2 { 1e308 } else { 0.1 };
+            for (w, &g) in w.iter_mut().zip(g.iter()) {
+                *w -= scale * g * 1e10;
+            }
+        }
+        Ok(())
+    }
+    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
+        vec![("steps".into(), DMatrix::from_element(1, 1, self.steps as f64))]
+    }
+    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
+        self.steps = state.first().map_or(0, |(_, m)| m[(0, 0)] as u64);
+        Ok(())
+    }
+}
+
+#[test]
+fn an_optimizer_of_your_own_is_checked_and_undone() {
+    let (x, t) = data();
+    let mut net = regressor();
+    let mut config = FitConfig::new(SquaredError::mean(), Wild::default()).epochs(10);
+    let err = net.fit(&x, &t, &mut config).unwrap_err();
+    assert!(
+        matches!(err, Error::Diverged { cause: Divergence::Update { .. }, epoch: Some(2), step: Some(2), .. }),
+        "{err:?}"
+    );
+    assert!(all_finite(&net, config.optimizer()));
+    assert_eq!(config.optimizer().state()[0].1[(0, 0)], 2.0, "the state is put back too");
+    let mut replay = regressor();
+    replay.fit(&x, &t, &mut FitConfig::new(SquaredError::mean(), Wild::default()).epochs(2)).unwrap();
+    assert_eq!(bits(&net, config.optimizer()).0, bits(&replay, &Wild::default()).0);
+}
+
+/// A boxed optimizer as an optimizer (FitConfig takes one by value).
+#[derive(Debug)]
+struct Boxed(Box<dyn Optimizer<f64>>);
+
+impl Optimizer<f64> for Boxed {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+    fn set_learning_rate(&mut self, rate: f64) -> backprop::Result<()> {
+        self.0.set_learning_rate(rate)
+    }
+    fn validate(&self) -> backprop::Result<()> {
+        self.0.validate()
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.0.step(params)
+    }
+    fn checks_updates(&self) -> bool {
+        self.0.checks_updates()
+    }
+    fn weight_decay(&self) -> WeightDecay {
+        self.0.weight_decay()
+    }
+    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
+        self.0.state()
+    }
+    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
+        self.0.set_state(state)
+    }
+}
+
+/// An optimizer by index, with learning rate `lr` and weight decay `decay`.
+fn any_optimizer(which: usize, lr: f64, decay: WeightDecay) -> Box<dyn Optimizer<f64>> {
+    match which {
+        0 => Box::new(Sgd::new(lr).with_weight_decay(decay)),
+        1 => Box::new(Momentum::new(lr).with_weight_decay(decay)),
+        2 => Box::new(Nesterov::new(lr).with_weight_decay(decay)),
+        3 => Box::new(AdaGrad::new(lr).with_weight_decay(decay)),
+        4 => Box::new(RmsProp::new(lr).with_weight_decay(decay)),
+        5 => Box::new(Adam::new(lr).with_weight_decay(decay)),
+        _ => Box::new(AdamW::new(lr).with_weight_decay(decay.lambda())),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// For any finite inputs and any hyperparameters the optimizers accept, every weight and
+    /// state value after `fit` is finite — or `fit` returned an error, and they are the last
+    /// finite ones.
+    #[test]
+    fn weights_stay_finite(
+        which in 0usize..7,
+        lr_exp in -4.0f64..308.0,
+        decay_exp in -4.0f64..308.0,
+        decay_kind in 0usize..3,
+        x_exp in -10.0f64..200.0,
+        batch in 1usize..5,
+    ) {
+        let (x, t) = data();
+        let x = x * 10f64.powf(x_exp);
+        let lambda = 10f64.powf(decay_exp);
+        let decay = [WeightDecay::None, WeightDecay::L2(lambda), WeightDecay::Decoupled(lambda)][decay_kind];
+        let mut net = Sequential::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(4).unwrap();
+        let mut config = FitConfig::new(SquaredError::mean(), Boxed(any_optimizer(which, 10f64.powf(lr_exp), decay)))
+            .epochs(4)
+            .batch_size(batch);
+        match net.fit(&x, &t, &mut config) {
+            Ok(_) | Err(Error::Diverged { .. }) => {}
+            Err(e) => prop_assert!(false, "unexpected error {e}"),
+        }
+        let finite = net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite()))
+            && config.optimizer().state().iter().all(|(_, m)| m.iter().all(|v| v.is_finite()));
+        prop_assert!(finite);
+    }
+}
