@@ -50,11 +50,12 @@
 //! # }
 //! ```
 
-use crate::file::{read, write_atomically};
+use crate::file::write_atomically;
 use crate::io::{
-    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, read_matrix, read_network_tensors,
-    serialize, Tensor,
+    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, parse, read_matrix,
+    read_network_tensors, serialize, Tensor,
 };
+use crate::tensor_file::read_bounded;
 use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
 use nalgebra::DMatrix;
 use safetensors::SafeTensors;
@@ -149,7 +150,7 @@ impl<T: Real> Sequential<T> {
     /// tensor of the wrong shape or missing. [`Error::OptimizerState`] if the
     /// optimizer refuses the state.
     pub fn load_checkpoint_from_bytes(&mut self, bytes: &[u8], config: &mut FitConfig<T>) -> Result<usize> {
-        let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
+        let file = parse(bytes)?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
         let empty = HashMap::new();
         let meta = header.metadata().as_ref().unwrap_or(&empty);
@@ -234,7 +235,7 @@ impl<T: Real> Sequential<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as `load_checkpoint_from_bytes`.
     pub fn load_checkpoint(&mut self, path: impl AsRef<Path>, config: &mut FitConfig<T>) -> Result<usize> {
-        self.load_checkpoint_from_bytes(&read(path.as_ref())?, config)
+        self.load_checkpoint_from_bytes(&read_bounded(path.as_ref())?, config)
     }
 }
 

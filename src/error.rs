@@ -515,6 +515,21 @@ pub enum FormatError {
     /// The bytes are not a valid safetensors file (truncated, bad header, bad offsets, ...).
     #[error("not a valid safetensors file: {0}")]
     Safetensors(String),
+    /// A tensor's entry in the header cannot be right: its type and shape do not fill its byte
+    /// range exactly, or the range ends before it starts.
+    #[error("tensor {name:?} in the file's header: {problem}")]
+    TensorEntry {
+        /// The tensor's name (cut to 80 characters).
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The header names a tensor twice.
+    #[error("the file's header names tensor {name:?} twice")]
+    DuplicateTensor {
+        /// The tensor's name (cut to 80 characters).
+        name: String,
+    },
     /// A metadata entry the format requires is missing.
     #[error("metadata entry {key:?} is missing; was the file saved by backprop?")]
     MissingMetadata {

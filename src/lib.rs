@@ -127,6 +127,7 @@ mod schedule;
 mod sequential;
 mod shape;
 mod simd;
+mod tensor_file;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;

@@ -303,17 +303,17 @@ impl<T: Real> Layer<T> for Conv2d<T> {
     }
 }
 
-/// The number of parameter values a `conv2d` configuration holds once built (for loaders to
-/// check a file's sizes before allocating).
-pub(crate) fn declared_values(c: &LayerConfig) -> Result<usize> {
+/// The tensors a `conv2d` configuration holds once built, weight `filters × (C·kh·kw)` and bias
+/// `1 × filters` (for loaders to check a file before allocating).
+pub(crate) fn declared_tensors(c: &LayerConfig) -> Result<crate::registry::Tensors> {
     let (cin, f, kh, kw): (usize, usize, usize, usize) =
         (c.setting("in_channels")?, c.setting("filters")?, c.setting("kernel_h")?, c.setting("kernel_w")?);
-    let bias = if c.setting("bias")? { f } else { 0 };
-    Ok([cin, kh, kw]
-        .iter()
-        .try_fold(f, |acc, &v| acc.checked_mul(v))
-        .and_then(|w| w.checked_add(bias))
-        .unwrap_or(usize::MAX))
+    let patch = cin.saturating_mul(kh).saturating_mul(kw);
+    let mut tensors = vec![("weight", (f, patch))];
+    if c.setting("bias")? {
+        tensors.push(("bias", (1, f)));
+    }
+    Ok(tensors)
 }
 
 #[cfg(test)]
