@@ -52,13 +52,12 @@
 
 use crate::file::write_atomically;
 use crate::io::{
-    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, parse, read_matrix,
-    read_network_tensors, serialize, Tensor,
+    assign_network_tensors, bad_metadata, check_header, layer_entries, parse, read_matrix, read_network_tensors,
+    serialize, Tensor,
 };
 use crate::tensor_file::read_bounded;
 use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
 use nalgebra::DMatrix;
-use safetensors::SafeTensors;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -151,9 +150,8 @@ impl<T: Real> Sequential<T> {
     /// optimizer refuses the state.
     pub fn load_checkpoint_from_bytes(&mut self, bytes: &[u8], config: &mut FitConfig<T>) -> Result<usize> {
         let file = parse(bytes)?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
         let empty = HashMap::new();
-        let meta = header.metadata().as_ref().unwrap_or(&empty);
+        let meta = file.metadata().unwrap_or(&empty);
         let get = |key: &'static str| {
             meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
         };

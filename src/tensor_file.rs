@@ -6,17 +6,24 @@
 //! - [`scan_header`] reads the header entry by entry: a tensor named twice is refused (a JSON
 //!   object keeps the last of two equal keys, so the safetensors crate would quietly drop one),
 //!   and a tensor whose type, shape and byte range disagree is an error naming it.
+//! - [`TensorFile`] is the file then parsed once (the safetensors crate's index of the header
+//!   costs a few hundred bytes a tensor, so it is built once, not twice).
 
 use crate::{Error, FormatError, Result};
-use safetensors::tensor::TensorInfo;
+use safetensors::tensor::{Metadata, TensorInfo, TensorView};
+use safetensors::SafeTensors;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
 /// The longest header the safetensors format allows (its crate's limit).
 const MAX_HEADER_BYTES: u64 = 100_000_000;
+
+/// The most tensors a file may list (a network of 16 384 dense layers with bias, and their Adam
+/// state, would fill it). Parsing a header costs up to about 1 KiB of memory a tensor.
+pub const MAX_TENSORS: usize = 1 << 16;
 
 /// The largest model or checkpoint file read from a path (16 GiB): far above any network the
 /// crate builds (see [`MAX_ELEMENTS`](crate::MAX_ELEMENTS)), but a bound on what a file that
@@ -76,8 +83,50 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A safetensors file's bytes, checked and parsed: its metadata and its tensors by name.
+pub(crate) struct TensorFile<'a> {
+    header: Metadata,
+    /// The tensors' names, in the order of their data.
+    names: Vec<String>,
+    /// The data after the header, which the tensors' offsets index.
+    data: &'a [u8],
+}
+
+impl<'a> TensorFile<'a> {
+    /// Parses `bytes` after checking the header with [`scan_header`]; the safetensors crate then
+    /// checks the layout (offsets contiguous and covering the data exactly).
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
+        check_bytes(bytes)?;
+        let (n, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let data = bytes.get(8 + n..).unwrap_or_default();
+        Ok(TensorFile { names: header.offset_keys(), header, data })
+    }
+
+    /// The `__metadata__` entries (none if the file has no metadata).
+    pub(crate) fn metadata(&self) -> Option<&HashMap<String, String>> {
+        self.header.metadata().as_ref()
+    }
+
+    /// The tensor `name`, if the file holds it.
+    pub(crate) fn tensor(&self, name: &str) -> Option<TensorView<'a>> {
+        let info = self.header.info(name)?;
+        let bytes = self.data.get(info.data_offsets.0..info.data_offsets.1)?;
+        TensorView::new(info.dtype, info.shape.clone(), bytes).ok()
+    }
+
+    /// The tensors' names, in the order of their data.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// Every tensor with its name, in the order of their data.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, TensorView<'a>)> {
+        self.names().filter_map(|name| Some((name, self.tensor(name)?)))
+    }
+}
+
 /// Checks a file's bytes with [`scan_header`] before the safetensors crate reads them.
-pub(crate) fn check_bytes(bytes: &[u8]) -> Result<()> {
+fn check_bytes(bytes: &[u8]) -> Result<()> {
     let header_len = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
     let header = header_len.filter(|&n| n <= MAX_HEADER_BYTES).and_then(|n| bytes.get(8..8 + n as usize));
     // Anything else is for the safetensors crate to describe.
@@ -115,7 +164,12 @@ impl<'de> Visitor<'de> for Scan {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<ScanResult, A::Error> {
         let mut names = BTreeSet::new();
         let mut result = ScanResult { end: 0, problem: None };
+        let mut count = 0usize;
         while let Some(name) = map.next_key::<String>()? {
+            count += 1;
+            if count > MAX_TENSORS && result.problem.is_none() {
+                result.problem = Some(bad(format!("the header lists more than {MAX_TENSORS} tensors")));
+            }
             // Once a problem is found, the rest is only skipped (the map must be read to its end).
             if name == "__metadata__" || result.problem.is_some() {
                 map.next_value::<IgnoredAny>()?;
