@@ -135,7 +135,7 @@ pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
 pub use fit::{Control, FitConfig, FitSettings};
 pub use gradients::Gradients;
 pub use history::{EpochStats, History};
-pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
+pub use init::{max_elements, seeded, set_max_elements, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{
     ensure_shape, AvgPool2d, BatchNorm, BatchNormPreset, Chain, Conv2d, Decay, Dense, Dropout, DropoutScaling,
     GlobalAvgPool, Layer, LayerConfig, MaxPool2d, Param, Residual, Shape, Softmax,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 ///
 /// # Errors
 /// [`Error::LabelOutOfRange`] for a label `≥ classes` (naming its row); [`Error::TooLarge`]
-/// when `n × classes` exceeds [`MAX_ELEMENTS`](crate::MAX_ELEMENTS).
+/// when `n × classes` exceeds [`max_elements`](crate::max_elements).
 ///
 /// # Example
 /// ```

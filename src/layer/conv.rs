@@ -41,6 +41,13 @@ const INFERENCE_COL_ELEMENTS: usize = 1 << 22;
 /// default is Kaiming-uniform with `a = √5`, i.e. U(±1/√fan_in), and a uniform bias; the book's
 /// SimpleConvNet draws N(0, 0.01²).)
 ///
+/// # Memory
+/// `F·C·KH·KW + F` parameters, each held twice (value and gradient): 16 bytes a parameter in
+/// `f64`, 8 in `f32`; an optimizer with state adds one or two copies. A training batch of `N`
+/// images also keeps its im2col matrix and that matrix's gradient, `OH·OW·N × C·KH·KW` each —
+/// usually far more than the weights. The weight may have at most
+/// [`max_elements`](crate::max_elements) elements.
+///
 /// # Example
 /// ```
 /// use backprop::prelude::*;
