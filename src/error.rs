@@ -155,9 +155,11 @@ pub enum Error {
         got: usize,
     },
     /// Inputs and targets have different numbers of rows (samples).
-    #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]
+    #[error("{what}: {x_rows} rows, but the targets have {t_rows}; each row is one sample")]
     RowCountMismatch {
-        /// Rows of the inputs.
+        /// What has `x_rows` rows: `"x"` (the inputs), `"the predictions"`, ...
+        what: &'static str,
+        /// Rows of the inputs (or predictions).
         x_rows: usize,
         /// Rows of the targets.
         t_rows: usize,
@@ -195,7 +197,7 @@ pub enum Error {
 
     // === Values ===
     /// A NaN or infinity where finite numbers are required.
-    #[error("{what} holds a non-finite value {value} at row {row}, column {col}")]
+    #[error("{what} holds a non-finite value {} at row {row}, column {col}", crate::check::number(*.value))]
     NonFinite {
         /// Which matrix, e.g. `"x"`, `"targets"`.
         what: &'static str,
@@ -207,7 +209,7 @@ pub enum Error {
         value: f64,
     },
     /// A class label that is not an integer in `0..classes`.
-    #[error("label {label} at row {row} is not a class index in 0..{classes}")]
+    #[error("label {} at row {row} is not a class index in 0..{classes}", crate::check::number(*.label))]
     LabelOutOfRange {
         /// Row of the label.
         row: usize,
@@ -235,7 +237,7 @@ pub enum Error {
     },
     /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
     /// outside [0, 1].
-    #[error("{loss}: targets must be {expected}, got {value} at row {row}, column {col}")]
+    #[error("{loss}: targets must be {expected}, got {} at row {row}, column {col}", crate::check::number(*.value))]
     TargetOutOfRange {
         /// The loss that refused the targets.
         loss: &'static str,
@@ -470,7 +472,7 @@ pub enum StateMismatch {
         name: String,
     },
     /// A value the buffer cannot hold: not finite, or negative in a sum or average of squares.
-    #[error("tensor {name:?} holds {value} at row {row}, column {col}, expected {expected}")]
+    #[error("tensor {name:?} holds {} at row {row}, column {col}, expected {expected}", crate::check::number(*.value))]
     BadValue {
         /// The tensor's name.
         name: String,
@@ -497,7 +499,7 @@ pub enum StateMismatch {
         expected: Dims,
     },
     /// A counter (Adam's `"steps"`) that is not a 1×1 matrix holding a non-negative integer.
-    #[error("counter {name:?} of shape {shape} holds {value}, expected a 1x1 non-negative integer")]
+    #[error("counter {name:?} of shape {shape} holds {}, expected a 1x1 non-negative integer", crate::check::number(*.value))]
     BadCounter {
         /// The counter's name.
         name: &'static str,
@@ -606,7 +608,7 @@ pub enum FormatError {
         stored: usize,
     },
     /// A stored number is NaN or infinite.
-    #[error("tensor {name:?} holds a non-finite value {value} at row {row}, column {col}")]
+    #[error("tensor {name:?} holds a non-finite value {} at row {row}, column {col}", crate::check::number(*.value))]
     NonFinite {
         /// The tensor's name.
         name: String,

@@ -64,8 +64,9 @@ impl Tolerance {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad field.
     pub fn validate(&self) -> Result<()> {
-        let bad =
-            |name, value: f64, expected| Err(crate::Error::InvalidConfig { name, value: value.to_string(), expected });
+        let bad = |name, value: f64, expected| {
+            Err(crate::Error::InvalidConfig { name, value: crate::check::number(value), expected })
+        };
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return bad("gradcheck eps", self.eps, "> 0 and finite");
         }

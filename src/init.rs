@@ -137,13 +137,15 @@ impl Init {
             Init::Uniform { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
                 Err(Error::InvalidConfig {
                     name: "uniform init range",
-                    value: format!("[{low}, {high})"),
+                    value: format!("[{}, {})", crate::check::number(low), crate::check::number(high)),
                     expected: "finite bounds with low < high",
                 })
             }
-            Init::Constant(c) if !c.is_finite() => {
-                Err(Error::InvalidConfig { name: "constant init", value: c.to_string(), expected: "a finite number" })
-            }
+            Init::Constant(c) if !c.is_finite() => Err(Error::InvalidConfig {
+                name: "constant init",
+                value: crate::check::number(c),
+                expected: "a finite number",
+            }),
             _ => Ok(()),
         }
     }

@@ -548,7 +548,7 @@ fn split_refuses_bad_arguments() {
         assert!(matches!(train_test_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
         assert!(matches!(stratified_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
     }
-    assert!(matches!(train_test_split(&x, &[0, 1], 0.5, 0), Err(Error::RowCountMismatch { x_rows: 4, t_rows: 2 })));
+    assert!(matches!(train_test_split(&x, &[0, 1], 0.5, 0), Err(Error::RowCountMismatch { x_rows: 4, t_rows: 2, .. })));
     let one = DMatrix::<f64>::zeros(1, 2);
     assert!(matches!(stratified_split(&one, &[0], 0.5, 0), Err(Error::InvalidConfig { .. })));
 }

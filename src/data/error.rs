@@ -118,6 +118,14 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// A CSV file whose lines hold a label and nothing else: no features to learn from.
+    #[error("{}: line {line} holds only the label column; expected features beside it", .path.display())]
+    NoFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The first data line (counted from 1).
+        line: usize,
+    },
 }
 
 /// Dimensions as `2x28x28` for error messages.
