@@ -19,7 +19,7 @@ pub(crate) fn check_rows<T: Real>(what: &'static str, x: &DMatrix<T>, t: &DMatri
 /// is very large or very small (`1e300`, not 301 digits).
 pub(crate) fn number(v: f64) -> String {
     let a = v.abs();
-    if a == 0.0 || !a.is_finite() || (1e-4..1e15).contains(&a) {
+    if a == 0.0 || !a.is_finite() || (1e-9..1e16).contains(&a) {
         v.to_string()
     } else {
         format!("{v:e}")

@@ -129,6 +129,11 @@ mod shape;
 mod simd;
 mod tensor_file;
 
+/// The [`approx`](https://docs.rs/approx) crate this one compares with: a [`Real`] and a matrix of
+/// them are [`AbsDiffEq`](approx::AbsDiffEq), [`RelativeEq`](approx::RelativeEq) and
+/// [`UlpsEq`](approx::UlpsEq), as nalgebra's scalars and matrices are (see [`Real`]).
+pub use approx;
+
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
 pub use error::{Dims, Error, FormatError, LayerId, Result, StateMismatch};
