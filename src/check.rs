@@ -15,16 +15,7 @@ pub(crate) fn check_rows<T: Real>(what: &'static str, x: &DMatrix<T>, t: &DMatri
     Ok(())
 }
 
-/// A number for a message: as Rust prints it when that is short, in scientific notation when it
-/// is very large or very small (`1e300`, not 301 digits).
-pub(crate) fn number(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || !a.is_finite() || (1e-9..1e16).contains(&a) {
-        v.to_string()
-    } else {
-        format!("{v:e}")
-    }
-}
+pub(crate) use crate::error::number;
 
 /// Whether every value is finite. No early exit, so the loop vectorizes: `0·v` is 0 for a finite
 /// `v` and NaN for an infinite or NaN one, and a NaN survives the sums.

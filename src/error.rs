@@ -197,7 +197,7 @@ pub enum Error {
 
     // === Values ===
     /// A NaN or infinity where finite numbers are required.
-    #[error("{what} holds a non-finite value {} at row {row}, column {col}", crate::check::number(*.value))]
+    #[error("{what} holds a non-finite value {} at row {row}, column {col}", number(*.value))]
     NonFinite {
         /// Which matrix, e.g. `"x"`, `"targets"`.
         what: &'static str,
@@ -209,7 +209,7 @@ pub enum Error {
         value: f64,
     },
     /// A class label that is not an integer in `0..classes`.
-    #[error("label {} at row {row} is not a class index in 0..{classes}", crate::check::number(*.label))]
+    #[error("label {} at row {row} is not a class index in 0..{classes}", number(*.label))]
     LabelOutOfRange {
         /// Row of the label.
         row: usize,
@@ -237,7 +237,7 @@ pub enum Error {
     },
     /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
     /// outside [0, 1].
-    #[error("{loss}: targets must be {expected}, got {} at row {row}, column {col}", crate::check::number(*.value))]
+    #[error("{loss}: targets must be {expected}, got {} at row {row}, column {col}", number(*.value))]
     TargetOutOfRange {
         /// The loss that refused the targets.
         loss: &'static str,
@@ -472,7 +472,7 @@ pub enum StateMismatch {
         name: String,
     },
     /// A value the buffer cannot hold: not finite, or negative in a sum or average of squares.
-    #[error("tensor {name:?} holds {} at row {row}, column {col}, expected {expected}", crate::check::number(*.value))]
+    #[error("tensor {name:?} holds {} at row {row}, column {col}, expected {expected}", number(*.value))]
     BadValue {
         /// The tensor's name.
         name: String,
@@ -499,7 +499,7 @@ pub enum StateMismatch {
         expected: Dims,
     },
     /// A counter (Adam's `"steps"`) that is not a 1×1 matrix holding a non-negative integer.
-    #[error("counter {name:?} of shape {shape} holds {}, expected a 1x1 non-negative integer", crate::check::number(*.value))]
+    #[error("counter {name:?} of shape {shape} holds {}, expected a 1x1 non-negative integer", number(*.value))]
     BadCounter {
         /// The counter's name.
         name: &'static str,
@@ -608,7 +608,7 @@ pub enum FormatError {
         stored: usize,
     },
     /// A stored number is NaN or infinite.
-    #[error("tensor {name:?} holds a non-finite value {} at row {row}, column {col}", crate::check::number(*.value))]
+    #[error("tensor {name:?} holds a non-finite value {} at row {row}, column {col}", number(*.value))]
     NonFinite {
         /// The tensor's name.
         name: String,
@@ -619,4 +619,15 @@ pub enum FormatError {
         /// The value.
         value: f64,
     },
+}
+
+/// A number for a message: as Rust prints it when that is short, in scientific notation when it
+/// is very large or very small (`1e300`, not 301 digits).
+pub(crate) fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() || (1e-9..1e16).contains(&a) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
+    }
 }

@@ -312,7 +312,7 @@ impl<T: Real> Layer<T> for Conv2d<T> {
 
 /// The tensors a `conv2d` configuration holds once built, weight `filters × (C·kh·kw)` and bias
 /// `1 × filters` (for loaders to check a file before allocating).
-pub(crate) fn declared_tensors(c: &LayerConfig) -> Result<crate::registry::Tensors> {
+pub(crate) fn declared_tensors(c: &LayerConfig) -> Result<Vec<(&'static str, (usize, usize))>> {
     let (cin, f, kh, kw): (usize, usize, usize, usize) =
         (c.setting("in_channels")?, c.setting("filters")?, c.setting("kernel_h")?, c.setting("kernel_w")?);
     let patch = cin.saturating_mul(kh).saturating_mul(kw);
