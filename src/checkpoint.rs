@@ -50,14 +50,14 @@
 //! # }
 //! ```
 
-use crate::file::{read, write_atomically};
+use crate::file::write_atomically;
 use crate::io::{
-    assign_network_tensors, bad_metadata, check_header, format_err, layer_entries, read_matrix, read_network_tensors,
+    assign_network_tensors, bad_metadata, check_header, layer_entries, parse, read_matrix, read_network_tensors,
     serialize, Tensor,
 };
+use crate::tensor_file::read_bounded;
 use crate::{Error, FitConfig, FormatError, Network, Real, Result, Sequential};
 use nalgebra::DMatrix;
-use safetensors::SafeTensors;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -149,10 +149,9 @@ impl<T: Real> Sequential<T> {
     /// tensor of the wrong shape or missing. [`Error::OptimizerState`] if the
     /// optimizer refuses the state.
     pub fn load_checkpoint_from_bytes(&mut self, bytes: &[u8], config: &mut FitConfig<T>) -> Result<usize> {
-        let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
+        let file = parse(bytes)?;
         let empty = HashMap::new();
-        let meta = header.metadata().as_ref().unwrap_or(&empty);
+        let meta = file.metadata().unwrap_or(&empty);
         let get = |key: &'static str| {
             meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
         };
@@ -234,7 +233,7 @@ impl<T: Real> Sequential<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as `load_checkpoint_from_bytes`.
     pub fn load_checkpoint(&mut self, path: impl AsRef<Path>, config: &mut FitConfig<T>) -> Result<usize> {
-        self.load_checkpoint_from_bytes(&read(path.as_ref())?, config)
+        self.load_checkpoint_from_bytes(&read_bounded(path.as_ref())?, config)
     }
 }
 

@@ -155,9 +155,11 @@ pub enum Error {
         got: usize,
     },
     /// Inputs and targets have different numbers of rows (samples).
-    #[error("x has {x_rows} rows but the targets have {t_rows}; each row is one sample")]
+    #[error("{what}: {x_rows} rows, but the targets have {t_rows}; each row is one sample")]
     RowCountMismatch {
-        /// Rows of the inputs.
+        /// What has `x_rows` rows: `"x"` (the inputs), `"the predictions"`, ...
+        what: &'static str,
+        /// Rows of the inputs (or predictions).
         x_rows: usize,
         /// Rows of the targets.
         t_rows: usize,
@@ -206,7 +208,7 @@ pub enum Error {
 
     // === Values ===
     /// A NaN or infinity where finite numbers are required.
-    #[error("{what} holds a non-finite value {value} at row {row}, column {col}")]
+    #[error("{what} holds a non-finite value {} at row {row}, column {col}", number(*.value))]
     NonFinite {
         /// Which matrix, e.g. `"x"`, `"targets"`.
         what: &'static str,
@@ -218,7 +220,7 @@ pub enum Error {
         value: f64,
     },
     /// A class label that is not an integer in `0..classes`.
-    #[error("label {label} at row {row} is not a class index in 0..{classes}")]
+    #[error("label {} at row {row} is not a class index in 0..{classes}", number(*.label))]
     LabelOutOfRange {
         /// Row of the label.
         row: usize,
@@ -246,7 +248,7 @@ pub enum Error {
     },
     /// A target value outside the range the loss accepts, e.g. a binary cross-entropy target
     /// outside [0, 1].
-    #[error("{loss}: targets must be {expected}, got {value} at row {row}, column {col}")]
+    #[error("{loss}: targets must be {expected}, got {} at row {row}, column {col}", number(*.value))]
     TargetOutOfRange {
         /// The loss that refused the targets.
         loss: &'static str,
@@ -485,7 +487,7 @@ pub enum StateMismatch {
         name: String,
     },
     /// A value the buffer cannot hold: not finite, or negative in a sum or average of squares.
-    #[error("tensor {name:?} holds {value} at row {row}, column {col}, expected {expected}")]
+    #[error("tensor {name:?} holds {} at row {row}, column {col}, expected {expected}", number(*.value))]
     BadValue {
         /// The tensor's name.
         name: String,
@@ -512,7 +514,7 @@ pub enum StateMismatch {
         expected: Dims,
     },
     /// A counter (Adam's `"steps"`) that is not a 1×1 matrix holding a non-negative integer.
-    #[error("counter {name:?} of shape {shape} holds {value}, expected a 1x1 non-negative integer")]
+    #[error("counter {name:?} of shape {shape} holds {}, expected a 1x1 non-negative integer", number(*.value))]
     BadCounter {
         /// The counter's name.
         name: &'static str,
@@ -530,6 +532,21 @@ pub enum FormatError {
     /// The bytes are not a valid safetensors file (truncated, bad header, bad offsets, ...).
     #[error("not a valid safetensors file: {0}")]
     Safetensors(String),
+    /// A tensor's entry in the header cannot be right: its type and shape do not fill its byte
+    /// range exactly, or the range ends before it starts.
+    #[error("tensor {name:?} in the file's header: {problem}")]
+    TensorEntry {
+        /// The tensor's name (cut to 80 characters).
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The header names a tensor twice.
+    #[error("the file's header names tensor {name:?} twice")]
+    DuplicateTensor {
+        /// The tensor's name (cut to 80 characters).
+        name: String,
+    },
     /// A metadata entry the format requires is missing.
     #[error("metadata entry {key:?} is missing; was the file saved by backprop?")]
     MissingMetadata {
@@ -606,7 +623,7 @@ pub enum FormatError {
         stored: usize,
     },
     /// A stored number is NaN or infinite.
-    #[error("tensor {name:?} holds a non-finite value {value} at row {row}, column {col}")]
+    #[error("tensor {name:?} holds a non-finite value {} at row {row}, column {col}", number(*.value))]
     NonFinite {
         /// The tensor's name.
         name: String,
@@ -694,5 +711,16 @@ impl fmt::Display for Divergence {
                 write!(f, "the optimizer's update of parameter {index} ({name}) is not finite")
             }
         }
+    }
+}
+
+/// A number for a message: as Rust prints it when that is short, in scientific notation when it
+/// is very large or very small (`1e300`, not 301 digits).
+pub(crate) fn number(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || !a.is_finite() || (1e-9..1e16).contains(&a) {
+        v.to_string()
+    } else {
+        format!("{v:e}")
     }
 }

@@ -1,14 +1,10 @@
-//! Reading and writing whole files: what every module that saves something shares.
+//! Writing whole files: what every module that saves something shares (model files are read
+//! by `tensor_file`, bounded by their headers).
 //!
 //! A low-level module: it imports only the error type, so any module may use it.
 
 use crate::{Error, Result};
 use std::path::Path;
-
-/// The bytes of the file at `path`.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|error| Error::Io { action: "read", path: path.to_path_buf(), error })
-}
 
 /// Writes `bytes` to `path` atomically: to a fresh temporary file in the same folder, synced to
 /// disk, then renamed over `path`. A reader sees the old file or the new one, never a part; on

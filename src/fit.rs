@@ -398,7 +398,7 @@ impl<T: Real> FitConfig<T> {
         }
         if let Some(Validation::Split(f)) = self.validation {
             if !(f > 0.0 && f < 1.0) {
-                return invalid("validation_split", f.to_string(), "in (0, 1)");
+                return invalid("validation_split", crate::check::number(f), "in (0, 1)");
             }
         }
         if let Some(d) = &self.diagnostics {

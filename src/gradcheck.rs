@@ -64,8 +64,9 @@ impl Tolerance {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad field.
     pub fn validate(&self) -> Result<()> {
-        let bad =
-            |name, value: f64, expected| Err(crate::Error::InvalidConfig { name, value: value.to_string(), expected });
+        let bad = |name, value: f64, expected| {
+            Err(crate::Error::InvalidConfig { name, value: crate::check::number(value), expected })
+        };
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return bad("gradcheck eps", self.eps, "> 0 and finite");
         }
@@ -75,6 +76,28 @@ impl Tolerance {
             }
         }
         Ok(())
+    }
+}
+
+impl Tolerance {
+    /// Whether an analytical derivative agrees with the numerical one:
+    /// `|analytical − numerical| ≤ atol + rtol·|numerical|` (PyTorch's `allclose` rule), which
+    /// is [`approx`]'s absolute-difference comparison with that bound as its epsilon. NaN agrees
+    /// with nothing.
+    ///
+    /// (approx's [`relative_eq`](approx::relative_eq) is another rule — `|a − n| ≤ ε`, *or*
+    /// `|a − n| ≤ max_relative·max(|a|, |n|)` — which accepts a wrong analytical value that is
+    /// large; the gradient check keeps PyTorch's, relative to the numerical derivative only.)
+    ///
+    /// ```
+    /// use backprop::gradcheck::Tolerance;
+    /// let tol = Tolerance::default(); // atol 1e-5, rtol 1e-3
+    /// assert!(tol.accepts(2.001, 2.0)); // 1e-3 <= 1e-5 + 2e-3
+    /// assert!(!tol.accepts(2.01, 2.0));
+    /// assert!(!tol.accepts(f64::NAN, 2.0));
+    /// ```
+    pub fn accepts(&self, analytical: f64, numerical: f64) -> bool {
+        approx::AbsDiffEq::abs_diff_eq(&analytical, &numerical, self.atol + self.rtol * numerical.abs())
     }
 }
 
@@ -231,8 +254,7 @@ impl Comparer {
                     t.worst = (i, j);
                 }
                 t.max_rel_error = t.max_rel_error.max(rel);
-                let within = abs <= atol + rtol * numerical.abs(); // false for NaN, too
-                if !within {
+                if !self.tol.accepts(a, numerical) {
                     t.failures += 1;
                 }
             }

@@ -4,6 +4,7 @@ use crate::{Error, Real, Result};
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The crate's random number generator: ChaCha8, whose output for a seed is fixed by its
 /// specification (unlike `StdRng`'s), so a seed means the same numbers on every platform and
@@ -29,17 +30,61 @@ pub fn seeded(seed: u64, stream: Stream) -> SeededRng {
     rng
 }
 
-/// The most elements one parameter matrix may have (2³⁰, 4 GiB of `f32`).
+/// The default of [`max_elements`], the most elements one parameter matrix may have:
+/// 2²⁶ = 67 108 864.
 ///
-/// Sizes are checked against it before anything is allocated, because a failed allocation
-/// aborts the process instead of returning an error.
-pub const MAX_ELEMENTS: usize = 1 << 30;
+/// # What a parameter costs
+/// A parameter holds its value and its gradient, both `rows × cols` of the scalar type: **16
+/// bytes per element in `f64`, 8 in `f32`**. At this limit that is 1 GiB (`f64`) or 512 MiB
+/// (`f32`) per matrix before training starts; an optimizer with state adds one copy (Momentum,
+/// AdaGrad, RMSProp) or two (Adam, AdamW), and a training batch `n` rows of activations and
+/// their gradients per layer. So a layer the crate accepts fits a machine with a few GiB of
+/// memory, where the former limit (2³⁰, 16 GiB in `f64` before training) could abort the
+/// process instead of returning an error. Raise the limit with [`set_max_elements`] to build
+/// larger layers.
+pub const MAX_ELEMENTS: usize = 1 << 26;
+
+/// The limit in force (see [`max_elements`]); changed by [`set_max_elements`].
+static LIMIT: AtomicUsize = AtomicUsize::new(MAX_ELEMENTS);
+
+/// The most elements one parameter matrix (or any matrix the crate sizes from its arguments,
+/// such as a one-hot target matrix) may have, checked before anything is allocated because a
+/// failed allocation aborts the process instead of returning an error. [`MAX_ELEMENTS`] unless
+/// changed with [`set_max_elements`].
+pub fn max_elements() -> usize {
+    LIMIT.load(Ordering::Relaxed)
+}
+
+/// Sets [`max_elements`] for the whole process (every thread, every network built afterwards);
+/// returns the previous limit. Each element of a parameter costs 16 bytes in `f64` and 8 in `f32`
+/// (value and gradient; see [`MAX_ELEMENTS`]), so set it from the memory you have.
+///
+/// # Errors
+/// [`Error::InvalidConfig`] for 0.
+///
+/// # Example
+/// ```
+/// use backprop::{max_elements, set_max_elements, Dense, Sequential, MAX_ELEMENTS};
+/// // 8192 × 16384 = 2²⁷ elements: over the default limit.
+/// assert!(Sequential::<f32>::builder(8192).add(Dense::new(8192, 16384)).build(0).is_err());
+/// let previous = set_max_elements(1 << 28)?;
+/// assert_eq!((previous, max_elements()), (MAX_ELEMENTS, 1 << 28));
+/// set_max_elements(previous)?;
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub fn set_max_elements(limit: usize) -> Result<usize> {
+    if limit == 0 {
+        return Err(Error::InvalidConfig { name: "max_elements", value: "0".into(), expected: ">= 1" });
+    }
+    Ok(LIMIT.swap(limit, Ordering::Relaxed))
+}
 
 /// Checks that a `rows × cols` matrix may be allocated.
 pub(crate) fn check_size(what: &'static str, rows: usize, cols: usize) -> Result<()> {
+    let limit = max_elements();
     match rows.checked_mul(cols) {
-        Some(n) if n <= MAX_ELEMENTS => Ok(()),
-        _ => Err(Error::TooLarge { what, rows, cols, limit: MAX_ELEMENTS }),
+        Some(n) if n <= limit => Ok(()),
+        _ => Err(Error::TooLarge { what, rows, cols, limit }),
     }
 }
 
@@ -92,13 +137,15 @@ impl Init {
             Init::Uniform { low, high } if !(low.is_finite() && high.is_finite() && low < high) => {
                 Err(Error::InvalidConfig {
                     name: "uniform init range",
-                    value: format!("[{low}, {high})"),
+                    value: format!("[{}, {})", crate::check::number(low), crate::check::number(high)),
                     expected: "finite bounds with low < high",
                 })
             }
-            Init::Constant(c) if !c.is_finite() => {
-                Err(Error::InvalidConfig { name: "constant init", value: c.to_string(), expected: "a finite number" })
-            }
+            Init::Constant(c) if !c.is_finite() => Err(Error::InvalidConfig {
+                name: "constant init",
+                value: crate::check::number(c),
+                expected: "a finite number",
+            }),
             _ => Ok(()),
         }
     }
@@ -107,7 +154,7 @@ impl Init {
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] (see [`validate`](Init::validate)); [`Error::TooLarge`] if the
-    /// matrix would exceed [`MAX_ELEMENTS`].
+    /// matrix would exceed [`max_elements`].
     ///
     /// # Example
     /// ```

@@ -26,12 +26,31 @@
 //! Optimizer state is not part of a model file; a [checkpoint](crate::checkpoint) holds it too.
 //!
 //! # Safety against hostile files
-//! The safetensors crate validates the header (size cap, offsets, exact coverage of the bytes);
-//! then every number the metadata declares is checked against the tensors the file really holds
-//! before anything is allocated (for the crate's own layer kinds; a registered kind's builder is
-//! trusted to refuse absurd settings), nesting deeper than [`MAX_DEPTH`] is refused, and every
-//! tensor's name, type and shape is checked before any is written. A bad file is an
+//! Before the safetensors crate parses a header, every entry is read once: a tensor named twice
+//! ([`FormatError::DuplicateTensor`]), or whose type and shape do not fill its byte range
+//! ([`FormatError::TensorEntry`]), is refused, naming the tensor, as is a header listing more
+//! than [`MAX_TENSORS`]. The safetensors crate then validates the layout (offsets contiguous
+//! and covering the data exactly). Every number the metadata declares, and then every tensor's
+//! name, type and shape, is checked against the architecture before anything is allocated (for
+//! the crate's own layer kinds; a registered kind's builder is trusted to refuse absurd
+//! settings), and nesting deeper than [`MAX_DEPTH`] is refused. A bad file is an
 //! [`Error::Format`], never a panic.
+//!
+//! # Memory
+//! Loading costs memory in proportion to the file, never to what it declares. For a file of
+//! `B` bytes listing `n` tensors, the peak of the memory allocated while loading is at most
+//! - [`Sequential::from_bytes`]: `2·B` (the new network's values and gradients; the values
+//!   are decoded straight into it) plus about 1 KiB per tensor for the parsed header, plus 1 MiB;
+//! - [`Sequential::load`] from a path: `3·B` and the same (the file is read into memory first);
+//! - [`Sequential::load_weights`] and checkpoints: `2·B` and the same (the file, and the values
+//!   staged until every one is checked, so that an error changes nothing).
+//!
+//! `tests/load_memory.rs` checks these bounds with a counting allocator on hostile files (a
+//! 4096 × 4096 layer stored as 4-bit floats in 8 MiB costs no more than the file before
+//! [`FormatError::WrongDtype`]); for the crate's own files the header is small and the peaks are
+//! 2.0 and 3.0 times the file. A path is read no further than its header says the file goes (at
+//! most [`MAX_FILE_BYTES`]): `/dev/zero`, a pipe that never ends, or a header promising more than
+//! the file holds is an error after a few bytes.
 //!
 //! # Example
 //! ```
@@ -43,15 +62,19 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 
-use crate::file::{read, write_atomically};
+use crate::file::write_atomically;
 use crate::layer::walk;
 use crate::registry::{Kind, MAX_DEPTH};
+use crate::tensor_file::{read_bounded, TensorFile};
 use crate::{Chain, Error, FormatError, Layer, LayerConfig, Real, Registry, Result, Sequential, Shape};
-use nalgebra::DMatrix;
-use safetensors::{Dtype, SafeTensors, View};
+use nalgebra::{DMatrix, DMatrixViewMut};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, View};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+
+pub use crate::tensor_file::{MAX_FILE_BYTES, MAX_TENSORS};
 
 pub(crate) const FORMAT: &str = "backprop";
 pub(crate) const VERSION: &str = "2";
@@ -135,6 +158,12 @@ pub(crate) fn format_err(e: impl std::fmt::Display) -> Error {
     Error::Format(FormatError::Safetensors(e.to_string()))
 }
 
+/// A file's bytes as safetensors, after the header is checked entry by entry (a tensor named
+/// twice, or whose type and shape do not fill its bytes, is an error naming it).
+pub(crate) fn parse(bytes: &[u8]) -> Result<TensorFile<'_>> {
+    TensorFile::parse(bytes)
+}
+
 /// Every tensor of the network with its path, in order: parameters, then buffers.
 fn tensors_of<T: Real>(net: &Sequential<T>) -> Vec<(String, &DMatrix<T>)> {
     let mut out = Vec::new();
@@ -212,9 +241,9 @@ struct Metadata<'m> {
     layer_entries: usize,
     /// `layer.*` entries read so far.
     layers_read: usize,
-    /// Parameter and buffer values the layers read so far will hold (saturating).
-    declared: usize,
-    /// Whether every leaf read so far declared its values (registered kinds may not).
+    /// The tensors the layers read so far will hold, by path, with their shapes.
+    declared: Vec<(String, (usize, usize))>,
+    /// Whether every leaf read so far declared its tensors (registered kinds may not).
     all_declared: bool,
 }
 
@@ -230,9 +259,13 @@ impl Metadata<'_> {
         self.layers_read += 1;
         match registry.get(&config.kind) {
             None => Err(Error::Format(FormatError::UnknownLayer { path: path.to_string(), kind: config.kind })),
-            Some(Kind::Leaf { build, values }) => {
-                match values {
-                    Some(values) => self.declared = self.declared.saturating_add(values(&config)?),
+            Some(Kind::Leaf { build, tensors }) => {
+                match tensors {
+                    Some(tensors) => {
+                        let tensors = tensors(&config)?;
+                        self.declared
+                            .extend(tensors.into_iter().map(|(role, shape)| (format!("{path}.{role}"), shape)));
+                    }
                     None => self.all_declared = false,
                 }
                 build(&config)
@@ -252,11 +285,20 @@ impl Metadata<'_> {
 /// Reads the tensor `name` of the file as a matrix of `T`, checking its type, its shape (`shape`,
 /// or any two-dimensional one if `None`) and that its values are finite. Errors name the tensor.
 pub(crate) fn read_matrix<T: Real>(
-    file: &SafeTensors<'_>,
+    file: &TensorFile<'_>,
     name: &str,
     shape: Option<(usize, usize)>,
 ) -> Result<DMatrix<T>> {
-    let view = file.tensor(name).map_err(|_| Error::Format(FormatError::MissingTensor { name: name.to_string() }))?;
+    let view = file.tensor(name).ok_or_else(|| Error::Format(FormatError::MissingTensor { name: name.to_string() }))?;
+    let (rows, cols) = check_view::<T>(name, &view, shape)?;
+    let mut m = DMatrix::zeros(rows, cols);
+    decode_into(name, &view, m.as_view_mut(), false)?;
+    Ok(m)
+}
+
+/// Checks a tensor's type and shape (`shape`, or any two-dimensional one if `None`); returns
+/// its shape.
+fn check_view<T: Real>(name: &str, view: &TensorView<'_>, shape: Option<(usize, usize)>) -> Result<(usize, usize)> {
     if view.dtype() != dtype_of::<T>() {
         return Err(Error::Format(FormatError::WrongDtype {
             tensor: name.to_string(),
@@ -264,30 +306,49 @@ pub(crate) fn read_matrix<T: Real>(
             got: format!("{:?}", view.dtype()),
         }));
     }
-    let (rows, cols) = match (shape, view.shape()) {
-        (Some((rows, cols)), got) if got == [rows, cols] => (rows, cols),
-        (None, &[rows, cols]) => (rows, cols),
-        (expected, got) => {
-            return Err(Error::Format(FormatError::TensorShape {
-                name: name.to_string(),
-                expected: expected.map_or(vec![0, 0], |(r, c)| vec![r, c]),
-                got: got.to_vec(),
-            }))
-        }
-    };
-    let numbers: Vec<T> = view.data().chunks_exact(T::BYTES).filter_map(T::read_le).collect();
-    if Some(numbers.len()) != rows.checked_mul(cols) {
-        return Err(format_err(format!("tensor {name:?} holds {} values for shape {rows}x{cols}", numbers.len())));
-    }
-    if let Some(k) = numbers.iter().position(|v| !v.is_finite()) {
-        return Err(Error::Format(FormatError::NonFinite {
+    match (shape, view.shape()) {
+        (Some((rows, cols)), got) if got == [rows, cols] => Ok((rows, cols)),
+        (None, &[rows, cols]) => Ok((rows, cols)),
+        (expected, got) => Err(Error::Format(FormatError::TensorShape {
             name: name.to_string(),
-            row: k / cols,
-            col: k % cols,
-            value: numbers[k].to_f64(),
-        }));
+            expected: expected.map_or(vec![0, 0], |(r, c)| vec![r, c]),
+            got: got.iter().take(8).copied().collect(),
+        })),
     }
-    Ok(DMatrix::from_row_slice(rows, cols, &numbers))
+}
+
+/// Writes a checked tensor (see [`check_view`]) into `out`, of its shape; unless `any_value`,
+/// refuses a non-finite value (the entries before it are then written).
+fn decode_into<T: Real>(
+    name: &str,
+    view: &TensorView<'_>,
+    mut out: DMatrixViewMut<'_, T>,
+    any_value: bool,
+) -> Result<()> {
+    let cols = out.ncols();
+    let numbers = view.data().chunks_exact(T::BYTES).map(T::read_le);
+    if view.data().len() != out.len() * T::BYTES {
+        return Err(format_err(format!("tensor {name:?} holds {} bytes for {} values", view.data().len(), out.len())));
+    }
+    for (k, value) in numbers.enumerate() {
+        let (row, col) = (k / cols.max(1), k % cols.max(1));
+        match value.filter(|v| any_value || v.is_finite()) {
+            Some(v) => {
+                if let Some(slot) = out.get_mut((row, col)) {
+                    *slot = v;
+                }
+            }
+            None => {
+                return Err(Error::Format(FormatError::NonFinite {
+                    name: name.to_string(),
+                    row,
+                    col,
+                    value: value.map_or(f64::NAN, |v| v.to_f64()),
+                }))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads every tensor the network needs from the file, checking names, types, shapes and values;
@@ -295,7 +356,7 @@ pub(crate) fn read_matrix<T: Real>(
 /// network has no place for is an error unless `other(name)` says it belongs to something else.
 pub(crate) fn read_network_tensors<T: Real>(
     net: &Sequential<T>,
-    file: &SafeTensors<'_>,
+    file: &TensorFile<'_>,
     other: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<DMatrix<T>>> {
     let wanted = tensors_of(net);
@@ -321,6 +382,59 @@ pub(crate) fn assign_network_tensors<T: Real>(net: &mut Sequential<T>, values: V
             m.copy_from(&v);
         }
     });
+}
+
+/// Checks the file's tensors against those the architecture declares, before the network is
+/// built: the numbers of values ([`FormatError::SizeMismatch`]), every tensor's type, and the name
+/// and shape of every declared one; when every layer declared its tensors (`all`), no tensor may
+/// be left over. The network then allocates (value and gradient) at most twice the file's data.
+fn check_declared<T: Real>(file: &TensorFile<'_>, declared: &[(String, (usize, usize))], all: bool) -> Result<()> {
+    let stored = file.iter().map(|(_, v)| v.shape().iter().fold(1usize, |a, &d| a.saturating_mul(d)));
+    let stored = stored.fold(0usize, usize::saturating_add);
+    let wanted = declared.iter().map(|(_, (r, c))| r.saturating_mul(*c)).fold(0usize, usize::saturating_add);
+    // Kinds that declare nothing may hold more, never less.
+    if wanted > stored || (all && wanted != stored) {
+        return Err(Error::Format(FormatError::SizeMismatch { declared: wanted, stored }));
+    }
+    for (name, view) in file.iter() {
+        if view.dtype() != dtype_of::<T>() {
+            return Err(Error::Format(FormatError::WrongDtype {
+                tensor: name.to_string(),
+                expected: T::NAME,
+                got: format!("{:?}", view.dtype()),
+            }));
+        }
+    }
+    for (name, shape) in declared {
+        let view = file.tensor(name).ok_or_else(|| Error::Format(FormatError::MissingTensor { name: name.clone() }))?;
+        check_view::<T>(name, &view, Some(*shape))?;
+    }
+    if all {
+        let names: HashSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+        if let Some((name, _)) = file.iter().find(|(n, _)| !names.contains(n)) {
+            return Err(Error::Format(FormatError::UnexpectedTensor { name: name.to_string() }));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every tensor of the file into the new network `net`, in place (no copy of the file's
+/// data is made); a missing, mistyped or misshapen tensor, or a non-finite value, is an error.
+fn fill_network<T: Real>(net: &mut Sequential<T>, file: &TensorFile<'_>) -> Result<()> {
+    let mut result = Ok(());
+    let mut read = |path: &str, out: DMatrixViewMut<'_, T>| {
+        if result.is_ok() {
+            result = match file.tensor(path) {
+                Some(view) => {
+                    check_view::<T>(path, &view, Some(out.shape())).and_then(|_| decode_into(path, &view, out, false))
+                }
+                None => Err(Error::Format(FormatError::MissingTensor { name: path.to_string() })),
+            };
+        }
+    };
+    walk::params_mut(net.chain_mut(), &mut String::new(), &mut |path, p| read(path, p.value_mut()));
+    walk::buffers_mut(net.chain_mut(), &mut String::new(), &mut |path, m| read(path, m.as_view_mut()));
+    result
 }
 
 impl<T: Real> Sequential<T> {
@@ -378,10 +492,9 @@ impl<T: Real> Sequential<T> {
     /// missing, extra, of the wrong shape or holding NaN/infinity; [`Error::LayerChain`] if the
     /// declared layers do not fit together.
     pub fn from_bytes_with(bytes: &[u8], registry: &Registry<T>) -> Result<Self> {
-        let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(format_err)?;
+        let file = parse(bytes)?;
         let empty = HashMap::new();
-        let meta = header.metadata().as_ref().unwrap_or(&empty);
+        let meta = file.metadata().unwrap_or(&empty);
         check_header::<T>(meta)?;
         let get = |key: &'static str| {
             meta.get(key).map(String::as_str).ok_or(Error::Format(FormatError::MissingMetadata { key }))
@@ -395,7 +508,8 @@ impl<T: Real> Sequential<T> {
             .filter(|&n| n <= layer_entries)
             .ok_or_else(|| bad_metadata("layers", get("layers").unwrap_or_default(), "a count of layer entries"))?;
 
-        let mut reader = Metadata { entries: meta, layer_entries, layers_read: 0, declared: 0, all_declared: true };
+        let mut reader =
+            Metadata { entries: meta, layer_entries, layers_read: 0, declared: Vec::new(), all_declared: true };
         let mut builder = Sequential::builder_shaped(input);
         for i in 0..count {
             builder = builder.add_boxed(reader.layer(registry, &i.to_string(), 1)?);
@@ -410,14 +524,16 @@ impl<T: Real> Sequential<T> {
                 "one layer.<path> entry for every layer, no more",
             ));
         }
-        let stored: usize = file.tensors().iter().map(|(_, v)| v.shape().iter().product::<usize>()).sum();
-        // Kinds that declare nothing may hold more, never less.
-        if reader.declared > stored || (reader.all_declared && reader.declared != stored) {
-            return Err(Error::Format(FormatError::SizeMismatch { declared: reader.declared, stored }));
-        }
+        check_declared::<T>(&file, &reader.declared, reader.all_declared)?;
+        // Only now, the file being what the architecture needs, is anything allocated.
         let mut net = builder.build(0)?;
-        let values = read_network_tensors(&net, &file, &|_| false)?;
-        assign_network_tensors(&mut net, values);
+        if reader.all_declared {
+            // Every tensor is checked but its values: read them straight into the new network.
+            fill_network(&mut net, &file)?;
+        } else {
+            let values = read_network_tensors(&net, &file, &|_| false)?;
+            assign_network_tensors(&mut net, values);
+        }
         Ok(net)
     }
 
@@ -429,7 +545,7 @@ impl<T: Real> Sequential<T> {
     /// [`Error::Format`]: not safetensors, a tensor missing, extra, of another type or shape
     /// (the error names the tensor and both shapes), or holding NaN/infinity.
     pub fn load_weights_from_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        let file = SafeTensors::deserialize(bytes).map_err(format_err)?;
+        let file = parse(bytes)?;
         let values = read_network_tensors(self, &file, &|_| false)?;
         assign_network_tensors(self, values);
         Ok(())
@@ -449,7 +565,7 @@ impl<T: Real> Sequential<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as [`from_bytes`](Sequential::from_bytes).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_bytes(&read(path.as_ref())?)
+        Self::from_bytes(&read_bounded(path.as_ref())?)
     }
 
     /// Loads a network saved with [`save`](Sequential::save), with layer kinds from `registry`
@@ -458,7 +574,7 @@ impl<T: Real> Sequential<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as [`from_bytes_with`](Sequential::from_bytes_with).
     pub fn load_with(path: impl AsRef<Path>, registry: &Registry<T>) -> Result<Self> {
-        Self::from_bytes_with(&read(path.as_ref())?, registry)
+        Self::from_bytes_with(&read_bounded(path.as_ref())?, registry)
     }
 
     /// Loads the parameters of a saved network into this one (see
@@ -467,7 +583,7 @@ impl<T: Real> Sequential<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be read; as `load_weights_from_bytes`.
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        self.load_weights_from_bytes(&read(path.as_ref())?)
+        self.load_weights_from_bytes(&read_bounded(path.as_ref())?)
     }
 }
 
@@ -539,29 +655,14 @@ pub fn save_matrices<T: Real>(path: impl AsRef<Path>, matrices: &[(&str, &DMatri
 /// [`Error::Io`] if the file cannot be read; [`Error::Format`] if it is not safetensors, or a
 /// tensor has another type or is not two-dimensional.
 pub fn load_matrices<T: Real>(path: impl AsRef<Path>) -> Result<Vec<(String, DMatrix<T>)>> {
-    let bytes = read(path.as_ref())?;
-    let file = SafeTensors::deserialize(&bytes).map_err(format_err)?;
+    let bytes = read_bounded(path.as_ref())?;
+    let file = parse(&bytes)?;
     let mut out = Vec::new();
-    for (name, view) in file.tensors() {
-        if view.dtype() != dtype_of::<T>() {
-            return Err(Error::Format(FormatError::WrongDtype {
-                tensor: name,
-                expected: T::NAME,
-                got: format!("{:?}", view.dtype()),
-            }));
-        }
-        let &[rows, cols] = view.shape() else {
-            return Err(Error::Format(FormatError::TensorShape {
-                name,
-                expected: vec![0, 0],
-                got: view.shape().to_vec(),
-            }));
-        };
-        let numbers: Vec<T> = view.data().chunks_exact(T::BYTES).filter_map(T::read_le).collect();
-        if Some(numbers.len()) != rows.checked_mul(cols) {
-            return Err(format_err(format!("tensor {name:?} holds {} values for shape {rows}x{cols}", numbers.len())));
-        }
-        out.push((name, DMatrix::from_row_slice(rows, cols, &numbers)));
+    for (name, view) in file.iter() {
+        let (rows, cols) = check_view::<T>(name, &view, None)?;
+        let mut m = DMatrix::zeros(rows, cols);
+        decode_into(name, &view, m.as_view_mut(), true)?;
+        out.push((name.to_string(), m));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)

@@ -130,7 +130,13 @@ mod schedule;
 mod sequential;
 mod shape;
 mod simd;
+mod tensor_file;
 pub mod threads;
+
+/// The [`approx`](https://docs.rs/approx) crate this one compares with: a [`Real`] and a matrix of
+/// them are [`AbsDiffEq`](approx::AbsDiffEq), [`RelativeEq`](approx::RelativeEq) and
+/// [`UlpsEq`](approx::UlpsEq), as nalgebra's scalars and matrices are (see [`Real`]).
+pub use approx;
 
 pub use activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Step, Tanh};
 pub use data::DataError;
@@ -138,7 +144,7 @@ pub use error::{Dims, Divergence, Error, FormatError, LayerId, Result, StateMism
 pub use fit::{Control, FitConfig, FitSettings};
 pub use gradients::Gradients;
 pub use history::{EpochStats, History};
-pub use init::{seeded, Init, SeededRng, Stream, MAX_ELEMENTS};
+pub use init::{max_elements, seeded, set_max_elements, Init, SeededRng, Stream, MAX_ELEMENTS};
 pub use layer::{
     ensure_shape, AvgPool2d, BatchNorm, BatchNormPreset, Chain, Conv2d, Decay, Dense, Dropout, DropoutScaling,
     GlobalAvgPool, Layer, LayerConfig, MaxPool2d, Param, Residual, Shape, Softmax,

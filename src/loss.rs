@@ -68,7 +68,7 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
 /// Checks that `t` has a row per row of `y` and the same number of columns (or, where
 /// `indices` allows it, one column of class indices).
 fn check_target_shape<T: Real>(loss: &'static str, y: &DMatrix<T>, t: &DMatrix<T>, indices: bool) -> Result<()> {
-    check_rows(y, t)?;
+    check_rows("the predictions", y, t)?;
     if t.ncols() == y.ncols() || (indices && t.ncols() == 1) {
         return Ok(());
     }
@@ -77,7 +77,7 @@ fn check_target_shape<T: Real>(loss: &'static str, y: &DMatrix<T>, t: &DMatrix<T
 
 /// Checks rows, then the loss's own target rules.
 fn check<T: Real, L: Loss<T> + ?Sized>(loss: &L, y: &DMatrix<T>, t: &DMatrix<T>) -> Result<()> {
-    check_rows(y, t)?;
+    check_rows("the predictions", y, t)?;
     loss.check_targets(y.ncols(), t)
 }
 

@@ -175,7 +175,7 @@ pub fn top_k_accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>, k: usize) -> Resu
             expected: "at least 2 columns, one per class",
         });
     }
-    check_rows(y, t)?;
+    check_rows("the predictions", y, t)?;
     let targets = target_classes(y.ncols(), t, "top_k_accuracy")?;
     let right = targets
         .iter()
@@ -225,7 +225,11 @@ impl ConfusionMatrix {
             return Err(Error::InvalidConfig { name: "classes", value: "0".into(), expected: ">= 1" });
         }
         if actual.len() != predicted.len() {
-            return Err(Error::RowCountMismatch { x_rows: predicted.len(), t_rows: actual.len() });
+            return Err(Error::RowCountMismatch {
+                what: "the predicted labels",
+                x_rows: predicted.len(),
+                t_rows: actual.len(),
+            });
         }
         let mut counts = vec![0; classes.saturating_mul(classes)];
         for (row, (&a, &p)) in actual.iter().zip(predicted).enumerate() {
@@ -245,7 +249,7 @@ impl ConfusionMatrix {
     /// [`Error::EmptyInput`] for outputs without columns; [`Error::RowCountMismatch`];
     /// [`Error::TargetShapeMismatch`]; [`Error::LabelOutOfRange`].
     pub fn from_outputs<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<Self> {
-        check_rows(y, t)?;
+        check_rows("the predictions", y, t)?;
         let predicted = classes(y)?;
         let actual = target_classes(y.ncols(), t, "confusion matrix")?;
         Self::new(y.ncols().max(2), &actual, &predicted)
@@ -368,7 +372,7 @@ pub fn accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<f64> {
 /// The number of rows of `y` that match targets `t`, as [`accuracy`] counts them (and with its
 /// errors). `fit` adds these up over an epoch's batches.
 pub(crate) fn count_right<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<usize> {
-    check_rows(y, t)?;
+    check_rows("the predictions", y, t)?;
     let k = y.ncols();
     if t.ncols() != k && !(t.ncols() == 1 && k >= 2) {
         return Err(Error::TargetShapeMismatch {

@@ -196,7 +196,7 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         if x.nrows() == 0 {
             return Err(Error::EmptyInput { what: "x to evaluate on", got: x.into() });
         }
-        check_rows(x, t)?;
+        check_rows("x", x, t)?;
         loss.check_targets(self.output_width(), t)?;
         let y = self.predict(x)?;
         Ok(Evaluation { loss: loss.loss(&y, t)?.to_f64(), accuracy: accuracy(&y, t)? })
@@ -274,7 +274,7 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// As [`predict`](Network::predict) and [`ConfusionMatrix::from_outputs`].
     fn confusion_matrix(&self, x: &DMatrix<T>, t: &DMatrix<T>) -> Result<ConfusionMatrix> {
-        check_rows(x, t)?;
+        check_rows("x", x, t)?;
         ConfusionMatrix::from_outputs(&self.predict(x)?, t)
     }
 }
@@ -317,7 +317,7 @@ fn check_data<T: Real, N: Network<T> + ?Sized>(
         // predict reports the mismatch with the first layer's name.
         net.predict(&DMatrix::zeros(0, x.ncols()))?;
     }
-    check_rows(x, t)?;
+    check_rows("x", x, t)?;
     check_finite(what, x)?;
     loss.check_targets(net.output_width(), t)
 }
@@ -393,7 +393,7 @@ fn fit<T: Real, N: Network<T>>(
             if n_val == 0 || n_val >= x.nrows() {
                 return Err(Error::InvalidConfig {
                     name: "validation_split",
-                    value: format!("{f} of {} rows", x.nrows()),
+                    value: format!("{} of {} rows", crate::check::number(*f), x.nrows()),
                     expected: "a fraction leaving at least one row on each side",
                 });
             }
@@ -404,7 +404,7 @@ fn fit<T: Real, N: Network<T>>(
     let (x_train, t_train, val) = match (split, &config.validation) {
         (Some(n), _) => {
             let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
-            check_rows(x, t)?;
+            check_rows("x", x, t)?;
             let n_all = x.nrows();
             (
                 std::borrow::Cow::Owned(rows(x, 0..n)),

@@ -49,11 +49,15 @@ type LeafFn<T> = dyn Fn(&LayerConfig) -> Result<Box<dyn Layer<T>>> + Send + Sync
 /// Assembles a container from its configuration and its rebuilt children, in order.
 type AssembleFn<T> = fn(&LayerConfig, Vec<Box<dyn Layer<T>>>) -> Result<Box<dyn Layer<T>>>;
 
+/// The parameters and buffers a layer will hold once built: their names (the last segment of
+/// their paths) and shapes.
+pub(crate) type Tensors = Vec<(&'static str, (usize, usize))>;
+
 /// How a registered kind is rebuilt.
 pub(crate) enum Kind<T: Real> {
-    /// A layer without children, and the number of parameter and buffer values it will hold
-    /// once built, when its configuration tells (checked against the file before building).
-    Leaf { build: Box<LeafFn<T>>, values: Option<fn(&LayerConfig) -> Result<usize>> },
+    /// A layer without children, and the tensors it will hold once built when its configuration
+    /// tells (checked against the file before anything is built).
+    Leaf { build: Box<LeafFn<T>>, tensors: Option<fn(&LayerConfig) -> Result<Tensors>> },
     /// A layer with children: their names (at most `max` of them), and how to assemble it.
     Container { children: fn(&LayerConfig, usize) -> Result<Vec<String>>, build: AssembleFn<T> },
 }
@@ -90,10 +94,13 @@ impl<T: Real> Registry<T> {
                     let layer = Dense::<T>::new(c.setting("in_dim")?, c.setting("out_dim")?);
                     Ok(Box::new(if c.setting("bias")? { layer } else { layer.without_bias() }))
                 }),
-                values: Some(|c| {
+                tensors: Some(|c| {
                     let (in_dim, out_dim): (usize, usize) = (c.setting("in_dim")?, c.setting("out_dim")?);
-                    let bias = if c.setting("bias")? { out_dim } else { 0 };
-                    Ok(in_dim.checked_mul(out_dim).and_then(|w| w.checked_add(bias)).unwrap_or(usize::MAX))
+                    let mut tensors = vec![("weight", (in_dim, out_dim))];
+                    if c.setting("bias")? {
+                        tensors.push(("bias", (1, out_dim)));
+                    }
+                    Ok(tensors)
                 }),
             },
         );
@@ -107,15 +114,17 @@ impl<T: Real> Registry<T> {
                         .with_padding(c.setting("padding")?);
                     Ok(Box::new(if c.setting("bias")? { layer } else { layer.without_bias() }))
                 }),
-                values: Some(conv::declared_values),
+                tensors: Some(conv::declared_tensors),
             },
         );
         registry.kinds.insert(
             batch_norm::KIND.into(),
             Kind::Leaf {
                 build: Box::new(|c| Ok(Box::new(batch_norm::from_config::<T>(c)?))),
-                // gamma, beta, running mean, running variance
-                values: Some(|c| Ok(c.setting::<usize>("features")?.saturating_mul(4))),
+                tensors: Some(|c| {
+                    let shape = (1, c.setting("features")?);
+                    Ok(vec![("gamma", shape), ("beta", shape), ("running_mean", shape), ("running_var", shape)])
+                }),
             },
         );
         registry = registry
@@ -198,7 +207,7 @@ impl<T: Real> Registry<T> {
         build: impl Fn(&LayerConfig) -> Result<L> + Send + Sync + 'static,
     ) -> Self {
         let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
-        self.kinds.insert(kind.to_string(), Kind::Leaf { build, values: None });
+        self.kinds.insert(kind.to_string(), Kind::Leaf { build, tensors: None });
         self
     }
 
@@ -210,7 +219,7 @@ impl<T: Real> Registry<T> {
         build: impl Fn(&LayerConfig) -> Result<L> + Send + Sync + 'static,
     ) -> Self {
         let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
-        self.kinds.insert(kind.to_string(), Kind::Leaf { build, values: Some(|_| Ok(0)) });
+        self.kinds.insert(kind.to_string(), Kind::Leaf { build, tensors: Some(|_| Ok(Vec::new())) });
         self
     }
 

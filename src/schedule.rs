@@ -55,7 +55,9 @@ impl Schedule {
     }
 
     pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |name, value: f64, expected| Err(Error::InvalidConfig { name, value: value.to_string(), expected });
+        let bad = |name, value: f64, expected| {
+            Err(Error::InvalidConfig { name, value: crate::check::number(value), expected })
+        };
         match *self {
             Schedule::Step { every: 0, .. } => bad("schedule step", 0.0, ">= 1 epoch"),
             Schedule::Step { gamma, .. } | Schedule::Exponential { gamma } if !(gamma > 0.0 && gamma <= 1.0) => {

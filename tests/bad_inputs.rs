@@ -105,11 +105,11 @@ fn rows_of_x_and_targets_differ() {
     let mut net = classifier();
     let t = DMatrix::from_column_slice(5, 1, &[0.0, 1.0, 2.0, 2.0, 1.0]);
     let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
-    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5 }), "{err:?}");
-    assert_eq!(err.to_string(), "x has 6 rows but the targets have 5; each row is one sample");
+    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "x: 6 rows, but the targets have 5; each row is one sample");
 
     let err = net.evaluate(&inputs(), &t, &SoftmaxCrossEntropy).unwrap_err();
-    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5 }), "{err:?}");
+    assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5, .. }), "{err:?}");
 }
 
 #[test]
@@ -612,5 +612,308 @@ impl Optimizer<f32> for Boxed {
     }
     fn step(&mut self, params: &mut [&mut backprop::Param<f32>]) -> backprop::Result<()> {
         self.0.step(params)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 13: every reproduced case, with its exact error, and nothing lost
+
+/// A matrix's shape and bits.
+type Bits = ((usize, usize), Vec<u64>);
+
+/// What must survive a refused call: the network's parameters and buffers, the optimizer's state,
+/// the caller's data, and a file that was there.
+struct Intact {
+    net: Vec<Bits>,
+    optimizer: Vec<(String, Bits)>,
+    data: Vec<Bits>,
+    file: Option<(std::path::PathBuf, Vec<u8>)>,
+}
+
+/// Parameters, then buffers, bit for bit.
+fn state_bits<N: Network<f64>>(net: &N) -> Vec<Bits> {
+    let mut out = snapshot(net);
+    net.visit_buffers(&mut |_, m| out.push(bits(m)));
+    out
+}
+
+impl Intact {
+    fn of(
+        net: &Sequential<f64>,
+        config: &FitConfig<f64>,
+        data: &[&DMatrix<f64>],
+        file: Option<&std::path::Path>,
+    ) -> Self {
+        Intact {
+            net: state_bits(net),
+            optimizer: config.optimizer().state().into_iter().map(|(n, m)| (n, bits(&m))).collect(),
+            data: data.iter().map(|m| bits(m)).collect(),
+            file: file.map(|p| (p.to_path_buf(), std::fs::read(p).unwrap())),
+        }
+    }
+
+    fn check(&self, case: &str, net: &Sequential<f64>, config: &FitConfig<f64>, data: &[&DMatrix<f64>]) {
+        assert_eq!(state_bits(net), self.net, "{case}: the network changed");
+        let optimizer: Vec<_> = config.optimizer().state().into_iter().map(|(n, m)| (n, bits(&m))).collect();
+        assert_eq!(optimizer, self.optimizer, "{case}: the optimizer's state changed");
+        assert_eq!(data.iter().map(|m| bits(m)).collect::<Vec<_>>(), self.data, "{case}: the caller's data changed");
+        if let Some((path, bytes)) = &self.file {
+            assert_eq!(&std::fs::read(path).unwrap(), bytes, "{case}: the file changed");
+        }
+    }
+}
+
+/// A classifier with buffers (batch normalization's running statistics), trained a little so
+/// that the optimizer has state.
+fn trained() -> (Sequential<f64>, FitConfig<f64>) {
+    let mut net = Sequential::builder(2)
+        .add(Dense::new(2, 4))
+        .add(backprop::BatchNorm::new(4))
+        .add(Tanh)
+        .add(Dense::new(4, 3))
+        .build(1)
+        .unwrap();
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(2).batch_size(3);
+    net.fit(&inputs(), &labels(), &mut config).unwrap();
+    (net, config)
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("backprop-bad-inputs-{}-{name}", std::process::id()))
+}
+
+/// A safetensors file: `metadata` and the tensors' entries as JSON, then `data_len` zero bytes.
+fn raw_file(metadata: &str, tensors: &str, data_len: usize) -> Vec<u8> {
+    let mut header = format!("{{\"__metadata__\":{{{metadata}}}{tensors}}}").into_bytes();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    bytes.resize(bytes.len() + data_len, 0);
+    bytes
+}
+
+type Case =
+    (&'static str, fn(&Error) -> bool, fn(&mut Sequential<f64>, &mut FitConfig<f64>, &std::path::Path) -> Error);
+
+/// The cases of issue 13, each run on a trained network with a saved file beside it; each must
+/// give its error and leave the network, the optimizer, the data and the file as they were.
+#[test]
+fn issue_13_cases_give_their_error_and_lose_nothing() {
+    let cases: Vec<Case> = vec![
+        // 3. Hyperparameters that the network's scalar type cannot hold are refused before any update.
+        (
+            "Adam with a negative eps is refused before any update",
+            |e| matches!(e, Error::InvalidConfig { name: "eps", .. }),
+            |net, config, _| {
+                let mut c = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01).with_eps(-1.0));
+                let _ = config;
+                net.fit(&inputs(), &labels(), &mut c).unwrap_err()
+            },
+        ),
+        // 4. Values a file could not hold.
+        (
+            "set_param NaN",
+            |e| matches!(e, Error::NonFinite { .. }),
+            |net, _, _| {
+                let mut w = net.param("0.weight").unwrap().clone();
+                w[(1, 2)] = f64::NAN;
+                net.set_param("0.weight", &w).unwrap_err()
+            },
+        ),
+        (
+            "set_bias infinite",
+            |e| matches!(e, Error::NonFinite { .. }),
+            |net, _, _| {
+                let dense = net.layer_mut::<Dense<f64>>(3).unwrap();
+                let b = DMatrix::from_element(1, 3, f64::INFINITY);
+                dense.set_bias(&b).unwrap_err()
+            },
+        ),
+        (
+            "save_matrices __metadata__ over an existing file",
+            |e| matches!(e, Error::InvalidConfig { name: "matrix name", .. }),
+            |_, _, path| {
+                backprop::io::save_matrices(path, &[("__metadata__", &DMatrix::<f64>::zeros(1, 1))]).unwrap_err()
+            },
+        ),
+        // 6. argmax_row out of range.
+        (
+            "argmax_row out of range",
+            |e| matches!(e, Error::IndexOutOfRange { index: 99, len: 6, .. }),
+            |net, _, _| {
+                let y = net.predict(&inputs()).unwrap();
+                backprop::argmax_row(&y, 99).unwrap_err()
+            },
+        ),
+        // 7. Loading: an F4 tensor, a path that never ends, a header promising more than the file.
+        (
+            "load_weights of a 4-bit tensor",
+            |e| matches!(e, Error::Format(backprop::FormatError::WrongDtype { tensor, .. }) if tensor == "0.weight"),
+            |net, _, _| {
+                let bytes = raw_file("", r#","0.weight":{"dtype":"F4","shape":[2,4],"data_offsets":[0,4]}"#, 4);
+                net.load_weights_from_bytes(&bytes).unwrap_err()
+            },
+        ),
+        (
+            "load_weights from /dev/zero",
+            |e| matches!(e, Error::Format(backprop::FormatError::Safetensors(_))),
+            |net, _, _| net.load_weights("/dev/zero").unwrap_err(),
+        ),
+        (
+            "load_checkpoint of a file cut short",
+            |e| matches!(e, Error::Format(backprop::FormatError::Safetensors(_))),
+            |net, config, path| {
+                let bytes = std::fs::read(path).unwrap();
+                let cut = temp("cut.safetensors");
+                std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+                let e = net.load_checkpoint(&cut, config).unwrap_err();
+                std::fs::remove_file(&cut).unwrap();
+                e
+            },
+        ),
+        // 8. Smaller ones.
+        (
+            "fit on empty x with a validation split",
+            |e| matches!(e, Error::EmptyInput { what: "x", .. }),
+            |net, config, _| {
+                let mut c = config.try_clone().unwrap().validation_split(0.2);
+                net.fit(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 1), &mut c).unwrap_err()
+            },
+        ),
+        (
+            "evaluate on empty x",
+            |e| matches!(e, Error::EmptyInput { .. }),
+            |net, _, _| net.evaluate(&DMatrix::zeros(0, 2), &DMatrix::zeros(0, 1), &SoftmaxCrossEntropy).unwrap_err(),
+        ),
+        (
+            "early_stopping(0)",
+            |e| matches!(e, Error::InvalidConfig { name: "early_stopping patience", .. }),
+            |net, config, _| {
+                let mut c = config.try_clone().unwrap().early_stopping(0);
+                net.fit(&inputs(), &labels(), &mut c).unwrap_err()
+            },
+        ),
+        (
+            "check_network with a zero eps",
+            |e| matches!(e, Error::InvalidConfig { .. }),
+            |net, _, _| {
+                let tol = backprop::gradcheck::Tolerance { eps: 0.0, ..Default::default() };
+                backprop::gradcheck::check_network(net, &inputs(), &labels(), &SoftmaxCrossEntropy, tol).unwrap_err()
+            },
+        ),
+        (
+            "check_network on empty x",
+            |e| matches!(e, Error::EmptyInput { .. }),
+            |net, _, _| {
+                let tol = backprop::gradcheck::Tolerance::default();
+                backprop::gradcheck::check_network(
+                    net,
+                    &DMatrix::zeros(0, 2),
+                    &DMatrix::zeros(0, 1),
+                    &SoftmaxCrossEntropy,
+                    tol,
+                )
+                .unwrap_err()
+            },
+        ),
+        (
+            "check_network with a NaN input",
+            |e| matches!(e, Error::NonFinite { what: "x", row: 1, col: 0, .. }),
+            |net, _, _| {
+                let mut x = inputs();
+                x[(1, 0)] = f64::NAN;
+                let tol = backprop::gradcheck::Tolerance::default();
+                backprop::gradcheck::check_network(net, &x, &labels(), &SoftmaxCrossEntropy, tol).unwrap_err()
+            },
+        ),
+        (
+            "check_network with fewer targets than rows",
+            |e| matches!(e, Error::RowCountMismatch { what: "x", x_rows: 6, t_rows: 5 }),
+            |net, _, _| {
+                let tol = backprop::gradcheck::Tolerance::default();
+                backprop::gradcheck::check_network(
+                    net,
+                    &inputs(),
+                    &labels().rows(0, 5).into_owned(),
+                    &SoftmaxCrossEntropy,
+                    tol,
+                )
+                .unwrap_err()
+            },
+        ),
+        (
+            "check_network with a label out of range",
+            |e| matches!(e, Error::LabelOutOfRange { .. }),
+            |net, _, _| {
+                let mut t = labels();
+                t[(2, 0)] = 7.0;
+                let tol = backprop::gradcheck::Tolerance::default();
+                backprop::gradcheck::check_network(net, &inputs(), &t, &SoftmaxCrossEntropy, tol).unwrap_err()
+            },
+        ),
+        (
+            "a tensor named twice in a header",
+            |e| matches!(e, Error::Format(backprop::FormatError::DuplicateTensor { name }) if name == "0.weight"),
+            |net, _, _| {
+                let entry = r#","0.weight":{"dtype":"F64","shape":[2,4],"data_offsets":[0,64]}"#;
+                net.load_weights_from_bytes(&raw_file("", &format!("{entry}{entry}"), 64)).unwrap_err()
+            },
+        ),
+        (
+            "a header entry whose bytes do not hold its shape",
+            |e| matches!(e, Error::Format(backprop::FormatError::TensorEntry { name, .. }) if name == "0.bias"),
+            |net, _, _| {
+                let entries = r#","0.weight":{"dtype":"F64","shape":[2,4],"data_offsets":[0,64]},"0.bias":{"dtype":"F64","shape":[1,4],"data_offsets":[64,72]}"#;
+                net.load_weights_from_bytes(&raw_file("", entries, 72)).unwrap_err()
+            },
+        ),
+        (
+            "1e300 in a message is short",
+            |e| matches!(e, Error::InvalidConfig { value, .. } if value == "1e300"),
+            |net, _, _| {
+                let mut c = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.1)).validation_split(1e300);
+                net.fit(&inputs(), &labels(), &mut c).unwrap_err()
+            },
+        ),
+        (
+            "the loss names the predictions",
+            |e| {
+                matches!(e, Error::RowCountMismatch { what: "the predictions", .. })
+                    && e.to_string().starts_with("the predictions: 6 rows")
+            },
+            |net, _, _| {
+                let y = net.predict(&inputs()).unwrap();
+                backprop::Loss::loss(&SoftmaxCrossEntropy, &y, &labels().rows(0, 4).into_owned()).unwrap_err()
+            },
+        ),
+        (
+            "a CSV with only a label column",
+            |e| matches!(e, Error::Data(backprop::data::DataError::NoFeatures { line: 1, .. })),
+            |_, _, _| {
+                let csv = temp("labels-only.csv");
+                std::fs::write(&csv, "0\n1\n2\n").unwrap();
+                let e = backprop::data::read_labeled_csv::<f64>(&csv).unwrap_err();
+                std::fs::remove_file(&csv).unwrap();
+                e
+            },
+        ),
+        // 9. A layer too large for the default limit is refused before anything is allocated.
+        (
+            "a dense layer over the size limit",
+            |e| matches!(e, Error::TooLarge { rows: 8192, cols: 8193, .. }),
+            |_, _, _| Sequential::<f64>::builder(8192).add(Dense::new(8192, 8193)).build(0).unwrap_err(),
+        ),
+    ];
+    for (case, expected, run) in cases {
+        let (mut net, mut config) = trained();
+        let path = temp("existing.safetensors");
+        net.save_checkpoint(&path, &config, 2).unwrap();
+        let (x, t) = (inputs(), labels());
+        let intact = Intact::of(&net, &config, &[&x, &t], Some(&path));
+        let err = run(&mut net, &mut config, &path);
+        assert!(expected(&err), "{case}: got {err:?}");
+        assert!(err.to_string().len() < 400, "{case}: a long message: {err}");
+        intact.check(case, &net, &config, &[&x, &t]);
+        std::fs::remove_file(&path).unwrap();
     }
 }

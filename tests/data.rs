@@ -324,21 +324,32 @@ fn overflowing_or_oversized_dims_are_refused_before_reading() {
     assert!(matches!(e, Error::Data(DataError::IdxTooLarge { limit, .. }) if limit == MAX_DATA_BYTES), "{e:?}");
     let f = temp_file("big-lab.gz", &gzip(&idx_header(0x0801, &[u32::MAX])));
     assert!(matches!(read_idx_labels(f.path()), Err(Error::Data(DataError::IdxTooLarge { .. }))));
+    // The limit counts what the reader produces: 200 M pixels (200 MB of bytes) are 1.6 GB as f64,
+    // refused before reading; as f32 (800 MB) they are read, and found missing.
+    let f = temp_file("big-out.idx.gz", &gzip(&idx_header(0x0803, &[2000, 100, 1000])));
+    let (e, _) = err_text(read_idx_images::<f64>(f.path()));
+    assert!(matches!(e, Error::Data(DataError::IdxTooLarge { .. })), "{e:?}");
+    let (e, _) = err_text(read_idx_images::<f32>(f.path()));
+    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 200_000_000, available: 0, .. })), "{e:?}");
+    // One label past 2^27 is more than 1 GiB as usize: refused; the limit is that of the result.
+    let f = temp_file("big-lab2.gz", &gzip(&idx_header(0x0801, &[(1 << 27) + 1])));
+    assert!(matches!(read_idx_labels(f.path()), Err(Error::Data(DataError::IdxTooLarge { .. }))));
 }
 
 #[test]
 fn huge_claimed_count_in_a_tiny_file_fails_fast() {
-    // 1 000 000 images of 28 × 28 = 784 MB claimed (under the limit), 16 bytes of pixels given.
-    let mut bytes = idx_header(0x0803, &[1_000_000, 28, 28]);
+    // 100 000 images of 28 × 28 = 78.4 MB claimed (627 MB as f64, under the limit), 16 bytes of
+    // pixels given.
+    let mut bytes = idx_header(0x0803, &[100_000, 28, 28]);
     bytes.extend([0u8; 16]);
     let raw = temp_file("huge.idx", &bytes);
     let gz = temp_file("huge.idx.gz", &gzip(&bytes));
-    let labels = temp_file("huge-lab.idx.gz", &gzip(&idx_header(0x0801, &[1 << 30])));
+    let labels = temp_file("huge-lab.idx.gz", &gzip(&idx_header(0x0801, &[1 << 26])));
     let start = Instant::now();
     let (e, _) = err_text(read_idx_images::<f64>(raw.path()));
-    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 784_000_000, available: 16, .. })), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 78_400_000, available: 16, .. })), "{e:?}");
     let (e, _) = err_text(read_idx_images::<f64>(gz.path()));
-    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 784_000_000, available: 16, .. })), "{e:?}");
+    assert!(matches!(e, Error::Data(DataError::Truncated { needed: 78_400_000, available: 16, .. })), "{e:?}");
     let (e, _) = err_text(read_idx_labels(labels.path()));
     assert!(matches!(e, Error::Data(DataError::Truncated { available: 0, .. })), "{e:?}");
     assert!(start.elapsed() < Duration::from_millis(500), "took {:?}", start.elapsed());
@@ -537,7 +548,7 @@ fn split_refuses_bad_arguments() {
         assert!(matches!(train_test_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
         assert!(matches!(stratified_split(&x, &[0, 0, 1, 1], f, 0), Err(Error::InvalidConfig { .. })), "{f}");
     }
-    assert!(matches!(train_test_split(&x, &[0, 1], 0.5, 0), Err(Error::RowCountMismatch { x_rows: 4, t_rows: 2 })));
+    assert!(matches!(train_test_split(&x, &[0, 1], 0.5, 0), Err(Error::RowCountMismatch { x_rows: 4, t_rows: 2, .. })));
     let one = DMatrix::<f64>::zeros(1, 2);
     assert!(matches!(stratified_split(&one, &[0], 0.5, 0), Err(Error::InvalidConfig { .. })));
 }

@@ -30,7 +30,7 @@ fn ints(m: &DMatrix<f64>) -> Vec<usize> {
 fn assert_close(case: &str, what: &str, got: &DMatrix<f64>, expected: &DMatrix<f64>) {
     assert_eq!(got.shape(), expected.shape(), "{case} {what}");
     let err = (got - expected).amax();
-    assert!(err <= TOL, "{case} {what}: max abs difference {err:e}");
+    assert!(backprop::approx::abs_diff_eq!(got, expected, epsilon = TOL), "{case} {what}: max abs difference {err:e}");
 }
 
 /// Forward, then backward with the reference's `dout`; returns `y` and `dx`.

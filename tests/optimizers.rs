@@ -35,9 +35,10 @@ fn values(p: &Param<f64>) -> [f64; 2] {
 }
 
 fn assert_close(got: [f64; 2], expected: [f64; 2], what: &str) {
-    for k in 0..2 {
-        assert!((got[k] - expected[k]).abs() <= TOL, "{what}: element {k} is {}, expected {}", got[k], expected[k]);
-    }
+    assert!(
+        backprop::approx::abs_diff_eq!(got[..], expected[..], epsilon = TOL),
+        "{what}: {got:?}, expected {expected:?}"
+    );
 }
 
 /// An optimizer by name, learning rate 0.1, default hyperparameters, with `decay` (for AdamW,

@@ -76,10 +76,12 @@ fn xor_golden_run_matches_numpy() {
     assert!((history.loss[0] - initial).abs() <= 1e-15);
 
     let y = net.predict(&x).unwrap();
-    let expected = [0.07788787854391309, 0.9500922708505923, 0.9501125787870458, 0.02602921462891865];
-    for (i, (&got, want)) in y.iter().zip(expected).enumerate() {
-        assert!((got - want).abs() <= 1e-10, "output {i}: {got:.17} vs {want:.17}");
-    }
+    let expected = DMatrix::from_column_slice(
+        4,
+        1,
+        &[0.07788787854391309, 0.9500922708505923, 0.9501125787870458, 0.02602921462891865],
+    );
+    backprop::approx::assert_abs_diff_eq!(y, expected, epsilon = 1e-10);
     let last = net.evaluate(&x, &t, &SquaredError::half_sum()).unwrap().loss;
     assert!((last - 0.005861788931199508).abs() <= 1e-12, "{last:.17}");
 }

@@ -137,8 +137,9 @@ pub fn read_csv<T: Real>(path: impl AsRef<Path>, options: &CsvOptions) -> Result
 /// [`Error::Io`](crate::Error::Io) for an unreadable file or corrupt gzip data; otherwise
 /// [`Error::Data`](crate::Error::Data) holding [`DataError::DataFileNotFound`];
 /// [`DataError::BadCell`] (with line, column and text) for a feature that is not a finite number
-/// or a label that is not an integer ≥ 0; [`DataError::RowWidth`]; [`DataError::EmptyDataFile`]
-/// when no line holds data; [`DataError::FileTooLarge`].
+/// or a label that is not an integer ≥ 0; [`DataError::RowWidth`]; [`DataError::NoFeatures`]
+/// for lines of one cell (a label alone); [`DataError::EmptyDataFile`] when no line holds data;
+/// [`DataError::FileTooLarge`].
 pub fn read_labeled_csv<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     read_csv(path, &CsvOptions::new())
 }
@@ -184,6 +185,9 @@ fn read<T: Real>(
         }
         let got = line.split(',').count();
         let expected = *width.get_or_insert(got);
+        if expected < 2 {
+            return Err(DataError::NoFeatures { path: path.to_path_buf(), line: line_no }.into());
+        }
         if got != expected {
             return Err(DataError::RowWidth { path: path.to_path_buf(), line: line_no, expected, got }.into());
         }

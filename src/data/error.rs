@@ -55,14 +55,15 @@ pub enum DataError {
         /// Where the file should end.
         offset: u64,
     },
-    /// An IDX header whose dimensions overflow or exceed the size limit; nothing was allocated.
-    #[error("{}: the header's dimensions {} need more than the limit of {limit} bytes", .path.display(), join_dims(.dims))]
+    /// An IDX header whose dimensions overflow, or give a result (the matrix of values, or the
+    /// labels) larger than the size limit; nothing was allocated.
+    #[error("{}: the header's dimensions {} give more than the limit of {limit} bytes once read", .path.display(), join_dims(.dims))]
     IdxTooLarge {
         /// The file.
         path: PathBuf,
         /// The dimensions in the header.
         dims: Vec<u32>,
-        /// The most bytes of data allowed.
+        /// The most bytes the result may take.
         limit: u64,
     },
     /// A (decompressed) text data file longer than the size limit.
@@ -116,6 +117,14 @@ pub enum DataError {
     EmptyDataFile {
         /// The file.
         path: PathBuf,
+    },
+    /// A CSV file whose lines hold a label and nothing else: no features to learn from.
+    #[error("{}: line {line} holds only the label column; expected features beside it", .path.display())]
+    NoFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The first data line (counted from 1).
+        line: usize,
     },
 }
 

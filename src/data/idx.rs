@@ -5,7 +5,6 @@ use super::DataError;
 use super::MAX_DATA_BYTES;
 use crate::{Error, Real, Result};
 use nalgebra::DMatrix;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Magic number of an IDX file of `u8` images: type `0x08` (unsigned byte), 3 dimensions.
@@ -51,7 +50,8 @@ fn plain_hint() -> String {
 /// # Errors
 /// [`Error::Io`] for an unreadable file or corrupt gzip data; otherwise [`Error::Data`] holding
 /// [`DataError::DataFileNotFound`]; [`DataError::BadMagic`]; [`DataError::IdxTooLarge`] when the
-/// header's dimensions overflow or give more than [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES);
+/// header's dimensions overflow or give a matrix of more than
+/// [`MAX_DATA_BYTES`](super::MAX_DATA_BYTES) (the output counts: 128 Mi pixels in `f64`);
 /// [`DataError::Truncated`] when the file ends early; [`DataError::TrailingData`] when it goes on
 /// after the announced end. Sizes are checked before anything is allocated.
 pub fn read_idx_images<T: Real>(path: impl AsRef<Path>) -> Result<DMatrix<T>> {
@@ -139,14 +139,16 @@ fn images<T: Real>(path: &Path, missing: &Missing<'_>) -> Result<DMatrix<T>> {
         (Ok(n), Ok(w)) => (n, w),
         _ => return Err(too_large(&src, dims)),
     };
-    let bytes = body(&mut src, &dims, "pixel data")?;
-    Ok(DMatrix::from_row_iterator(n, width, bytes.iter().map(|&b| T::cast(f64::from(b)))))
+    let bytes = body(&mut src, &dims, "pixel data", T::BYTES)?;
+    // The matrix is allocated only once every byte has arrived (a short gzip stream claiming
+    // many images costs what it holds); it is filled column by column from the row-major bytes.
+    Ok(DMatrix::from_fn(n, width, |i, j| T::cast(f64::from(bytes.get(i * width + j).copied().unwrap_or(0)))))
 }
 
 fn labels(path: &Path, missing: &Missing<'_>) -> Result<Vec<usize>> {
     let mut src = open(path, missing)?;
     let dims = header(&mut src, IDX_LABELS_MAGIC, "IDX labels, u8, 1 dimension")?;
-    let bytes = body(&mut src, &dims, "label data")?;
+    let bytes = body(&mut src, &dims, "label data", std::mem::size_of::<usize>())?;
     Ok(bytes.into_iter().map(usize::from).collect())
 }
 
@@ -171,13 +173,19 @@ fn header(src: &mut Source, magic: u32, format: &'static str) -> Result<Vec<u32>
 }
 
 /// Reads exactly the bytes the dimensions announce, and checks that nothing follows.
-fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
+///
+/// Each byte becomes a value of `out_bytes` bytes in the result, so the count is capped by the
+/// output: `count × out_bytes ≤ MAX_DATA_BYTES` (a 1 MiB gzip stream cannot make the reader
+/// produce gigabytes). The buffer grows only as (decompressed) bytes arrive, in steps of at
+/// most 64 KiB beyond what has arrived, and never past the announced count.
+fn body(src: &mut Source, dims: &[u32], part: &'static str, out_bytes: usize) -> Result<Vec<u8>> {
     let offset = 4 + 4 * dims.len() as u64;
     let needed = dims
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d)))
-        .filter(|&n| n <= MAX_DATA_BYTES)
+        .filter(|&n| n.checked_mul(out_bytes as u64).is_some_and(|out| out <= MAX_DATA_BYTES))
         .ok_or_else(|| too_large(src, dims.to_vec()))?;
+    let needed_len = usize::try_from(needed).map_err(|_| too_large(src, dims.to_vec()))?;
     let mut bytes = Vec::new();
     if let Some(len) = src.raw_len {
         // A raw file's length is known: refuse before allocating anything.
@@ -188,13 +196,24 @@ fn body(src: &mut Source, dims: &[u32], part: &'static str) -> Result<Vec<u8>> {
         if available > needed {
             return Err(trailing(src, offset + needed));
         }
-        let exact = usize::try_from(needed).map_err(|_| too_large(src, dims.to_vec()))?;
-        bytes.try_reserve_exact(exact).map_err(|_| too_large(src, dims.to_vec()))?;
+        bytes.try_reserve_exact(needed_len).map_err(|_| too_large(src, dims.to_vec()))?;
     }
-    // For gzip the buffer grows only as decompressed data arrives, never past `needed`.
-    (&mut src.reader).take(needed).read_to_end(&mut bytes).map_err(|e| io_error("read", &src.path, e))?;
-    if (bytes.len() as u64) < needed {
-        return Err(truncated(src, part, offset, needed, bytes.len() as u64));
+    const STEP: usize = 1 << 16;
+    while bytes.len() < needed_len {
+        let want = (needed_len - bytes.len()).min(STEP);
+        if bytes.capacity() - bytes.len() < want {
+            // Double as data arrives, but never past the announced count.
+            let target = needed_len.min(bytes.capacity().saturating_mul(2).max(bytes.len() + want));
+            bytes.try_reserve_exact(target - bytes.len()).map_err(|_| too_large(src, dims.to_vec()))?;
+        }
+        let start = bytes.len();
+        bytes.resize(start + want, 0);
+        let got = read_full(&mut src.reader, bytes.get_mut(start..).unwrap_or_default())
+            .map_err(|e| io_error("read", &src.path, e))?;
+        bytes.truncate(start + got);
+        if got < want {
+            return Err(truncated(src, part, offset, needed, bytes.len() as u64));
+        }
     }
     let mut extra = [0u8; 1];
     if read_full(&mut src.reader, &mut extra).map_err(|e| io_error("read", &src.path, e))? > 0 {

@@ -66,11 +66,14 @@ pub use prep::{labels_column, one_hot, stratified_split, train_test_split, Split
 pub use preprocessor::Preprocessor;
 pub use whiten::{covariance, Whitener, Whitening, WhiteningKind, DEFAULT_WHITENING_EPSILON};
 
-/// The most bytes of data one file may hold after decompression (1 GiB).
+/// The most bytes of data one file may hold after decompression, and the most an IDX file's
+/// result may take (1 GiB).
 ///
-/// An IDX header announcing more is refused before anything is read; a CSV file is read only up
-/// to this size. A gzip stream's decompressed size is unknown until it is read, so the limit
-/// also bounds what a small "zip bomb" can make the reader allocate.
+/// An IDX header announcing more is refused before anything is read, counting what the reader
+/// will produce: `images × pixels × size_of::<T>()` for images (128 Mi pixels in `f64`), `8 ×
+/// count` for labels. Its bytes are then read as they arrive, so a gzip stream's decompressed
+/// size, unknown until it is read, costs at most the result and its bytes (1.125 GiB in `f64`);
+/// a short stream claiming much costs what it holds. A CSV file is read only up to this size.
 pub const MAX_DATA_BYTES: u64 = 1 << 30;
 
 /// The environment variable naming the folder of data files (see [`data_dir`]).

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 ///
 /// # Errors
 /// [`Error::LabelOutOfRange`] for a label `≥ classes` (naming its row); [`Error::TooLarge`]
-/// when `n × classes` exceeds [`MAX_ELEMENTS`](crate::MAX_ELEMENTS).
+/// when `n × classes` exceeds [`max_elements`](crate::max_elements).
 ///
 /// # Example
 /// ```
@@ -147,12 +147,12 @@ pub fn stratified_split<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction
 /// Checks the inputs of a split and gives the size of its test part.
 fn test_count<T: Real>(x: &DMatrix<T>, labels: &[usize], test_fraction: f64) -> Result<usize> {
     if x.nrows() != labels.len() {
-        return Err(Error::RowCountMismatch { x_rows: x.nrows(), t_rows: labels.len() });
+        return Err(Error::RowCountMismatch { what: "x", x_rows: x.nrows(), t_rows: labels.len() });
     }
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(Error::InvalidConfig {
             name: "test_fraction",
-            value: test_fraction.to_string(),
+            value: crate::check::number(test_fraction),
             expected: "a number between 0 and 1 (both excluded)",
         });
     }

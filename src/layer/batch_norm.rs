@@ -224,14 +224,14 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
             return Err(Error::InvalidConfig {
                 name: "batch_norm eps",
-                value: self.eps.to_string(),
+                value: crate::check::number(self.eps),
                 expected: "finite and > 0",
             });
         }
         if !(0.0..=1.0).contains(&self.momentum) {
             return Err(Error::InvalidConfig {
                 name: "batch_norm momentum",
-                value: self.momentum.to_string(),
+                value: crate::check::number(self.momentum),
                 expected: "in [0, 1] (the new batch's weight)",
             });
         }

@@ -42,6 +42,13 @@ const INFERENCE_COL_ELEMENTS: usize = 1 << 22;
 /// default is Kaiming-uniform with `a = √5`, i.e. U(±1/√fan_in), and a uniform bias; the book's
 /// SimpleConvNet draws N(0, 0.01²).)
 ///
+/// # Memory
+/// `F·C·KH·KW + F` parameters, each held twice (value and gradient): 16 bytes a parameter in
+/// `f64`, 8 in `f32`; an optimizer with state adds one or two copies. A training batch of `N`
+/// images also keeps its im2col matrix and that matrix's gradient, `OH·OW·N × C·KH·KW` each —
+/// usually far more than the weights. The weight may have at most
+/// [`max_elements`](crate::max_elements) elements.
+///
 /// # Example
 /// ```
 /// use backprop::prelude::*;
@@ -334,17 +341,17 @@ impl<T: Real> Layer<T> for Conv2d<T> {
     }
 }
 
-/// The number of parameter values a `conv2d` configuration holds once built (for loaders to
-/// check a file's sizes before allocating).
-pub(crate) fn declared_values(c: &LayerConfig) -> Result<usize> {
+/// The tensors a `conv2d` configuration holds once built, weight `filters × (C·kh·kw)` and bias
+/// `1 × filters` (for loaders to check a file before allocating).
+pub(crate) fn declared_tensors(c: &LayerConfig) -> Result<Vec<(&'static str, (usize, usize))>> {
     let (cin, f, kh, kw): (usize, usize, usize, usize) =
         (c.setting("in_channels")?, c.setting("filters")?, c.setting("kernel_h")?, c.setting("kernel_w")?);
-    let bias = if c.setting("bias")? { f } else { 0 };
-    Ok([cin, kh, kw]
-        .iter()
-        .try_fold(f, |acc, &v| acc.checked_mul(v))
-        .and_then(|w| w.checked_add(bias))
-        .unwrap_or(usize::MAX))
+    let patch = cin.saturating_mul(kh).saturating_mul(kw);
+    let mut tensors = vec![("weight", (f, patch))];
+    if c.setting("bias")? {
+        tensors.push(("bias", (1, f)));
+    }
+    Ok(tensors)
 }
 
 #[cfg(test)]

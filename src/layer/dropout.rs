@@ -52,7 +52,7 @@ impl<T: Real> Dropout<T> {
         if !(0.0..1.0).contains(&p) {
             return Err(Error::InvalidConfig {
                 name: "dropout probability",
-                value: p.to_string(),
+                value: crate::check::number(p),
                 expected: "in [0, 1)",
             });
         }

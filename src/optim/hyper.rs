@@ -442,7 +442,7 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
             } else {
                 Err(Error::InvalidConfig {
                     name,
-                    value: format!("{value:e} ({} in {})", v.to_f64(), T::NAME),
+                    value: format!("{value:e} ({} in {})", crate::check::number(v.to_f64()), T::NAME),
                     expected,
                 })
             }
@@ -567,7 +567,11 @@ impl WeightDecay {
         if lambda.is_finite() && lambda >= 0.0 {
             Ok(self)
         } else {
-            Err(Error::InvalidConfig { name: "weight_decay", value: lambda.to_string(), expected: ">= 0 and finite" })
+            Err(Error::InvalidConfig {
+                name: "weight_decay",
+                value: crate::check::number(lambda),
+                expected: ">= 0 and finite",
+            })
         }
     }
 
@@ -604,7 +608,7 @@ pub(crate) fn check_learning_rate(lr: f64) -> Result<f64> {
     if lr.is_finite() && lr > 0.0 {
         Ok(lr)
     } else {
-        Err(Error::InvalidConfig { name: "learning_rate", value: lr.to_string(), expected: "> 0 and finite" })
+        Err(Error::InvalidConfig { name: "learning_rate", value: crate::check::number(lr), expected: "> 0 and finite" })
     }
 }
 
@@ -613,7 +617,7 @@ pub(crate) fn check_rate(name: &'static str, rate: f64) -> Result<()> {
     if (0.0..1.0).contains(&rate) {
         Ok(())
     } else {
-        Err(Error::InvalidConfig { name, value: rate.to_string(), expected: "in [0, 1)" })
+        Err(Error::InvalidConfig { name, value: crate::check::number(rate), expected: "in [0, 1)" })
     }
 }
 
@@ -622,7 +626,7 @@ pub(crate) fn check_eps(eps: f64) -> Result<()> {
     if eps.is_finite() && eps > 0.0 {
         Ok(())
     } else {
-        Err(Error::InvalidConfig { name: "eps", value: eps.to_string(), expected: "> 0 and finite" })
+        Err(Error::InvalidConfig { name: "eps", value: crate::check::number(eps), expected: "> 0 and finite" })
     }
 }
 
