@@ -195,9 +195,9 @@ struct Product {
 /// when split. (2²⁰ multiply-adds take about 20 µs on one core.)
 const SPLIT_MIN: usize = 1 << 20;
 
-/// Parts start at multiples of this many columns or rows (a multiple of the kernels' tile
-/// sides), so that no part adds a ragged edge tile of its own.
-const SPLIT_ALIGN: usize = 48;
+/// Parts start at multiples of this many columns or rows (half the `f32` kernels' tile height),
+/// so that parts stay balanced (a 100-column output splits 56 + 44) with few ragged edge tiles.
+const SPLIT_ALIGN: usize = 8;
 
 /// How to split an `m × n` output over `k`: the columns (or rows) per part, and whether by
 /// columns (else by rows), along the longer side; one part per thread when the product is large,
@@ -206,8 +206,9 @@ const SPLIT_ALIGN: usize = 48;
 /// Every part must be computed exactly as in the whole product. The `gemm` crate sums the inner
 /// dimension in blocks of `kc` values, and chooses `kc` by one rule when both sides of the output
 /// are at most 64 (`min(k, 512)`) and by another otherwise (from `k` and the caches alone); the
-/// two agree when `k ≤ 512`. So with a longer `k` and the other side at most 64, every part
-/// keeps more than 64 columns (or rows), in the whole product's regime.
+/// two agree when `k ≤ 512`. So with a longer `k`, every part stays in the whole product's
+/// regime: parts of a small output are small; parts of a larger one keep more than 64 columns
+/// (or rows) unless the other side is longer than 64.
 fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
     let by_columns = n >= m;
     let (side, other) = if by_columns { (n, m) } else { (m, n) };
@@ -215,11 +216,12 @@ fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
     if m * n * k < SPLIT_MIN || side < 2 * SPLIT_ALIGN {
         return whole;
     }
+    let whole_small = m <= 64 && n <= 64;
     let mut parts = crate::threads::get().min(side / SPLIT_ALIGN);
     while parts > 1 {
         let per = side.div_ceil(parts).next_multiple_of(SPLIT_ALIGN);
         let smallest = side - per * (side.div_ceil(per) - 1);
-        if k <= 512 || other > 64 || smallest > 64 {
+        if k <= 512 || whole_small || other > 64 || smallest > 64 {
             return (per, by_columns);
         }
         parts -= 1;
@@ -303,6 +305,10 @@ mod tests {
             (100, 10, 1152),
             (8, 57600, 26),
             (300, 4320, 40),
+            (30, 57600, 26),
+            (100, 4320, 100),
+            (4320, 100, 100),
+            (100, 100, 4320),
         ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
