@@ -90,8 +90,9 @@ fn bench_maxpool(harness: &Harness) {
     });
 }
 
-/// `c = op(a)·op(b)` by the `gemm` crate on column-major storage, as the crate's layers call it:
-/// `a` is `m × k` read with strides `(a_rs, a_cs)`, `b` is `k × n` with `(b_rs, b_cs)`.
+/// `c = op(a)·op(b)` by faer (the crate's product engine, one thread) on column-major storage,
+/// as the crate's layers call it: `a` is `m × k` read with strides `(a_rs, a_cs)`, `b` is `k × n`
+/// with `(b_rs, b_cs)`.
 #[allow(clippy::too_many_arguments)]
 fn gemm(
     c: &mut [f32],
@@ -106,32 +107,17 @@ fn gemm(
     b_cs: usize,
 ) {
     assert!(c.len() == m * n && a.len() >= m * k && b.len() >= k * n);
-    // SAFETY: the slices hold the `m × k`, `k × n` and `m × n` elements the strides address
-    // (lengths asserted; callers pass strides of contiguous column-major matrices of those
-    // shapes), and `c` is a distinct mutable borrow.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            m as isize,
-            1,
-            false,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len() && (k - 1) * b_rs + (n - 1) * b_cs < b.len());
+    // SAFETY: the strides address elements within `a` and `b` (asserted), and `c` is a distinct
+    // mutable borrow of exactly `m × n` contiguous column-major elements.
+    let (a, b) = unsafe {
+        (
+            faer::MatRef::<f32>::from_raw_parts(a.as_ptr(), m, k, a_rs as isize, a_cs as isize),
+            faer::MatRef::<f32>::from_raw_parts(b.as_ptr(), k, n, b_rs as isize, b_cs as isize),
+        )
+    };
+    let c = faer::MatMut::<f32>::from_column_major_slice_mut(c, m, n);
+    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0, faer::Par::Seq);
 }
 
 /// FLOP (2 per multiply-add) of one SimpleConvNet training step's products.

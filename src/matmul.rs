@@ -1,18 +1,22 @@
 //! Matrix products for the layers: `c = op(a)·op(b)`, where `op` is "as stored" or "transposed".
 //!
-//! The products are computed by the [`gemm`](https://crates.io/crates/gemm) crate on the
-//! matrices' column-major storage. Why not nalgebra's own `gemm`:
-//! - a transposed factor is only a pair of strides to the `gemm` crate, so `xᵀ·g` and `g·Wᵀ`
-//!   need no copy — nalgebra's `tr_mul` family never reaches its fast kernel, and its `gemm` on a
-//!   strided view reads out of bounds below its small-size threshold;
-//! - it is faster at the shapes small networks train at: the five products of one training step
-//!   of a 64-128-10 network at batch 32 took 7.1 µs against nalgebra's 11.0 µs (f32, measured on
-//!   one machine in one run); at 784-128-10, batch 100, 191 µs against 225 µs.
+//! The products are computed by [faer](https://crates.io/crates/faer) on the matrices'
+//! column-major storage. Why faer:
+//! - a transposed factor is only a pair of strides to it, so `xᵀ·g` and `g·Wᵀ` need no copy —
+//!   nalgebra's `tr_mul` family never reaches its fast kernel, and its `gemm` on a strided view
+//!   reads out of bounds below its small-size threshold;
+//! - it packs into a workspace kept per thread, so a training step allocates nothing (the `gemm`
+//!   crate, used before, allocated two buffers per product);
+//! - it is as fast as the `gemm` crate at the shapes small networks train at, faster at batch 1.
+//!   (CHANGELOG.md has the measurements.)
 //!
 //! Tiny products (the course's XOR network) are a plain loop instead: below [`PLAIN_LOOP_MAX`]
-//! multiply-adds it costs less than the `gemm` crate's dispatch.
+//! multiply-adds it costs less than faer's dispatch.
 //!
-//! Products are single-threaded, so the same inputs give bit-identical results on a machine.
+//! Large products split across the crate's threads ([`crate::threads`]) by blocks of output
+//! columns or rows, one single-threaded product per part. faer sums the inner dimension in the
+//! same blocks whatever the output's size, so every part is computed exactly as in the whole
+//! product: the same inputs give bit-identical results on any number of threads.
 
 use crate::Real;
 use nalgebra::DMatrix;
@@ -109,8 +113,6 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
 ///
 /// # Panics
 /// If the shapes do not agree (a bug in the crate, never a user's mistake).
-// One of the crate's two `unsafe` uses: the `gemm` crate takes raw pointers and strides.
-#[allow(unsafe_code)]
 pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
     let (m, k) = op_a.shape(a.dims());
     let (k_b, n) = op_b.shape(b.dims());
@@ -122,8 +124,8 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
         c.data.fill(T::zero());
         return;
     }
-    let gemm_type = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-    if m * n * k <= PLAIN_LOOP_MAX || !gemm_type {
+    let faer_type = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    if m * n * k <= PLAIN_LOOP_MAX || !faer_type {
         plain_product(c, a, op_a, b, op_b);
         return;
     }
@@ -144,38 +146,46 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
         } else {
             Product { m: to - from, c: whole.c + from * elem, a: whole.a + from * a_rs * elem, ..whole }
         };
-        // SAFETY: `T` is `f32` or `f64` (`gemm_type`), the types `gemm` computes with. Each
-        // pointer spans its matrix's contiguous column-major storage (the views hold exactly
-        // rows·cols elements), and the strides address exactly the `m × k`, `k × n` and `m × n`
-        // elements within it (shapes checked by the assertion); a part addresses a block of
-        // whole columns (or rows) of `c` and the matching columns of `op_b(b)` (rows of
-        // `op_a(a)`), disjoint from every other part's. `c` is borrowed mutably for the whole
-        // call, so it cannot alias `a` or `b`. `read_dst = false`: `c`'s old contents are not
-        // read, so `c = 1·op(a)·op(b)`.
-        unsafe {
-            gemm::gemm(
-                p.m,
-                p.n,
-                p.k,
-                p.c as *mut T,
-                m as isize,
-                1,
-                false,
-                p.a as *const T,
-                a_cs as isize,
-                a_rs as isize,
-                p.b as *const T,
-                b_cs as isize,
-                b_rs as isize,
-                T::zero(),
-                T::one(),
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
+        let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            product_by_faer::<f32>(p, strides);
+        } else {
+            product_by_faer::<f64>(p, strides);
         }
     });
+}
+
+/// `c = a·b` for one product (or part) by faer, on the storage `p` addresses.
+// One of the crate's two `unsafe` uses: faer's views over raw pointers and strides.
+#[allow(unsafe_code)]
+fn product_by_faer<F: faer::traits::RealField + faer::traits::Conjugate<Canonical = F>>(p: Product, s: Strides) {
+    // SAFETY: the caller hands the addresses and sizes of storage of `F` (`T` is `F`, checked
+    // by `TypeId`). Each pointer spans its matrix's contiguous column-major storage (the views
+    // hold exactly rows·cols elements), and the strides address exactly the `m × k`, `k × n`
+    // and `m × n` elements within it (shapes checked by `matmul_views`' assertion); a part
+    // addresses a block of whole columns (or rows) of `c` and the matching columns of `op_b(b)`
+    // (rows of `op_a(a)`), disjoint from every other part's. `c` is borrowed mutably for the
+    // whole product, so it cannot alias `a` or `b`.
+    let (c, a, b) = unsafe {
+        (
+            faer::MatMut::<F>::from_raw_parts_mut(p.c as *mut F, p.m, p.n, 1, s.c_cs as isize),
+            faer::MatRef::<F>::from_raw_parts(p.a as *const F, p.m, p.k, s.a_rs as isize, s.a_cs as isize),
+            faer::MatRef::<F>::from_raw_parts(p.b as *const F, p.k, p.n, s.b_rs as isize, s.b_cs as isize),
+        )
+    };
+    // `Replace`: `c`'s old contents are not read. `Par::Seq`: the crate splits products itself.
+    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, F::one_impl(), faer::Par::Seq);
+}
+
+/// The strides of a product's storage: `c`'s column stride, and the (row, column) strides of
+/// `op(a)` and `op(b)`.
+#[derive(Clone, Copy)]
+struct Strides {
+    c_cs: usize,
+    a_rs: usize,
+    a_cs: usize,
+    b_rs: usize,
+    b_cs: usize,
 }
 
 /// One product's sizes and storage addresses (as integers, so that parts can be handed to other
@@ -195,49 +205,33 @@ struct Product {
 /// when split. (2²⁰ multiply-adds take about 20 µs on one core.)
 const SPLIT_MIN: usize = 1 << 20;
 
-/// Parts start at multiples of this many columns or rows (half the `f32` kernels' tile height),
+/// Parts start at multiples of this many columns or rows (the `f32` kernels' tile height is 16),
 /// so that parts stay balanced (a 100-column output splits 56 + 44) with few ragged edge tiles.
 const SPLIT_ALIGN: usize = 8;
 
 /// How to split an `m × n` output over `k`: the columns (or rows) per part, and whether by
 /// columns (else by rows), along the longer side; one part per thread when the product is large,
 /// else a single part.
-///
-/// Every part must be computed exactly as in the whole product. The `gemm` crate sums the inner
-/// dimension in blocks of `kc` values, and chooses `kc` by one rule when both sides of the output
-/// are at most 64 (`min(k, 512)`) and by another otherwise (from `k` and the caches alone); the
-/// two agree when `k ≤ 512`. So with a longer `k`, every part stays in the whole product's
-/// regime: parts of a small output are small; parts of a larger one keep more than 64 columns
-/// (or rows) unless the other side is longer than 64.
 fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
     let by_columns = n >= m;
-    let (side, other) = if by_columns { (n, m) } else { (m, n) };
-    let whole = (side, by_columns);
-    if m * n * k < SPLIT_MIN || side < 2 * SPLIT_ALIGN {
-        return whole;
+    let side = if by_columns { n } else { m };
+    let parts = crate::threads::get().min(side / SPLIT_ALIGN);
+    if m * n * k < SPLIT_MIN || parts < 2 {
+        return (side, by_columns);
     }
-    let whole_small = m <= 64 && n <= 64;
-    let mut parts = crate::threads::get().min(side / SPLIT_ALIGN);
-    while parts > 1 {
-        let per = side.div_ceil(parts).next_multiple_of(SPLIT_ALIGN);
-        let smallest = side - per * (side.div_ceil(per) - 1);
-        if k <= 512 || whole_small || other > 64 || smallest > 64 {
-            return (per, by_columns);
-        }
-        parts -= 1;
-    }
-    whole
+    (side.div_ceil(parts).next_multiple_of(SPLIT_ALIGN), by_columns)
 }
 
 /// Products with at most this many multiply-adds (`m·n·k`) are computed by [`plain_product`]:
-/// for the course's XOR network (4×2·2×3 and smaller) a plain loop costs less than the `gemm`
-/// crate's dispatch, whose time also jumps between tiny shapes (measured in f64: 4×3·3×1 took
+/// for the course's XOR network (4×2·2×3 and smaller) a plain loop costs less than a
+/// kernel's dispatch, whose time also jumps between tiny shapes (measured in f64 against the `gemm`
+/// crate used before faer: 4×3·3×1 took
 /// 7 ns against its 12–14 ns, and it took 175 ns for 2×4·4×3 where the loop took 11 ns; at
 /// 8×4·4×4 the loop's 48 ns is between its 28 and 72 ns).
 const PLAIN_LOOP_MAX: usize = 128;
 
 /// `c = op_a(a)·op_b(b)` as the definition writes it, one dot product per element: for tiny
-/// products, and for scalar types the `gemm` crate does not know.
+/// products, and for scalar types other than `f32` and `f64`.
 fn plain_product<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
     let (m, k) = op_a.shape(a.dims());
     let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a.dims()), op_b.strides(b.dims()));
@@ -260,7 +254,7 @@ mod tests {
     /// Every combination of transposes, at tiny, odd and larger shapes, against nalgebra's `*`.
     #[test]
     fn products_match_nalgebra() {
-        // The plain loop up to 4·8·4 = 128 multiply-adds, the `gemm` crate from 4·9·4.
+        // The plain loop up to 4·8·4 = 128 multiply-adds, faer from 4·9·4.
         let shapes =
             [(1, 1, 1), (4, 2, 3), (4, 3, 1), (4, 8, 4), (4, 9, 4), (5, 6, 7), (33, 17, 9), (64, 100, 10), (3, 0, 4)];
         for (m, k, n) in shapes {
