@@ -41,7 +41,7 @@
 
 use crate::layer::walk;
 use crate::network::{gradients_with, GradientCopier};
-use crate::{seeded, Layer, Loss, Network, Param, Result, SeededRng, Stream};
+use crate::{seeded, Dims, Error, Layer, LayerId, Loss, Network, Param, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
@@ -297,6 +297,7 @@ fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Toleranc
     let r = probe_weights(y.nrows(), y.ncols());
     let mut dx = DMatrix::zeros(0, 0);
     layer.backward(x, &y, &r, Some(&mut dx))?;
+    same_shape(layer.kind(), "grad_input", x, &dx)?;
     let mut param_grads = Vec::new();
     walk::params(&*layer, &mut String::new(), &mut |path, p| {
         param_grads.push((path.to_string(), p.grad().cloned().unwrap_or_default()))
@@ -306,9 +307,9 @@ fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Toleranc
     let mut xp = x.clone();
     let mut out = DMatrix::zeros(0, 0);
     cmp.tensor("input".into(), &dx, |i, j, d| {
-        xp[(i, j)] = x[(i, j)] + d;
+        nudge(&mut xp, x, (i, j), d);
         let e = layer.forward_train(&xp, &mut out, &mut frozen_rng()).map(|_| out.dot(&r));
-        xp[(i, j)] = x[(i, j)];
+        nudge(&mut xp, x, (i, j), 0.0);
         e
     })?;
     for (k, (name, grad)) in param_grads.into_iter().enumerate() {
@@ -350,12 +351,13 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
     tol.validate()?;
     let mut grad = DMatrix::zeros(0, 0);
     loss.grad(y, t, &mut grad)?;
+    same_shape(loss.name(), "gradient", y, &grad)?;
     let mut cmp = Comparer::new(tol, true);
     let mut yp = y.clone();
     cmp.tensor("prediction".into(), &grad, |i, j, d| {
-        yp[(i, j)] = y[(i, j)] + d;
+        nudge(&mut yp, y, (i, j), d);
         let e = loss.loss(&yp, t);
-        yp[(i, j)] = y[(i, j)];
+        nudge(&mut yp, y, (i, j), 0.0);
         e
     })?;
     Ok(cmp.report)
@@ -412,7 +414,24 @@ fn check_network_inner<N: Network<f64> + ?Sized>(
     Ok(cmp.report)
 }
 
-/// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before.
+/// A gradient computed for `m` has `m`'s shape; the comparer visits the gradient's entries.
+fn same_shape(layer: &'static str, what: &'static str, m: &DMatrix<f64>, grad: &DMatrix<f64>) -> Result<()> {
+    if grad.shape() == m.shape() {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch { layer: LayerId::kind(layer), what, expected: Dims::from(m), got: Dims::from(grad) })
+}
+
+/// Sets entry `at` of `nudged` to that of `original` plus `delta` (both have the gradient's
+/// shape, checked by [`same_shape`], so `at` is inside).
+fn nudge(nudged: &mut DMatrix<f64>, original: &DMatrix<f64>, at: (usize, usize), delta: f64) {
+    if let (Some(entry), Some(&value)) = (nudged.get_mut(at), original.get(at)) {
+        *entry = value + delta;
+    }
+}
+
+/// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before. (i, j) is an
+/// entry of the parameter's gradient, which has the parameter's shape; one outside is left alone.
 fn nudge_param(
     visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)),
     k: usize,
@@ -424,9 +443,10 @@ fn nudge_param(
     let mut original = 0.0;
     visit(&mut |_, p| {
         if index == k {
-            let mut v = p.value_mut();
-            original = v[(i, j)];
-            v[(i, j)] = original + delta;
+            if let Some(v) = p.value_mut().get_mut((i, j)) {
+                original = *v;
+                *v = original + delta;
+            }
         }
         index += 1;
     });
@@ -438,7 +458,9 @@ fn set_param(visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)), k: usize
     let mut index = 0;
     visit(&mut |_, p| {
         if index == k {
-            p.value_mut()[(i, j)] = value;
+            if let Some(v) = p.value_mut().get_mut((i, j)) {
+                *v = value;
+            }
         }
         index += 1;
     });

@@ -238,6 +238,9 @@ const PLAIN_LOOP_MAX: usize = 128;
 
 /// `c = op_a(a)·op_b(b)` as the definition writes it, one dot product per element: for tiny
 /// products, and for scalar types the `gemm` crate does not know.
+// Hot for tiny products, kept indexed: i < m, p < k, j < n and the strides come from the views'
+// dims, which the caller checked against each other, so every index is inside a or b.
+#[allow(clippy::indexing_slicing)]
 fn plain_product<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
     let (m, k) = op_a.shape(a.dims());
     let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a.dims()), op_b.strides(b.dims()));
