@@ -102,13 +102,7 @@
 // `allow` below names why its site cannot fail. Unit tests (cfg(test)) may index and unwrap.
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::unreachable,
-        clippy::indexing_slicing
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)
 )]
 #![warn(missing_debug_implementations)]
 

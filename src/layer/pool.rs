@@ -39,10 +39,14 @@ impl Pooling {
         }
     }
 
-    /// The input columns of output `out`'s window.
+    /// The input columns of output `out`'s window (none for an output past the last; `build`
+    /// writes one start per output and one more, each a position in `inputs`).
     #[inline(always)]
     fn window(&self, out: usize) -> &[u32] {
-        &self.inputs[self.starts[out] as usize..self.starts[out + 1] as usize]
+        match (self.starts.get(out), self.starts.get(out + 1)) {
+            (Some(&start), Some(&end)) => self.inputs.get(start as usize..end as usize).unwrap_or_default(),
+            _ => &[],
+        }
     }
 
     fn build(&mut self, input: Shape) -> Result<Shape> {
@@ -71,7 +75,12 @@ impl Pooling {
             self.starts.push(self.inputs.len() as u32);
         });
         let mut seen = vec![0u8; g.input_len()];
-        self.inputs.iter().for_each(|&i| seen[i as usize] = seen[i as usize].saturating_add(1));
+        // Window columns are input columns, so `get_mut` finds every one.
+        for &i in &self.inputs {
+            if let Some(count) = seen.get_mut(i as usize) {
+                *count = count.saturating_add(1);
+            }
+        }
         self.tiles = seen.iter().all(|&c| c == 1);
         self.windows = Some(g);
         Ok(g.output(g.channels))
@@ -200,16 +209,25 @@ impl<T: Real> MaxPool2d<T> {
     }
 }
 
+/// The `n` samples' values of input column `column` in the column-major `x`.
+#[inline(always)]
+fn samples<T>(x: &[T], column: u32, n: usize) -> Option<&[T]> {
+    let start = column as usize * n;
+    x.get(start..start + n)
+}
+
 /// Each output's maximum and the input column it came from (the first, at a tie).
 #[inline(always)]
 fn max_with_argmax<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T], y: &mut [T], argmax: &mut [u32]) {
     for (out, (best, arg)) in y.chunks_exact_mut(n.max(1)).zip(argmax.chunks_exact_mut(n.max(1))).enumerate() {
-        let inputs = pool.window(first_out + out);
-        let first = inputs[0] as usize;
-        best.copy_from_slice(&x[first * n..(first + 1) * n]);
-        arg.fill(inputs[0]);
-        for &index in &inputs[1..] {
-            let run = &x[index as usize * n..(index as usize + 1) * n];
+        // Every window holds a pixel (padding < window, checked in `build`), each an input
+        // column whose run of n samples is inside x (its width checked in `check_input`).
+        let [first, rest @ ..] = pool.window(first_out + out) else { continue };
+        let Some(run) = samples(x, *first, n) else { continue };
+        best.copy_from_slice(run);
+        arg.fill(*first);
+        for &index in rest {
+            let Some(run) = samples(x, index, n) else { continue };
             // Masks rather than branches or selects: baseline SSE2 has no blend, and selects
             // became scalar conditional stores (14% of an MNIST CNN epoch); these vectorize.
             for ((b, a), &v) in best.iter_mut().zip(arg.iter_mut()).zip(run) {
@@ -225,11 +243,13 @@ fn max_with_argmax<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T],
 #[inline(always)]
 fn max_only<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T], y: &mut [T]) {
     for (out, best) in y.chunks_exact_mut(n.max(1)).enumerate() {
-        let inputs = pool.window(first_out + out);
-        let first = inputs[0] as usize;
-        best.copy_from_slice(&x[first * n..(first + 1) * n]);
-        for &index in &inputs[1..] {
-            for (b, &v) in best.iter_mut().zip(&x[index as usize * n..(index as usize + 1) * n]) {
+        // As in `max_with_argmax`: a window is never empty, its runs are inside x.
+        let [first, rest @ ..] = pool.window(first_out + out) else { continue };
+        let Some(run) = samples(x, *first, n) else { continue };
+        best.copy_from_slice(run);
+        for &index in rest {
+            let Some(run) = samples(x, index, n) else { continue };
+            for (b, &v) in best.iter_mut().zip(run) {
                 *b = if v > *b { v } else { *b };
             }
         }
@@ -291,14 +311,18 @@ impl<T: Real> Layer<T> for MaxPool2d<T> {
         parts::for_each_part(dx.as_mut_slice(), plane, |offset, dx| {
             let channels = offset / plane.max(1)..(offset + dx.len()) / plane.max(1);
             let outs = channels.start * positions * n..channels.end * positions * n;
-            let (args, grads) = (argmax[outs.clone()].chunks_exact(n.max(1)), grad_y[outs].chunks_exact(n.max(1)));
+            // `argmax` and `grad_y` hold every channel's outputs (checked above), `dx` this part's
+            // channels, and a window's columns are in its own channel: every `get` finds its run.
+            let (args, grads) = (argmax.get(outs.clone()).unwrap_or_default(), grad_y.get(outs).unwrap_or_default());
+            let (args, grads) = (args.chunks_exact(n.max(1)), grads.chunks_exact(n.max(1)));
             let first_out = channels.start * positions;
             if pool.tiles {
                 // Every input is under exactly one window: each is written once, no zeroing first.
                 for (out, (args, grads)) in args.zip(grads).enumerate() {
                     for &index in pool.window(first_out + out) {
                         let start = index as usize * n - offset;
-                        for ((d, &a), &gv) in dx[start..start + n].iter_mut().zip(args).zip(grads) {
+                        let run = dx.get_mut(start..start + n).unwrap_or_default();
+                        for ((d, &a), &gv) in run.iter_mut().zip(args).zip(grads) {
                             *d = if a == index { gv } else { T::zero() };
                         }
                     }
@@ -307,7 +331,9 @@ impl<T: Real> Layer<T> for MaxPool2d<T> {
                 dx.fill(T::zero());
                 for (args, grads) in args.zip(grads) {
                     for (s, (&a, &gv)) in args.iter().zip(grads).enumerate() {
-                        dx[a as usize * n + s - offset] += gv;
+                        if let Some(d) = dx.get_mut(a as usize * n + s - offset) {
+                            *d += gv;
+                        }
                     }
                 }
             }
@@ -363,8 +389,9 @@ impl<T: Real> Layer<T> for AvgPool2d<T> {
         let xs = x.as_slice();
         for (out, sum) in y.as_mut_slice().chunks_exact_mut(n.max(1)).enumerate() {
             sum.fill(T::zero());
+            // A window's columns are inside x (its width checked above).
             for &input in self.pool.window(out) {
-                add_assign(sum, &xs[input as usize * n..(input as usize + 1) * n]);
+                add_assign(sum, samples(xs, input, n).unwrap_or_default());
             }
             sum.iter_mut().for_each(|v| *v *= scale);
         }
@@ -388,7 +415,8 @@ impl<T: Real> Layer<T> for AvgPool2d<T> {
         dxs.fill(T::zero());
         for (out, g_out) in gs.chunks_exact(n.max(1)).enumerate() {
             for &input in self.pool.window(out) {
-                for (d, &gv) in dxs[input as usize * n..(input as usize + 1) * n].iter_mut().zip(g_out) {
+                let start = input as usize * n;
+                for (d, &gv) in dxs.get_mut(start..start + n).unwrap_or_default().iter_mut().zip(g_out) {
                     *d += gv * scale;
                 }
             }
