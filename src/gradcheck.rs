@@ -282,7 +282,8 @@ fn frozen_rng() -> SeededRng {
 ///
 /// # Errors
 /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for an invalid tolerance; whatever the
-/// layer's forward or backward returns for `x`.
+/// layer's forward or backward returns for `x`; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+/// if the input gradient the layer wrote is not of `x`'s shape.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     tol.validate()?;
     let buffers = collect_buffers(layer);
@@ -333,7 +334,7 @@ fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
     let mut values = values.iter();
     walk::buffers_mut(layer, &mut String::new(), &mut |_, m| {
         if let Some(v) = values.next() {
-            m.copy_from(v);
+            m.clone_from(v); // not copy_from: a layer may have resized its buffer, which would panic
         }
     });
 }
@@ -341,7 +342,8 @@ fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
 /// Checks a loss's gradient with respect to the predictions `y`, for targets `t`.
 ///
 /// # Errors
-/// Whatever the loss returns for `y` and `t`.
+/// Whatever the loss returns for `y` and `t`; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
+/// if the gradient it wrote is not of `y`'s shape.
 pub fn check_loss<L: Loss<f64> + ?Sized>(
     loss: &L,
     y: &DMatrix<f64>,
@@ -386,7 +388,7 @@ pub fn check_network<N: Network<f64> + ?Sized>(
     let mut values = buffers.iter();
     net.visit_buffers_mut(&mut |_, m| {
         if let Some(v) = values.next() {
-            m.copy_from(v);
+            m.clone_from(v); // not copy_from: a layer may have resized its buffer, which would panic
         }
     });
     report
