@@ -62,7 +62,7 @@ impl Tolerance {
     /// tolerance would pass every check).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad field.
+    /// [`Error::InvalidConfig`] naming the bad field.
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value: f64, expected| {
             Err(crate::Error::InvalidConfig { name, value: crate::check::number(value), expected })
@@ -281,9 +281,9 @@ fn frozen_rng() -> SeededRng {
 /// afterwards.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for an invalid tolerance; whatever the
-/// layer's forward or backward returns for `x`; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
-/// if the input gradient the layer wrote is not of `x`'s shape.
+/// [`Error::InvalidConfig`] for an invalid tolerance; whatever the layer's forward or backward
+/// returns for `x`; [`Error::ShapeMismatch`] if the input gradient the layer wrote is not of
+/// `x`'s shape.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     tol.validate()?;
     let buffers = collect_buffers(layer);
@@ -342,8 +342,8 @@ fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
 /// Checks a loss's gradient with respect to the predictions `y`, for targets `t`.
 ///
 /// # Errors
-/// Whatever the loss returns for `y` and `t`; [`Error::ShapeMismatch`](crate::Error::ShapeMismatch)
-/// if the gradient it wrote is not of `y`'s shape.
+/// Whatever the loss returns for `y` and `t`; [`Error::ShapeMismatch`] if the gradient it wrote
+/// is not of `y`'s shape.
 pub fn check_loss<L: Loss<f64> + ?Sized>(
     loss: &L,
     y: &DMatrix<f64>,
