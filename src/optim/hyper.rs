@@ -213,9 +213,6 @@ fn apply_checked<T: Real, const K: usize>(
 /// reorder, so the loop vectorizes, without a branch).
 ///
 /// Never inlined, like [`write_new`]: its slices are then known not to alias.
-// Hot loop kept indexed (as measured fast): `grad` is cut to value's length at entry (Step
-// checked the gradient has the parameter's shape), so every k < n is inside both.
-#[allow(clippy::indexing_slicing)]
 #[inline(never)]
 fn new_into_grad<T: Real, const K: usize>(
     value: &[T],
@@ -223,15 +220,14 @@ fn new_into_grad<T: Real, const K: usize>(
     decay: (T, T),
     new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]),
 ) -> (bool, bool) {
-    let n = value.len();
-    let grad = &mut grad[..n];
+    // The gradient has the parameter's shape (checked by Step): the zip covers every element.
     wide(move || {
         let (mut grads_finite, mut new_finite) = (true, true);
-        for k in 0..n {
-            let (w_new, _) = new(decay, value[k], grad[k], [T::zero(); K]);
-            grads_finite &= grad[k].is_finite();
+        for (&w, g) in value.iter().zip(grad.iter_mut()) {
+            let (w_new, _) = new(decay, w, *g, [T::zero(); K]);
+            grads_finite &= g.is_finite();
             new_finite &= w_new.is_finite();
-            grad[k] = w_new;
+            *g = w_new;
         }
         (grads_finite, new_finite)
     })
