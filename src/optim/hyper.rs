@@ -273,7 +273,8 @@ fn write_new<T: Real, const K: usize>(
 ) {
     // Everything the loops read is moved into their closures: a captured reference could alias
     // the values written, and the loop would not vectorize.
-    // The crate's rules keep one or two buffers (K is a constant: `first` and `last` fold away).
+    // The crate's rules keep one or two buffers (a third would need a `write_3`); K is a constant,
+    // so `first` and `last` fold away.
     let mut bufs = bufs.into_iter();
     match (bufs.next(), bufs.next()) {
         (Some(a), None) => write_1(value, grad, a, move |w, g, a| {
