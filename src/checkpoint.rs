@@ -102,11 +102,11 @@ impl<T: Real> Sequential<T> {
         let paths: Vec<String> = self.named_params().into_iter().map(|(path, _)| path).collect();
         for (name, m) in config.optimizer().state() {
             // Per-parameter state is saved under the parameter's path, as the network's tensors.
-            let name = match parameter_slot(&name) {
-                Some((i, slot)) if i < paths.len() => format!("{PREFIX}{}.{slot}", paths[i]),
-                _ => format!("{PREFIX}{name}"),
+            let name = match parameter_slot(&name).and_then(|(i, slot)| Some((paths.get(i)?, slot))) {
+                Some((path, slot)) => format!("{PREFIX}{path}.{slot}"),
+                None => format!("{PREFIX}{name}"),
             };
-            if tensors[first..].iter().any(|(n, _)| *n == name) {
+            if tensors.iter().skip(first).any(|(n, _)| *n == name) {
                 return Err(Error::InvalidConfig {
                     name: "optimizer state name",
                     value: name,

@@ -71,11 +71,12 @@ fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>
 /// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).
 pub(crate) fn gather_rows<T: Real>(m: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
     ensure_shape(out, rows.len(), m.ncols());
-    for j in 0..m.ncols() {
-        let src = m.column(j);
-        let mut dst = out.column_mut(j);
-        for (k, &r) in rows.iter().enumerate() {
-            dst[k] = src[r];
+    // Column by column (nalgebra is column-major); `rows` index the rows of `m` (a shuffled
+    // 0..n from `fit`), so the zero fallback is never taken.
+    let (height, batch) = (m.nrows().max(1), rows.len().max(1));
+    for (src, dst) in m.as_slice().chunks_exact(height).zip(out.as_mut_slice().chunks_exact_mut(batch)) {
+        for (d, &r) in dst.iter_mut().zip(rows) {
+            *d = src.get(r).copied().unwrap_or_else(T::zero);
         }
     }
 }

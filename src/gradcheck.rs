@@ -41,7 +41,7 @@
 
 use crate::layer::walk;
 use crate::network::{gradients_with, GradientCopier};
-use crate::{seeded, Layer, Loss, Network, Param, Result, SeededRng, Stream};
+use crate::{seeded, Dims, Error, Layer, LayerId, Loss, Network, Param, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
 use rand_distr::{Distribution, StandardNormal};
 use std::fmt;
@@ -62,7 +62,7 @@ impl Tolerance {
     /// tolerance would pass every check).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) naming the bad field.
+    /// [`Error::InvalidConfig`] naming the bad field.
     pub fn validate(&self) -> Result<()> {
         let bad = |name, value: f64, expected| {
             Err(crate::Error::InvalidConfig { name, value: crate::check::number(value), expected })
@@ -281,8 +281,9 @@ fn frozen_rng() -> SeededRng {
 /// afterwards.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`](crate::Error::InvalidConfig) for an invalid tolerance; whatever the
-/// layer's forward or backward returns for `x`.
+/// [`Error::InvalidConfig`] for an invalid tolerance; whatever the layer's forward or backward
+/// returns for `x`; [`Error::ShapeMismatch`] if the input gradient the layer wrote is not of
+/// `x`'s shape.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     tol.validate()?;
     let buffers = collect_buffers(layer);
@@ -297,6 +298,7 @@ fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Toleranc
     let r = probe_weights(y.nrows(), y.ncols());
     let mut dx = DMatrix::zeros(0, 0);
     layer.backward(x, &y, &r, Some(&mut dx))?;
+    same_shape(layer.kind(), "grad_input", x, &dx)?;
     let mut param_grads = Vec::new();
     walk::params(&*layer, &mut String::new(), &mut |path, p| {
         param_grads.push((path.to_string(), p.grad().cloned().unwrap_or_default()))
@@ -306,9 +308,9 @@ fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Toleranc
     let mut xp = x.clone();
     let mut out = DMatrix::zeros(0, 0);
     cmp.tensor("input".into(), &dx, |i, j, d| {
-        xp[(i, j)] = x[(i, j)] + d;
+        nudge(&mut xp, x, (i, j), d);
         let e = layer.forward_train(&xp, &mut out, &mut frozen_rng()).map(|_| out.dot(&r));
-        xp[(i, j)] = x[(i, j)];
+        nudge(&mut xp, x, (i, j), 0.0);
         e
     })?;
     for (k, (name, grad)) in param_grads.into_iter().enumerate() {
@@ -332,7 +334,7 @@ fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
     let mut values = values.iter();
     walk::buffers_mut(layer, &mut String::new(), &mut |_, m| {
         if let Some(v) = values.next() {
-            m.copy_from(v);
+            m.clone_from(v); // not copy_from: a layer may have resized its buffer, which would panic
         }
     });
 }
@@ -340,7 +342,8 @@ fn restore_buffers(layer: &mut dyn Layer<f64>, values: &[DMatrix<f64>]) {
 /// Checks a loss's gradient with respect to the predictions `y`, for targets `t`.
 ///
 /// # Errors
-/// Whatever the loss returns for `y` and `t`.
+/// Whatever the loss returns for `y` and `t`; [`Error::ShapeMismatch`] if the gradient it wrote
+/// is not of `y`'s shape.
 pub fn check_loss<L: Loss<f64> + ?Sized>(
     loss: &L,
     y: &DMatrix<f64>,
@@ -350,12 +353,13 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
     tol.validate()?;
     let mut grad = DMatrix::zeros(0, 0);
     loss.grad(y, t, &mut grad)?;
+    same_shape(loss.name(), "gradient", y, &grad)?;
     let mut cmp = Comparer::new(tol, true);
     let mut yp = y.clone();
     cmp.tensor("prediction".into(), &grad, |i, j, d| {
-        yp[(i, j)] = y[(i, j)] + d;
+        nudge(&mut yp, y, (i, j), d);
         let e = loss.loss(&yp, t);
-        yp[(i, j)] = y[(i, j)];
+        nudge(&mut yp, y, (i, j), 0.0);
         e
     })?;
     Ok(cmp.report)
@@ -384,7 +388,7 @@ pub fn check_network<N: Network<f64> + ?Sized>(
     let mut values = buffers.iter();
     net.visit_buffers_mut(&mut |_, m| {
         if let Some(v) = values.next() {
-            m.copy_from(v);
+            m.clone_from(v); // not copy_from: a layer may have resized its buffer, which would panic
         }
     });
     report
@@ -412,7 +416,24 @@ fn check_network_inner<N: Network<f64> + ?Sized>(
     Ok(cmp.report)
 }
 
-/// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before.
+/// A gradient computed for `m` has `m`'s shape; the comparer visits the gradient's entries.
+fn same_shape(layer: &'static str, what: &'static str, m: &DMatrix<f64>, grad: &DMatrix<f64>) -> Result<()> {
+    if grad.shape() == m.shape() {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch { layer: LayerId::kind(layer), what, expected: Dims::from(m), got: Dims::from(grad) })
+}
+
+/// Sets entry `at` of `nudged` to that of `original` plus `delta` (both have the gradient's
+/// shape, checked by [`same_shape`], so `at` is inside).
+fn nudge(nudged: &mut DMatrix<f64>, original: &DMatrix<f64>, at: (usize, usize), delta: f64) {
+    if let (Some(entry), Some(&value)) = (nudged.get_mut(at), original.get(at)) {
+        *entry = value + delta;
+    }
+}
+
+/// Adds `delta` to entry (i, j) of parameter `k`; returns the entry's value before. (i, j) is an
+/// entry of the parameter's gradient, which has the parameter's shape; one outside is left alone.
 fn nudge_param(
     visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)),
     k: usize,
@@ -424,9 +445,10 @@ fn nudge_param(
     let mut original = 0.0;
     visit(&mut |_, p| {
         if index == k {
-            let mut v = p.value_mut();
-            original = v[(i, j)];
-            v[(i, j)] = original + delta;
+            if let Some(v) = p.value_mut().get_mut((i, j)) {
+                original = *v;
+                *v = original + delta;
+            }
         }
         index += 1;
     });
@@ -438,7 +460,9 @@ fn set_param(visit: impl FnOnce(&mut dyn FnMut(&str, &mut Param<f64>)), k: usize
     let mut index = 0;
     visit(&mut |_, p| {
         if index == k {
-            p.value_mut()[(i, j)] = value;
+            if let Some(v) = p.value_mut().get_mut((i, j)) {
+                *v = value;
+            }
         }
         index += 1;
     });

@@ -195,8 +195,7 @@ impl EpochClock {
         }
         let now = Instant::now();
         let per_epoch = now.duration_since(self.start).as_secs_f64() / self.pending as f64;
-        let len = seconds.len();
-        seconds[len - self.pending.min(len)..].fill(per_epoch);
+        seconds.iter_mut().rev().take(self.pending).for_each(|s| *s = per_epoch);
         self.start = now;
         self.pending = 0;
         per_epoch

@@ -133,7 +133,7 @@ pub(crate) fn serialize(tensors: Vec<(String, Tensor)>, metadata: BTreeMap<Strin
         .filter(|&end| end <= bytes.len())
         .ok_or_else(|| format_err("the safetensors crate wrote no header"))?;
     let mut header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(&bytes[8..header_end]).map_err(format_err)?;
+        serde_json::from_slice(bytes.get(8..header_end).unwrap_or_default()).map_err(format_err)?;
     let metadata = metadata.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     header.insert("__metadata__".into(), serde_json::Value::Object(metadata));
     let mut text = serde_json::to_vec(&header).map_err(format_err)?;
@@ -142,7 +142,7 @@ pub(crate) fn serialize(tensors: Vec<(String, Tensor)>, metadata: BTreeMap<Strin
     let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - header_end);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
     out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[header_end..]);
+    out.extend_from_slice(bytes.get(header_end..).unwrap_or_default());
     Ok(out)
 }
 

@@ -98,6 +98,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+// No panics on user input (issue 13): library code may not unwrap, index unchecked or panic; each
+// `allow` below names why its site cannot fail. Unit tests (cfg(test)) may index and unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)
+)]
 #![warn(missing_debug_implementations)]
 
 mod activation;

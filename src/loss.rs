@@ -311,6 +311,9 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
 impl SoftmaxCrossEntropy {
     /// The loss, and the gradient into `grad`, in one pass over rows in blocks (shapes checked
     /// by the caller; a class index out of range is skipped, never read out of bounds).
+    // Hot loop kept indexed: rows ⊂ 0..n and j < classes, so column(j) lies inside y and grad
+    // (n × classes), and t (n × classes or n × 1, checked by the caller); len ≤ ROW_BLOCK.
+    #[allow(clippy::indexing_slicing)]
     fn fused<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>, grad: &mut DMatrix<T>) -> T {
         let (n, classes) = y.shape();
         ensure_shape(grad, n, classes);

@@ -236,7 +236,9 @@ impl ConfusionMatrix {
             if let Some(&label) = [a, p].iter().find(|&&c| c >= classes) {
                 return Err(Error::LabelOutOfRange { row, label: label as f64, classes });
             }
-            counts[a * classes + p] += 1;
+            if let Some(count) = counts.get_mut(a * classes + p) {
+                *count += 1; // always: a, p < classes
+            }
         }
         Ok(ConfusionMatrix { classes, counts })
     }
@@ -263,7 +265,9 @@ impl ConfusionMatrix {
     /// How many samples of class `actual` were predicted as `predicted`; `None` for a class out
     /// of range.
     pub fn count(&self, actual: usize, predicted: usize) -> Option<usize> {
-        (actual < self.classes && predicted < self.classes).then(|| self.counts[actual * self.classes + predicted])
+        (actual < self.classes && predicted < self.classes)
+            .then(|| self.counts.get(actual * self.classes + predicted).copied())
+            .flatten()
     }
 
     /// The number of samples.
@@ -332,10 +336,10 @@ impl fmt::Display for ConfusionMatrix {
             write!(f, " {p:>width$}")?;
         }
         writeln!(f)?;
-        for a in 0..k {
+        for (a, row) in self.counts.chunks_exact(k.max(1)).enumerate() {
             write!(f, "{a:>label$}")?;
-            for p in 0..k {
-                write!(f, " {:>width$}", self.counts[a * k + p])?;
+            for count in row {
+                write!(f, " {count:>width$}")?;
             }
             writeln!(f)?;
         }

@@ -480,10 +480,12 @@ fn fit<T: Real, N: Network<T>>(
                 shuffle(&mut order, &mut shuffle_rng);
             }
             let mut batches: Vec<&[usize]> = order.chunks(batch).collect();
-            if joined_tail {
+            // The short tail joins the last full batch (n > batch, so n ≥ batch + tail: `get`
+            // always finds them; were it not to, the batches would stay as they are).
+            if let Some(last) = order.get(n - batch - tail..).filter(|_| joined_tail) {
                 batches.pop();
                 batches.pop();
-                batches.push(&order[n - batch - tail..]);
+                batches.push(last);
             }
             let count = batches.len();
             for (index, rows) in batches.into_iter().enumerate() {

@@ -247,6 +247,11 @@ pub struct Panel {
 /// The colours of a panel's series, in order.
 const PALETTE: [RGBColor; 6] = [BLACK, BLUE, RED, RGBColor(0, 140, 0), MAGENTA, CYAN];
 
+/// Series `k`'s colour: the palette's colours in turn.
+fn nth_color(palette: &[RGBColor], k: usize) -> RGBColor {
+    palette.get(k % palette.len().max(1)).copied().unwrap_or(BLACK)
+}
+
 /// Draws `panels` side by side (each 800 × 500 pixels) to the SVG file `path`, with the axes
 /// labelled "x" and "y" and a legend in each panel's upper left corner. The file is written
 /// atomically.
@@ -317,7 +322,7 @@ pub fn xy_svg(path: impl AsRef<Path>, panels: &[Panel]) -> Result<()> {
                 .draw()
                 .map_err(|e| failed(path, e))?;
             for (k, series) in panel.series.iter().enumerate() {
-                let color = PALETTE[k % PALETTE.len()];
+                let color = nth_color(&PALETTE, k);
                 let drawn = match series.mark {
                     Mark::Line => chart
                         .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
@@ -519,7 +524,7 @@ pub fn grid_svg(path: impl AsRef<Path>, grid: &Grid, panels: &[GridPanel]) -> Re
                 chart.draw_series(LineSeries::new(inside, guide_color.stroke_width(1))).map_err(|e| failed(path, e))?;
             }
             for (k, series) in panel.series.iter().enumerate() {
-                let color = PALETTE[k % PALETTE.len()];
+                let color = nth_color(&PALETTE, k);
                 let drawn = match series.mark {
                     Mark::Line => chart
                         .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
@@ -767,7 +772,7 @@ fn lines_chart(
         .draw()
         .map_err(|e| failed(path, e))?;
     for (k, (name, points)) in lines.iter().enumerate() {
-        let color = LINE_COLORS[k % LINE_COLORS.len()];
+        let color = nth_color(&LINE_COLORS, k);
         let drawn = if points.len() == 1 {
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
         } else {
@@ -856,13 +861,14 @@ pub fn histograms_svg(path: impl AsRef<Path>, title: &str, rows: &[HistogramRow]
     render(path, (width, height + 40), |root| {
         let root = root.titled(title, ("sans-serif", 26)).map_err(|e| failed(path, e))?;
         let areas = root.split_evenly((rows.len(), columns));
-        for (r, row) in rows.iter().enumerate() {
-            for (c, (name, h)) in row.cells.iter().enumerate() {
+        // One area per cell, row by row: `columns` areas to a row.
+        for (row, row_areas) in rows.iter().zip(areas.chunks(columns.max(1))) {
+            for ((name, h), area) in row.cells.iter().zip(row_areas) {
                 let total = (h.total() + h.below + h.above) as f64;
                 let top = h.counts.iter().map(|&n| n as f64 / total).fold(0.0, f64::max) * 1.05;
                 // An empty range (every value outside it) still gets its axes.
                 let top = if top > 0.0 { top } else { 1.0 };
-                let mut chart = ChartBuilder::on(&areas[r * columns + c])
+                let mut chart = ChartBuilder::on(area)
                     .caption(format!("{}: {name}", row.title), ("sans-serif", 15))
                     .margin(8)
                     .x_label_area_size(26)

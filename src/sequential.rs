@@ -184,11 +184,12 @@ impl<T: Real> SequentialBuilder<T> {
 /// Empties `list` and returns its allocation as an empty list of references of another lifetime,
 /// so a training step can fill it without allocating.
 ///
-/// No element survives, so no reference outlives its borrow; the standard library collects a
-/// vector's `into_iter` in place when the element layout is the same, keeping the allocation.
+/// No element survives (the list is empty, and `map_while` keeps none anyway), so no reference
+/// outlives its borrow; the standard library collects a vector's `into_iter` in place when the
+/// element layout is the same, keeping the allocation.
 fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
     list.clear();
-    list.into_iter().map(|_| unreachable!("the list is empty")).collect()
+    list.into_iter().map_while(|_| None).collect()
 }
 
 /// A training step's divergence: `cause`, at a step whose loss is `loss`.
@@ -199,7 +200,7 @@ fn diverged<T: Real>(loss: T, cause: Divergence) -> Error {
 /// [`recycle`] for a list of shared references.
 fn recycle_shared<'b, P>(mut list: Vec<&P>) -> Vec<&'b P> {
     list.clear();
-    list.into_iter().map(|_| unreachable!("the list is empty")).collect()
+    list.into_iter().map_while(|_| None).collect()
 }
 
 impl<T: Real> Sequential<T> {

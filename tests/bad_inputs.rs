@@ -917,3 +917,93 @@ fn issue_13_cases_give_their_error_and_lose_nothing() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Gradient checks of layers and losses written outside the crate
+
+/// A layer (written by a user) whose backward writes an input gradient with one row too many.
+#[derive(Debug)]
+struct MisshapenInputGradient;
+
+impl Layer<f64> for MisshapenInputGradient {
+    fn kind(&self) -> &'static str {
+        "misshapen_input_gradient"
+    }
+
+    fn build(&mut self, input: Shape, _rng: &mut backprop::SeededRng) -> backprop::Result<Shape> {
+        Ok(input)
+    }
+
+    fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> backprop::Result<()> {
+        y.clone_from(x);
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<f64>,
+        _y: &DMatrix<f64>,
+        _grad_y: &DMatrix<f64>,
+        grad_x: Option<&mut DMatrix<f64>>,
+    ) -> backprop::Result<()> {
+        if let Some(dx) = grad_x {
+            *dx = DMatrix::zeros(x.nrows() + 1, x.ncols());
+        }
+        Ok(())
+    }
+}
+
+/// `check_layer` used to index the input by the gradient's entries and panic past its last row;
+/// now a gradient not of the input's shape is a `ShapeMismatch`, and the input is unchanged.
+#[test]
+fn check_layer_of_an_input_gradient_of_the_wrong_shape_is_a_shape_mismatch() {
+    use backprop::gradcheck::{check_layer, Tolerance};
+    let x = inputs();
+    let before = bits(&x);
+    let err = check_layer(&mut MisshapenInputGradient, &x, Tolerance::default()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::ShapeMismatch { what: "grad_input", expected: Dims(6, 2), got: Dims(7, 2), layer }
+                if *layer == LayerId::kind("misshapen_input_gradient")
+        ),
+        "{err:?}"
+    );
+    assert_eq!(bits(&x), before);
+}
+
+/// A loss (written by a user) whose gradient has one column too many.
+#[derive(Debug)]
+struct MisshapenLossGradient;
+
+impl backprop::Loss<f64> for MisshapenLossGradient {
+    fn name(&self) -> &'static str {
+        "misshapen_loss_gradient"
+    }
+
+    fn check_targets(&self, _width: usize, _t: &DMatrix<f64>) -> backprop::Result<()> {
+        Ok(())
+    }
+
+    fn loss(&self, y: &DMatrix<f64>, _t: &DMatrix<f64>) -> backprop::Result<f64> {
+        Ok(y.sum())
+    }
+
+    fn grad(&self, y: &DMatrix<f64>, _t: &DMatrix<f64>, grad: &mut DMatrix<f64>) -> backprop::Result<()> {
+        *grad = DMatrix::from_element(y.nrows(), y.ncols() + 1, 1.0);
+        Ok(())
+    }
+}
+
+/// `check_loss` used to panic the same way on a gradient wider than the predictions.
+#[test]
+fn check_loss_of_a_gradient_of_the_wrong_shape_is_a_shape_mismatch() {
+    use backprop::gradcheck::{check_loss, Tolerance};
+    let (y, t) = (inputs(), inputs());
+    let err = check_loss(&MisshapenLossGradient, &y, &t, Tolerance::default()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ShapeMismatch { what: "gradient", expected: Dims(6, 2), got: Dims(6, 3), .. }),
+        "{err:?}"
+    );
+    assert_eq!((bits(&y), bits(&t)), (bits(&inputs()), bits(&inputs())));
+}

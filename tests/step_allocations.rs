@@ -130,13 +130,17 @@ fn step_allocations<T: Real>(
     })
 }
 
+/// A loss to train with: its name, the loss, whether the network ends with a Softmax layer, and
+/// whether the targets are one-hot rows.
+type LossCase<T> = (&'static str, Box<dyn Loss<T>>, bool, bool);
+
 /// Every layer kind, loss and optimizer (with each weight decay): no allocation in 10 steps.
 fn train_steps_allocate_nothing<T: Real>() {
     let mut failures = Vec::new();
     // Small (products on one thread) and large enough for the first layer's products to split
     // across two threads (batch 256, 784 → 256: 51 M multiply-adds).
     for (rows, inputs, hidden, thread_count) in [(16, 12, 10, 1), (16, 12, 10, 2), (256, 784, 256, 2)] {
-        let cases: [(&str, Box<dyn Loss<T>>, bool, bool); 3] = [
+        let cases: [LossCase<T>; 3] = [
             ("softmax-ce", Box::new(SoftmaxCrossEntropy), false, false),
             ("squared-error+softmax", Box::new(SquaredError::half_sum()), true, true),
             ("bce", Box::new(BinaryCrossEntropy), false, true),

@@ -167,8 +167,10 @@ impl<T: Real> Whitener<T> {
         // Iterates until convergence (max_niter 0), which it reaches on any finite symmetric matrix.
         let eigen = sigma.symmetric_eigen();
         let mut order: Vec<usize> = (0..d).collect();
-        order.sort_by(|&a, &b| eigen.eigenvalues[b].total_cmp(&eigen.eigenvalues[a]).then(a.cmp(&b)));
-        let eigenvalues: Vec<f64> = order.iter().map(|&k| eigen.eigenvalues[k].max(0.0)).collect();
+        // `order` holds the indices of the d eigenvalues: nalgebra's checked `get` reads them.
+        let value = |k: usize| eigen.eigenvalues.get(k).copied().unwrap_or(0.0);
+        order.sort_by(|&a, &b| value(b).total_cmp(&value(a)).then(a.cmp(&b)));
+        let eigenvalues: Vec<f64> = order.iter().map(|&k| value(k).max(0.0)).collect();
         let mut eigenvectors = eigen.eigenvectors.select_columns(&order);
         for mut u in eigenvectors.column_iter_mut() {
             let largest = u.iter().copied().fold(0.0_f64, |best, v| if v.abs() > best.abs() { v } else { best });

@@ -88,8 +88,8 @@ impl<T: Real> Optimizer<T> for Watched<'_, T> {
         let probe = &mut *self.probe;
         probe.before.resize_with(params.len(), || DMatrix::zeros(0, 0));
         let mut stats = Vec::with_capacity(params.len());
-        for (i, p) in params.iter().enumerate() {
-            probe.before[i].clone_from(p.value());
+        for (i, (p, before)) in params.iter().zip(probe.before.iter_mut()).enumerate() {
+            before.clone_from(p.value());
             stats.push(ParamStats {
                 path: probe.paths.get(i).cloned().unwrap_or_else(|| i.to_string()),
                 grad_norm: p.grad().map_or(f64::NAN, |g| norm(g.as_slice())),

@@ -136,7 +136,9 @@ impl Histogram {
                 h.above += 1;
             } else {
                 let k = (((v - low) * scale) as usize).min(bins - 1);
-                h.counts[k] += 1;
+                if let Some(count) = h.counts.get_mut(k) {
+                    *count += 1;
+                }
             }
         }
         h

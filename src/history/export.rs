@@ -14,11 +14,11 @@ impl History {
     pub fn to_csv(&self) -> String {
         let mut csv = String::from("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n");
         let opt = |v: &[f64], i: usize| v.get(i).map(|x| x.to_string()).unwrap_or_default();
-        for i in 0..self.loss.len() {
+        for (i, loss) in self.loss.iter().enumerate() {
             csv.push_str(&format!(
                 "{},{},{},{},{},{},{}\n",
                 self.first_epoch + i + 1,
-                self.loss[i],
+                loss,
                 opt(&self.accuracy, i),
                 opt(&self.val_loss, i),
                 opt(&self.val_accuracy, i),

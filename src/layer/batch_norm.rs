@@ -180,18 +180,21 @@ impl<T: Real> BatchNorm<T> {
     }
 
     /// `y = γ·(x − mean)·inv_std + β` per feature, writing `x̂` into `xhat` if given.
-    fn affine(&self, x: &DMatrix<T>, y: &mut DMatrix<T>, mean: &[T], inv_std: &[T], mut xhat: Option<&mut [T]>) {
+    fn affine(&self, x: &DMatrix<T>, y: &mut DMatrix<T>, mean: &[T], inv_std: &[T], xhat: Option<&mut [T]>) {
         let m = x.nrows() * self.plane.unwrap_or(1);
         ensure_shape(y, x.nrows(), x.ncols());
         if m == 0 {
             return;
         }
         let (gamma, beta) = (self.gamma.value().as_slice(), self.beta.value().as_slice());
-        for (f, (ys, xs)) in y.as_mut_slice().chunks_exact_mut(m).zip(x.as_slice().chunks_exact(m)).enumerate() {
-            let (mu, s, g, b) = (mean[f], inv_std[f], gamma[f], beta[f]);
-            match xhat.as_deref_mut() {
+        // Feature by feature: a run of m values of x, y and x̂, and one coefficient of each.
+        let coefficients = mean.iter().zip(inv_std).zip(gamma).zip(beta);
+        let runs = y.as_mut_slice().chunks_exact_mut(m).zip(x.as_slice().chunks_exact(m));
+        let mut xhat = xhat.map(|h| h.chunks_exact_mut(m));
+        for ((ys, xs), (((&mu, &s), &g), &b)) in runs.zip(coefficients) {
+            match xhat.as_mut().and_then(Iterator::next) {
                 Some(xhat) => {
-                    for ((y, h), &v) in ys.iter_mut().zip(&mut xhat[f * m..(f + 1) * m]).zip(xs) {
+                    for ((y, h), &v) in ys.iter_mut().zip(xhat).zip(xs) {
                         *h = (v - mu) * s;
                         *y = g * *h + b;
                     }
@@ -283,13 +286,15 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             let (mut mean, mut inv_std) = (std::mem::take(&mut self.batch_mean), std::mem::take(&mut self.inv_std));
             mean.resize(self.features, T::zero());
             inv_std.resize(self.features, T::zero());
-            for (f, xs) in x.as_slice().chunks_exact(m).enumerate() {
+            // Feature by feature: a run of m values of x; every statistic is `features` long.
+            let statistics = mean.iter_mut().zip(inv_std.iter_mut());
+            let running = self.running_mean.iter_mut().zip(self.running_var.iter_mut());
+            for (xs, ((mean, inv_std), (rm, rv))) in x.as_slice().chunks_exact(m).zip(statistics.zip(running)) {
                 let mu = reduce::sum(xs) / mf;
                 let var = reduce::squared_deviations(xs, mu) / mf;
-                mean[f] = mu;
-                inv_std[f] = T::one() / (var + eps).sqrt();
+                *mean = mu;
+                *inv_std = T::one() / (var + eps).sqrt();
                 let s2 = if self.unbiased { var * mf / (mf - T::one()) } else { var };
-                let (rm, rv) = (&mut self.running_mean[f], &mut self.running_var[f]);
                 *rm = (T::one() - mom) * *rm + mom * mu;
                 *rv = (T::one() - mom) * *rv + mom * s2;
             }
@@ -330,12 +335,16 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
         // `Σ ∂E/∂y` and `Σ ∂E/∂y·x̂` per feature, kept here until γ is no longer read.
         let sums = &mut self.batch_mean;
         sums.resize(2 * self.features, T::zero());
-        for (f, (gs, hs)) in grad_y.as_slice().chunks_exact(m).zip(self.xhat.chunks_exact(m)).enumerate() {
+        // Feature by feature: runs of m values of ∂E/∂y, x̂ and ∂E/∂x; γ and 1/σ are `features`
+        // long, `sums` two to a feature.
+        let runs = grad_y.as_slice().chunks_exact(m).zip(self.xhat.chunks_exact(m));
+        let coefficients = gamma.iter().zip(&self.inv_std).zip(sums.as_chunks_mut::<2>().0);
+        let mut dx = dx.map(|dx| dx.as_mut_slice().chunks_exact_mut(m));
+        for ((gs, hs), ((&gamma, &inv_std), pair)) in runs.zip(coefficients) {
             let (db, dg) = (reduce::sum(gs), reduce::dot(gs, hs));
-            (sums[2 * f], sums[2 * f + 1]) = (db, dg);
-            if let Some(dx) = dx.as_deref_mut() {
-                let out = &mut dx.as_mut_slice()[f * m..(f + 1) * m];
-                let scale = gamma[f] * self.inv_std[f];
+            *pair = [db, dg];
+            if let Some(out) = dx.as_mut().and_then(Iterator::next) {
+                let scale = gamma * inv_std;
                 if frozen {
                     for (d, &g) in out.iter_mut().zip(gs) {
                         *d = g * scale;
@@ -349,8 +358,8 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             }
         }
         let (dgamma, dbeta) = (self.gamma.grad_mut().as_mut_slice(), self.beta.grad_mut().as_mut_slice());
-        for ((pair, dg), db) in sums.chunks_exact(2).zip(dgamma).zip(dbeta) {
-            (*db, *dg) = (pair[0], pair[1]);
+        for (&[sum_g, sum_gh], (dg, db)) in sums.as_chunks::<2>().0.iter().zip(dgamma.iter_mut().zip(dbeta)) {
+            (*db, *dg) = (sum_g, sum_gh);
         }
         Ok(())
     }

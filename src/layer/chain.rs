@@ -171,11 +171,15 @@ impl<T: Real> Layer<T> for Chain<T> {
 
     fn forward_train(&mut self, x: &DMatrix<T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
         self.check_built()?;
-        let last = self.layers.len() - 1;
+        // Built: `outputs` has one matrix fewer than there are layers, so layer i reads
+        // `outputs[i - 1]` (the first reads `x`) and writes `outputs[i]` (the last writes `y`).
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let (before, rest) = self.outputs.split_at_mut(i);
-            let input = if i == 0 { x } else { &before[i - 1] };
-            let output = if i == last { &mut *y } else { &mut rest[0] };
+            let input = before.last().unwrap_or(x);
+            let output = match rest.first_mut() {
+                Some(output) => output,
+                None => &mut *y,
+            };
             layer.forward_train(input, output, rng).map_err(|e| e.within(i))?;
         }
         Ok(())
@@ -189,12 +193,12 @@ impl<T: Real> Layer<T> for Chain<T> {
         mut grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
         self.check_built()?;
-        let last = self.layers.len() - 1;
+        // As in forward_train: the chain's x and y (and grad_y) stand at the two ends.
         for (i, layer) in self.layers.iter_mut().enumerate().rev() {
-            let input = if i == 0 { x } else { &self.outputs[i - 1] };
-            let output = if i == last { y } else { &self.outputs[i] };
+            let (inputs, outputs) = self.outputs.split_at(i);
+            let (input, output) = (inputs.last().unwrap_or(x), outputs.first().unwrap_or(y));
             let (before, rest) = self.grads.split_at_mut(i);
-            let grad_output = if i == last { grad_y } else { &rest[0] };
+            let grad_output = rest.first().unwrap_or(grad_y);
             // The first layer writes ∂E/∂x only if the caller wants it.
             let grad_input = if i == 0 { grad_x.as_deref_mut() } else { before.last_mut() };
             layer.backward(input, output, grad_output, grad_input).map_err(|e| e.within(i))?;

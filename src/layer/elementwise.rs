@@ -43,8 +43,9 @@ impl<T: Real, A: Activation> Layer<T> for A {
         // Owned matrices are contiguous: plain slices iterate (and vectorize) far better than
         // nalgebra's strided element iterators. Large batches split across threads.
         let x = x.as_slice();
+        // `y` has x's shape, so every part's `offset` is inside `x`.
         parts::for_each_part(y.as_mut_slice(), 1, |offset, ys| {
-            for (yi, &xi) in ys.iter_mut().zip(&x[offset..]) {
+            for (yi, &xi) in ys.iter_mut().zip(x.get(offset..).unwrap_or_default()) {
                 *yi = self.f(xi);
             }
         });
@@ -62,8 +63,9 @@ impl<T: Real, A: Activation> Layer<T> for A {
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
             let (x, y, g) = (x.as_slice(), y.as_slice(), grad_y.as_slice());
+            // All four have x's shape (checked above), so every part's `offset` is inside each.
             parts::for_each_part(dx.as_mut_slice(), 1, |offset, dxs| {
-                let inputs = x[offset..].iter().zip(&y[offset..]).zip(&g[offset..]);
+                let inputs = tail(x, offset).iter().zip(tail(y, offset)).zip(tail(g, offset));
                 for (dxi, ((&xi, &yi), &gi)) in dxs.iter_mut().zip(inputs) {
                     *dxi = gi * self.df(xi, yi);
                 }
@@ -71,4 +73,9 @@ impl<T: Real, A: Activation> Layer<T> for A {
         }
         Ok(())
     }
+}
+
+/// `m` from `offset` on (empty past its end).
+fn tail<T>(m: &[T], offset: usize) -> &[T] {
+    m.get(offset..).unwrap_or_default()
 }

@@ -148,6 +148,10 @@ impl Windows {
 
     /// Column `k` of the im2col matrix: input channel `c`, window row `i`, column `j`, at every
     /// output position and sample.
+    // Hot loop kept indexed: every offset comes from the geometry Windows::new checked (valid
+    // columns and source rows stay inside the image), and `x` and `column` have the lengths
+    // im2col's callers checked (asserted in debug builds).
+    #[allow(clippy::indexing_slicing)]
     fn im2col_column<T: Real>(&self, x: &[T], n: usize, k: usize, column: &mut [T]) {
         let (c, i, j) = (k / (self.kh * self.kw), k / self.kw % self.kh, k % self.kw);
         let run = self.out_w * n; // one output row of positions, all samples
@@ -193,6 +197,9 @@ impl Windows {
     }
 
     /// [`col2im`](Self::col2im) for channel `c`, whose pixels are `dx`.
+    // Hot loop kept indexed: offsets come from the geometry Windows::new checked, and `dcol` and
+    // `dx` have the lengths col2im's callers checked (asserted in debug builds).
+    #[allow(clippy::indexing_slicing)]
     fn col2im_channel<T: Real>(&self, dcol: &[T], n: usize, c: usize, dx: &mut [T]) {
         let rows = self.positions() * n;
         let run = self.out_w * n;

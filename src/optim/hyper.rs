@@ -155,7 +155,8 @@ fn apply_in_place<T: Real, const K: usize>(
     new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy,
 ) -> std::result::Result<(), Divergence> {
     for index in 0..params.len() {
-        let param = &mut params[index];
+        // `done`: the parameters before this one, moved already.
+        let Some((done, [param, ..])) = params.split_at_mut_checked(index) else { break };
         let decay = weight_decay.coefficients::<T>(param.decays());
         let Some((value, grad)) = param.value_and_grad_mut() else {
             continue;
@@ -165,7 +166,7 @@ fn apply_in_place<T: Real, const K: usize>(
             let cause = blame(lr, decay, false, grad_finite.then_some(&*value), None);
             let name = param.name();
             // Put back the parameters already moved (those with a fresh gradient before this one).
-            params[..index].iter_mut().filter(|p| p.grad().is_some()).for_each(|p| p.swap_value_and_grad());
+            done.iter_mut().filter(|p| p.grad().is_some()).for_each(|p| p.swap_value_and_grad());
             return Err(cause.at(index, name));
         }
         param.swap_value_and_grad();
@@ -187,7 +188,8 @@ fn apply_checked<T: Real, const K: usize>(
         let Some((value, grad)) = param.value_and_grad_mut() else {
             continue;
         };
-        let bufs: [&[T]; K] = std::array::from_fn(|k| bufs[k].as_slice());
+        // `bufs` is a chunk of K (the state holds K buffers per parameter, checked by Step).
+        let bufs: [&[T]; K] = std::array::from_fn(|k| bufs.get(k).map_or(&[][..], |b| b.as_slice()));
         let (grad_finite, new_finite) = check_new(value, grad, bufs, decay, new);
         if !new_finite {
             let cause = blame(lr, decay, squares, grad_finite.then_some(&*value), Some(&*grad));
@@ -218,15 +220,14 @@ fn new_into_grad<T: Real, const K: usize>(
     decay: (T, T),
     new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]),
 ) -> (bool, bool) {
-    let n = value.len();
-    let grad = &mut grad[..n];
+    // The gradient has the parameter's shape (checked by Step): the zip covers every element.
     wide(move || {
         let (mut grads_finite, mut new_finite) = (true, true);
-        for k in 0..n {
-            let (w_new, _) = new(decay, value[k], grad[k], [T::zero(); K]);
-            grads_finite &= grad[k].is_finite();
+        for (&w, g) in value.iter().zip(grad.iter_mut()) {
+            let (w_new, _) = new(decay, w, *g, [T::zero(); K]);
+            grads_finite &= g.is_finite();
             new_finite &= w_new.is_finite();
-            grad[k] = w_new;
+            *g = w_new;
         }
         (grads_finite, new_finite)
     })
@@ -234,6 +235,9 @@ fn new_into_grad<T: Real, const K: usize>(
 
 /// Whether every gradient is finite, and whether every new value and buffer value is; writes
 /// nothing.
+// Hot loop kept indexed: `grad` and each buffer are cut to value's length at entry (Step checked
+// that gradients and buffers have the parameter's shape), so every k < n is inside all of them.
+#[allow(clippy::indexing_slicing)]
 #[inline(never)]
 fn check_new<T: Real, const K: usize>(
     value: &[T],
@@ -269,17 +273,20 @@ fn write_new<T: Real, const K: usize>(
 ) {
     // Everything the loops read is moved into their closures: a captured reference could alias
     // the values written, and the loop would not vectorize.
+    // The crate's rules keep one or two buffers (a third would need a `write_3`); K is a constant,
+    // so `first` and `last` fold away.
     let mut bufs = bufs.into_iter();
-    match (bufs.next(), bufs.next(), bufs.next()) {
-        (Some(a), None, _) => write_1(value, grad, a, move |w, g, a| {
+    match (bufs.next(), bufs.next()) {
+        (Some(a), None) => write_1(value, grad, a, move |w, g, a| {
             let (w, b) = new(decay, w, g, std::array::from_fn(|_| a));
-            (w, b[0])
+            (w, b.first().copied().unwrap_or(a))
         }),
-        (Some(a), Some(b), None) => write_2(value, grad, a, b, move |w, g, a, b| {
+        (Some(a), Some(b)) => write_2(value, grad, a, b, move |w, g, a, b| {
             let (w, m) = new(decay, w, g, std::array::from_fn(|j| if j == 0 { a } else { b }));
-            (w, m[0], m[K - 1])
+            (w, m.first().copied().unwrap_or(a), m.last().copied().unwrap_or(b))
         }),
-        _ => unreachable!("the crate's rules keep one or two buffers per parameter"),
+        // Without buffers (`apply_in_place` takes these rules; written out for completeness).
+        (None, _) => value.iter_mut().zip(grad).for_each(|(w, &g)| *w = new(decay, *w, g, [T::zero(); K]).0),
     }
 }
 

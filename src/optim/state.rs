@@ -144,15 +144,16 @@ impl State {
         for (name, m) in state {
             let parsed = name.split_once('.').and_then(|(index, slot)| {
                 let i: usize = index.parse().ok().filter(|i: &usize| i.to_string() == index)?;
-                Some((i, slots.iter().position(|s| s.name == slot)?))
+                let (k, slot) = slots.iter().enumerate().find(|(_, s)| s.name == slot)?;
+                Some((i, k, slot))
             });
-            let Some((i, k)) = parsed else {
+            let Some((i, k, slot)) = parsed else {
                 return Err(StateMismatch::UnknownTensor { name });
             };
-            if let Some(at) = m.iter().position(|&v| !slots[k].admits(v)) {
+            if let Some((at, &v)) = m.iter().enumerate().find(|&(_, &v)| !slot.admits(v)) {
                 let (row, col) = (at % m.nrows(), at / m.nrows());
-                let value = m[at].to_f64();
-                return Err(StateMismatch::BadValue { name, row, col, value, expected: slots[k].expected() });
+                let value = v.to_f64();
+                return Err(StateMismatch::BadValue { name, row, col, value, expected: slot.expected() });
             }
             if given.contains_key(&(i, k)) {
                 return Err(StateMismatch::Duplicate { name });
@@ -162,9 +163,9 @@ impl State {
         // Parameters 0..n, n one past the largest index; if that many buffers are not all there,
         // one of the first `given.len() + 1` (parameter, slot) pairs is missing.
         let n = given.keys().map(|&(i, _)| i).max().map_or(0, |i| i + 1);
-        let pairs = (0..n).flat_map(|i| (0..slots.len()).map(move |k| (i, k)));
-        if let Some((i, k)) = pairs.take(given.len() + 1).find(|pair| !given.contains_key(pair)) {
-            return Err(StateMismatch::MissingTensor { name: format!("{i}.{}", slots[k].name) });
+        let pairs = (0..n).flat_map(|i| slots.iter().enumerate().map(move |(k, slot)| (i, k, slot)));
+        if let Some((i, _, slot)) = pairs.take(given.len() + 1).find(|&(i, k, _)| !given.contains_key(&(i, k))) {
+            return Err(StateMismatch::MissingTensor { name: format!("{i}.{}", slot.name) });
         }
         let mut dims = Vec::with_capacity(n);
         let mut buffers = Vec::with_capacity(given.len());
@@ -259,10 +260,9 @@ pub(crate) fn take_counter<T: Real>(
     state: &mut Vec<(String, DMatrix<T>)>,
     name: &'static str,
 ) -> Result<Option<u64>, StateMismatch> {
-    let Some(at) = state.iter().position(|(n, _)| n == name) else {
+    let Some((at, (_, m))) = state.iter().enumerate().find(|(_, (n, _))| n == name) else {
         return Ok(None);
     };
-    let m = &state[at].1;
     let value = m.get(0).map_or(f64::NAN, |v| v.to_f64());
     // 2⁶⁴ and above do not fit a u64.
     if !(m.shape() == (1, 1) && value >= 0.0 && value.fract() == 0.0 && value < 18_446_744_073_709_551_616.0) {
