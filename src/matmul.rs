@@ -113,6 +113,8 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
 ///
 /// # Panics
 /// If the shapes do not agree (a bug in the crate, never a user's mistake).
+// The call of the `unsafe` product below.
+#[allow(unsafe_code)]
 pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
     let (m, k) = op_a.shape(a.dims());
     let (k_b, n) = op_b.shape(b.dims());
@@ -147,25 +149,33 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
             Product { m: to - from, c: whole.c + from * elem, a: whole.a + from * a_rs * elem, ..whole }
         };
         let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
-        if TypeId::of::<T>() == TypeId::of::<f32>() {
-            product_by_faer::<f32>(p, strides);
-        } else {
-            product_by_faer::<f64>(p, strides);
+        // SAFETY: `T` is `f32` or `f64` (`faer_type`), the type the call names. Each pointer
+        // spans its matrix's contiguous column-major storage (the views hold exactly rows·cols
+        // elements), and the strides address exactly the `m × k`, `k × n` and `m × n` elements
+        // within it (shapes checked by the assertion above); a part addresses a block of whole
+        // columns (or rows) of `c` and the matching columns of `op_b(b)` (rows of `op_a(a)`),
+        // disjoint from every other part's. `c` is borrowed mutably for the whole product, so it
+        // cannot alias `a` or `b`.
+        unsafe {
+            if TypeId::of::<T>() == TypeId::of::<f32>() {
+                product_by_faer::<f32>(p, strides);
+            } else {
+                product_by_faer::<f64>(p, strides);
+            }
         }
     });
 }
 
 /// `c = a·b` for one product (or part) by faer, on the storage `p` addresses.
-// One of the crate's two `unsafe` uses: faer's views over raw pointers and strides.
+///
+/// # Safety
+/// `p.c`, `p.a` and `p.b` must address storage of `F` in which the strides `s` reach exactly the
+/// `p.m × p.n`, `p.m × p.k` and `p.k × p.n` elements of `c`, `a` and `b`; `c`'s elements must be
+/// writable and touched by nothing else during the call, and must not overlap `a`'s or `b`'s.
+// The crate's `unsafe` uses are this product and the vector-width dispatch of `src/simd.rs`.
 #[allow(unsafe_code)]
-fn product_by_faer<F: faer::traits::RealField + faer::traits::Conjugate<Canonical = F>>(p: Product, s: Strides) {
-    // SAFETY: the caller hands the addresses and sizes of storage of `F` (`T` is `F`, checked
-    // by `TypeId`). Each pointer spans its matrix's contiguous column-major storage (the views
-    // hold exactly rows·cols elements), and the strides address exactly the `m × k`, `k × n`
-    // and `m × n` elements within it (shapes checked by `matmul_views`' assertion); a part
-    // addresses a block of whole columns (or rows) of `c` and the matching columns of `op_b(b)`
-    // (rows of `op_a(a)`), disjoint from every other part's. `c` is borrowed mutably for the
-    // whole product, so it cannot alias `a` or `b`.
+unsafe fn product_by_faer<F: faer::traits::RealField + faer::traits::Conjugate<Canonical = F>>(p: Product, s: Strides) {
+    // SAFETY: the caller's contract (above) is exactly what faer's raw views require.
     let (c, a, b) = unsafe {
         (
             faer::MatMut::<F>::from_raw_parts_mut(p.c as *mut F, p.m, p.n, 1, s.c_cs as isize),
