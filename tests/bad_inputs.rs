@@ -583,7 +583,7 @@ fn hyperparameters_are_checked_in_the_network_s_scalar_type() {
     for (setting, optimizer) in cases {
         let mut net = Sequential::<f32>::builder(2).add(Dense::new(2, 1)).build(3).unwrap();
         let before: Vec<DMatrix<f32>> = net.params().iter().map(|p| p.value().clone()).collect();
-        let mut config = FitConfig::new(SquaredError::mean(), Boxed(optimizer));
+        let mut config = FitConfig::new(SquaredError::mean(), optimizer);
         let err = net.fit(&x, &t, &mut config).unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { name, .. } if name == setting), "{setting}: {err:?}");
         let after: Vec<DMatrix<f32>> = net.params().iter().map(|p| p.value().clone()).collect();
@@ -591,28 +591,6 @@ fn hyperparameters_are_checked_in_the_network_s_scalar_type() {
     }
     assert!(Optimizer::<f64>::validate(&Sgd::new(1e39)).is_ok());
     assert!(Optimizer::<f64>::validate(&Adam::new(1e-3).with_eps(1e-50)).is_ok());
-}
-
-/// A boxed optimizer as an optimizer (FitConfig takes one by value).
-#[derive(Debug)]
-struct Boxed(Box<dyn Optimizer<f32>>);
-
-impl Optimizer<f32> for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-    fn set_learning_rate(&mut self, rate: f64) -> backprop::Result<()> {
-        self.0.set_learning_rate(rate)
-    }
-    fn validate(&self) -> backprop::Result<()> {
-        self.0.validate()
-    }
-    fn step(&mut self, params: &mut [&mut backprop::Param<f32>]) -> backprop::Result<()> {
-        self.0.step(params)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

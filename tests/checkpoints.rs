@@ -27,37 +27,6 @@ fn optimizer(name: &str) -> Box<dyn Optimizer<f64>> {
     }
 }
 
-/// Lets a boxed optimizer go into a `FitConfig`.
-#[derive(Debug)]
-struct Boxed(Box<dyn Optimizer<f64>>);
-
-impl Optimizer<f64> for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-    fn set_learning_rate(&mut self, learning_rate: f64) -> backprop::Result<()> {
-        self.0.set_learning_rate(learning_rate)
-    }
-    fn validate(&self) -> backprop::Result<()> {
-        self.0.validate()
-    }
-    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
-        self.0.step(params)
-    }
-    fn weight_decay(&self) -> WeightDecay {
-        self.0.weight_decay()
-    }
-    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
-        self.0.state()
-    }
-    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
-        self.0.set_state(state)
-    }
-}
-
 /// Thirty points around three centres, labelled by centre.
 fn blobs<T: Real>() -> (DMatrix<T>, DMatrix<T>) {
     let noise: DMatrix<f64> =
@@ -182,7 +151,7 @@ fn resuming_from_a_checkpoint_is_bitwise_identical_with_adam_and_momentum() {
 #[test]
 fn resuming_is_bitwise_identical_with_every_optimizer() {
     for name in NAMES {
-        resume_is_bitwise_identical::<f64, _>(|| Boxed(optimizer(name)), &format!("{name}.safetensors"));
+        resume_is_bitwise_identical::<f64, _>(|| optimizer(name), &format!("{name}.safetensors"));
     }
 }
 
@@ -220,7 +189,7 @@ fn start_epoch_at_or_past_the_end_is_an_invalid_config() {
 fn trained(name: &str) -> (Sequential<f64>, FitConfig<f64>, Vec<u8>) {
     let (x, t) = blobs::<f64>();
     let mut net = network::<f64>();
-    let mut c = config(Boxed(optimizer(name))).epochs(2);
+    let mut c = config(optimizer(name)).epochs(2);
     net.fit(&x, &t, &mut c).unwrap();
     let bytes = net.checkpoint_to_bytes(&c, 2).unwrap();
     (net, c, bytes)
@@ -270,7 +239,7 @@ fn another_architecture_names_the_tensor_and_changes_nothing() {
             .unwrap()
     };
     let mut net = wider();
-    let mut c = config(Boxed(optimizer("momentum"))).epochs(1);
+    let mut c = config(optimizer("momentum")).epochs(1);
     let (x, t) = blobs::<f64>();
     net.fit(&x, &t, &mut c).unwrap();
     let (params, state) = (bits(&net), state_bits(c.optimizer()));
@@ -294,7 +263,7 @@ fn another_architecture_names_the_tensor_and_changes_nothing() {
         .build(7)
         .unwrap();
     let before = bits(&tanh);
-    let mut c = config(Boxed(optimizer("momentum")));
+    let mut c = config(optimizer("momentum"));
     let err = tanh.load_checkpoint_from_bytes(&bytes, &mut c).unwrap_err();
     assert!(matches!(&err, Error::Format(FormatError::BadMetadata { key, .. }) if key == "layer.1"), "{err}");
     assert_eq!(bits(&tanh), before);
@@ -308,7 +277,7 @@ fn another_architecture_names_the_tensor_and_changes_nothing() {
         .add(Dense::new(8, 3))
         .build(7)
         .unwrap();
-    let err = no_bias.load_checkpoint_from_bytes(&bytes, &mut config(Boxed(optimizer("momentum")))).unwrap_err();
+    let err = no_bias.load_checkpoint_from_bytes(&bytes, &mut config(optimizer("momentum"))).unwrap_err();
     assert!(matches!(&err, Error::Format(FormatError::UnexpectedTensor { name }) if name == "0.bias"), "{err}");
 }
 

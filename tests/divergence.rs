@@ -113,7 +113,7 @@ fn an_overflowing_moment_is_refused_and_blames_the_gradient() {
         let name = optimizer.name();
         let mut net = regressor();
         let before = bits(&net, optimizer.as_ref());
-        let mut config = FitConfig::new(SquaredError::mean(), Boxed(optimizer)).epochs(2);
+        let mut config = FitConfig::new(SquaredError::mean(), optimizer).epochs(2);
         let err = net.fit(&x, &t, &mut config).expect_err(name);
         assert!(
             matches!(err, Error::Diverged { cause: Divergence::Gradient { .. }, epoch: Some(0), .. }),
@@ -203,40 +203,6 @@ fn an_optimizer_of_your_own_is_checked_and_undone() {
     assert_eq!(bits(&net, config.optimizer()).0, bits(&replay, &Wild::default()).0);
 }
 
-/// A boxed optimizer as an optimizer (FitConfig takes one by value).
-#[derive(Debug)]
-struct Boxed(Box<dyn Optimizer<f64>>);
-
-impl Optimizer<f64> for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-    fn set_learning_rate(&mut self, rate: f64) -> backprop::Result<()> {
-        self.0.set_learning_rate(rate)
-    }
-    fn validate(&self) -> backprop::Result<()> {
-        self.0.validate()
-    }
-    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
-        self.0.step(params)
-    }
-    fn checks_updates(&self) -> bool {
-        self.0.checks_updates()
-    }
-    fn weight_decay(&self) -> WeightDecay {
-        self.0.weight_decay()
-    }
-    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
-        self.0.state()
-    }
-    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
-        self.0.set_state(state)
-    }
-}
-
 /// An optimizer by index, with learning rate `lr` and weight decay `decay`.
 fn any_optimizer(which: usize, lr: f64, decay: WeightDecay) -> Box<dyn Optimizer<f64>> {
     match which {
@@ -270,7 +236,7 @@ proptest! {
         let lambda = 10f64.powf(decay_exp);
         let decay = [WeightDecay::None, WeightDecay::L2(lambda), WeightDecay::Decoupled(lambda)][decay_kind];
         let mut net = Sequential::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(4).unwrap();
-        let mut config = FitConfig::new(SquaredError::mean(), Boxed(any_optimizer(which, 10f64.powf(lr_exp), decay)))
+        let mut config = FitConfig::new(SquaredError::mean(), any_optimizer(which, 10f64.powf(lr_exp), decay))
             .epochs(4)
             .batch_size(batch);
         match net.fit(&x, &t, &mut config) {

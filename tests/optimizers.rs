@@ -661,31 +661,6 @@ fn a_step_with_a_bad_setting_is_refused_and_changes_nothing() {
     }
 }
 
-/// Lets a boxed optimizer go into a `FitConfig`.
-#[derive(Debug)]
-struct Boxed(Box<dyn Optimizer<f64>>);
-
-impl Optimizer<f64> for Boxed {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-    fn set_learning_rate(&mut self, learning_rate: f64) -> backprop::Result<()> {
-        self.0.set_learning_rate(learning_rate)
-    }
-    fn validate(&self) -> backprop::Result<()> {
-        self.0.validate()
-    }
-    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
-        self.0.step(params)
-    }
-    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
-        self.0.state()
-    }
-}
-
 #[test]
 fn fit_with_a_bad_setting_fails_before_changing_the_network() {
     let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
@@ -696,7 +671,7 @@ fn fit_with_a_bad_setting_fails_before_changing_the_network() {
                 Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(1).unwrap();
             let before: Vec<Vec<u64>> =
                 net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect();
-            let optimizer = Boxed(configured(name, &[(setting, bad_values(setting)[1])]));
+            let optimizer = configured(name, &[(setting, bad_values(setting)[1])]);
             let mut config = FitConfig::new(SquaredError::mean(), optimizer);
             assert_invalid(net.fit(&x, &t, &mut config), setting);
             let after: Vec<Vec<u64>> =

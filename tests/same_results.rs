@@ -57,40 +57,6 @@ fn optimizer<T: Real>(name: &str) -> Box<dyn Optimizer<T>> {
     }
 }
 
-/// An optimizer passed on by reference count (FitConfig takes one by value).
-#[derive(Debug)]
-struct Boxed<T: Real>(Box<dyn Optimizer<T>>);
-
-impl<T: Real> Optimizer<T> for Boxed<T> {
-    fn name(&self) -> &'static str {
-        self.0.name()
-    }
-    fn learning_rate(&self) -> f64 {
-        self.0.learning_rate()
-    }
-    fn set_learning_rate(&mut self, rate: f64) -> backprop::Result<()> {
-        self.0.set_learning_rate(rate)
-    }
-    fn validate(&self) -> backprop::Result<()> {
-        self.0.validate()
-    }
-    fn step(&mut self, params: &mut [&mut backprop::Param<T>]) -> backprop::Result<()> {
-        self.0.step(params)
-    }
-    fn weight_decay(&self) -> WeightDecay {
-        self.0.weight_decay()
-    }
-    fn penalty(&self, params: &[&backprop::Param<T>]) -> f64 {
-        self.0.penalty(params)
-    }
-    fn state(&self) -> Vec<(String, DMatrix<T>)> {
-        self.0.state()
-    }
-    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> backprop::Result<()> {
-        self.0.set_state(state)
-    }
-}
-
 /// One seeded run's fingerprint: parameters, optimizer state and every epoch's losses.
 fn run<T: Real>(name: &str, batch: Option<usize>, dropout: bool, split: bool) -> u64 {
     let (x, t) = data::<T>(203, 7, 4);
@@ -99,7 +65,7 @@ fn run<T: Real>(name: &str, batch: Option<usize>, dropout: bool, split: bool) ->
         builder = builder.add(Dropout::new(0.2).unwrap());
     }
     let mut net = builder.add(Dense::new(16, 4)).build(5).unwrap();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Boxed(optimizer::<T>(name))).epochs(4).seed(9);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, optimizer::<T>(name)).epochs(4).seed(9);
     if let Some(b) = batch {
         config = config.batch_size(b);
     }

@@ -214,3 +214,53 @@ pub trait Optimizer<T: Real>: Debug + Send {
         None
     }
 }
+
+/// A boxed optimizer is an optimizer: one chosen at run time (`Box<dyn Optimizer<T>>`) goes
+/// wherever an optimizer does, as into [`FitConfig::new`](crate::FitConfig::new). Every method
+/// is passed on to the boxed optimizer, the provided ones included (its own checks, weight
+/// decay, penalty, state and copy).
+impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn learning_rate(&self) -> f64 {
+        (**self).learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        (**self).set_learning_rate(learning_rate)
+    }
+
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
+        (**self).step(params)
+    }
+
+    fn checks_updates(&self) -> bool {
+        (**self).checks_updates()
+    }
+
+    fn weight_decay(&self) -> WeightDecay {
+        (**self).weight_decay()
+    }
+
+    fn penalty(&self, params: &[&Param<T>]) -> f64 {
+        (**self).penalty(params)
+    }
+
+    fn state(&self) -> Vec<(String, DMatrix<T>)> {
+        (**self).state()
+    }
+
+    fn set_state(&mut self, state: Vec<(String, DMatrix<T>)>) -> Result<()> {
+        (**self).set_state(state)
+    }
+
+    fn clone_box(&self) -> Option<Box<dyn Optimizer<T>>> {
+        (**self).clone_box()
+    }
+}
