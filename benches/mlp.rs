@@ -36,54 +36,21 @@
 //!
 //! Data comes from [`data_dir`] (`$BACKPROP_DATA`, else `data/`).
 
+// The step benches' `allocations_per_step`: the same counting allocator as the allocation test.
+#[path = "../tests/support/counting_allocator.rs"]
+mod counting_allocator;
 mod harness;
 
 use backprop::data::{data_dir, labels_column, load_mnist, read_digits};
 use backprop::prelude::*;
 use backprop::{seeded, threads, Stream};
+use counting_allocator::allocations;
 use harness::{Harness, Runs};
 use nalgebra::DMatrix;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Thread counts of the `-threadsN` variants.
 const THREAD_COUNTS: [usize; 2] = [1, 2];
-
-/// The system allocator, counting allocations for the step benches' `allocations_per_step`.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Heap allocations so far, by any thread.
-fn allocations() -> usize {
-    ALLOCATIONS.load(Ordering::SeqCst)
-}
 
 const HIDDEN: usize = 128;
 const CLASSES: usize = 10;
