@@ -18,7 +18,7 @@ mod dense;
 mod dropout;
 mod elementwise;
 pub(crate) mod global_pool;
-mod parts;
+pub(crate) mod parts;
 pub(crate) mod pool;
 mod reduce;
 pub(crate) mod residual;

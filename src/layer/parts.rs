@@ -15,7 +15,7 @@ const MIN_PART: usize = 1 << 15;
 
 /// How many parts `len` values in units of `unit` make: one per thread, none smaller than
 /// [`MIN_PART`], each a whole number of units. Returns the values per part.
-fn part_len(len: usize, unit: usize) -> usize {
+pub(crate) fn part_len(len: usize, unit: usize) -> usize {
     // Short passes (most of them: a small network's every pass) skip the divisions below.
     if len < 2 * MIN_PART {
         return len.max(1);

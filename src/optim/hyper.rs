@@ -8,9 +8,12 @@
 
 use super::state::{counter, take_counter, Slot, State};
 use super::Optimizer;
+use crate::layer::parts;
 use crate::simd::wide;
+use crate::threads;
 use crate::{Dims, Divergence, Error, Param, Real, Result, StateMismatch};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 use std::fmt::Debug;
 
 /// The name of the step count in exported state.
@@ -133,7 +136,7 @@ impl<T: Real> Step<'_, '_, T> {
     pub(crate) fn apply<const K: usize>(
         self,
         squares: bool,
-        new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy,
+        new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
     ) -> std::result::Result<(), Divergence> {
         assert_eq!(self.buffers.len(), K * self.params.len(), "{K} buffers per parameter");
         let Step { lr, weight_decay, params, buffers, .. } = self;
@@ -152,7 +155,7 @@ fn apply_in_place<T: Real, const K: usize>(
     lr: T,
     weight_decay: WeightDecay,
     params: &mut [&mut Param<T>],
-    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy,
+    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
 ) -> std::result::Result<(), Divergence> {
     for index in 0..params.len() {
         // `done`: the parameters before this one, moved already.
@@ -181,7 +184,7 @@ fn apply_checked<T: Real, const K: usize>(
     squares: bool,
     params: &mut [&mut Param<T>],
     buffers: &mut [DMatrix<T>],
-    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy,
+    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
 ) -> std::result::Result<(), Divergence> {
     for (index, (param, bufs)) in params.iter_mut().zip(buffers.chunks_exact(K.max(1))).enumerate() {
         let decay = weight_decay.coefficients::<T>(param.decays());
@@ -212,9 +215,32 @@ fn apply_checked<T: Real, const K: usize>(
 /// gradient and every new value is finite (`&=` of booleans: a reduction the compiler may
 /// reorder, so the loop vectorizes, without a branch).
 ///
+/// A large parameter is split into parts, one per thread ([`parts::part_len`]); each element
+/// is computed alike whatever the split.
+fn new_into_grad<T: Real, const K: usize>(
+    value: &[T],
+    grad: &mut [T],
+    decay: (T, T),
+    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
+) -> (bool, bool) {
+    let per = parts::part_len(value.len(), 1);
+    if per >= value.len() {
+        return new_into_grad_part(value, grad, decay, new);
+    }
+    threads::install(|| {
+        value
+            .par_chunks(per)
+            .zip(grad.par_chunks_mut(per))
+            .map(|(v, g)| new_into_grad_part(v, g, decay, new))
+            .reduce(|| (true, true), both)
+    })
+}
+
+/// [`new_into_grad`] on one part.
+///
 /// Never inlined, like [`write_new`]: its slices are then known not to alias.
 #[inline(never)]
-fn new_into_grad<T: Real, const K: usize>(
+fn new_into_grad_part<T: Real, const K: usize>(
     value: &[T],
     grad: &mut [T],
     decay: (T, T),
@@ -234,12 +260,44 @@ fn new_into_grad<T: Real, const K: usize>(
 }
 
 /// Whether every gradient is finite, and whether every new value and buffer value is; writes
-/// nothing.
+/// nothing. A large parameter is checked in parts, one per thread.
+fn check_new<T: Real, const K: usize>(
+    value: &[T],
+    grad: &[T],
+    bufs: [&[T]; K],
+    decay: (T, T),
+    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
+) -> (bool, bool) {
+    let n = value.len();
+    let per = parts::part_len(n, 1);
+    if per >= n {
+        return check_new_part(value, grad, bufs, decay, new);
+    }
+    threads::install(|| {
+        (0..n.div_ceil(per))
+            .into_par_iter()
+            .map(|part| {
+                let (from, to) = (part * per, ((part + 1) * per).min(n));
+                // `grad` and the buffers have the parameter's length (checked by Step).
+                let bufs = bufs.map(|b| b.get(from..to).unwrap_or_default());
+                let (value, grad) = (value.get(from..to).unwrap_or_default(), grad.get(from..to).unwrap_or_default());
+                check_new_part(value, grad, bufs, decay, new)
+            })
+            .reduce(|| (true, true), both)
+    })
+}
+
+/// Two parts' `(gradients finite, new values finite)` as one.
+fn both((grads_a, new_a): (bool, bool), (grads_b, new_b): (bool, bool)) -> (bool, bool) {
+    (grads_a & grads_b, new_a & new_b)
+}
+
+/// [`check_new`] on one part.
 // Hot loop kept indexed: `grad` and each buffer are cut to value's length at entry (Step checked
 // that gradients and buffers have the parameter's shape), so every k < n is inside all of them.
 #[allow(clippy::indexing_slicing)]
 #[inline(never)]
-fn check_new<T: Real, const K: usize>(
+fn check_new_part<T: Real, const K: usize>(
     value: &[T],
     grad: &[T],
     bufs: [&[T]; K],
@@ -269,7 +327,7 @@ fn write_new<T: Real, const K: usize>(
     grad: &[T],
     bufs: [&mut [T]; K],
     decay: (T, T),
-    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy,
+    new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]) + Copy + Send + Sync,
 ) {
     // Everything the loops read is moved into their closures: a captured reference could alias
     // the values written, and the loop would not vectorize.
@@ -290,14 +348,29 @@ fn write_new<T: Real, const K: usize>(
     }
 }
 
-/// The write pass of a rule with one buffer `a`.
+/// The write pass of a rule with one buffer `a`; a large parameter in parts, one per thread.
+fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T, T) -> (T, T) + Copy + Send + Sync) {
+    let per = parts::part_len(value.len(), 1);
+    if per >= value.len() {
+        return write_1_part(value, grad, a, new);
+    }
+    threads::install(|| {
+        value.par_chunks_mut(per).zip(grad.par_chunks(per)).zip(a.par_chunks_mut(per)).for_each(
+            |((value, grad), a)| {
+                write_1_part(value, grad, a, new);
+            },
+        );
+    });
+}
+
+/// [`write_1`] on one part.
 ///
 /// Never inlined, on purpose: in a function of its own, `value` and the buffer are reference
 /// arguments, which the compiler knows alias nothing else, so the loop vectorizes without checks
 /// (measured: with the buffers in an array, Adam's update was 3× slower). `wide` inside, so the
 /// loop is compiled for the CPU's widest vectors.
 #[inline(never)]
-fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T, T) -> (T, T)) {
+fn write_1_part<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T, T) -> (T, T)) {
     wide(move || {
         for ((w, &g), a) in value.iter_mut().zip(grad).zip(a.iter_mut()) {
             (*w, *a) = new(*w, g, *a);
@@ -306,8 +379,30 @@ fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T,
 }
 
 /// The write pass of a rule with two buffers `a` and `b` (see [`write_1`]).
+fn write_2<T: Real>(
+    value: &mut [T],
+    grad: &[T],
+    a: &mut [T],
+    b: &mut [T],
+    new: impl Fn(T, T, T, T) -> (T, T, T) + Copy + Send + Sync,
+) {
+    let per = parts::part_len(value.len(), 1);
+    if per >= value.len() {
+        return write_2_part(value, grad, a, b, new);
+    }
+    threads::install(|| {
+        value
+            .par_chunks_mut(per)
+            .zip(grad.par_chunks(per))
+            .zip(a.par_chunks_mut(per))
+            .zip(b.par_chunks_mut(per))
+            .for_each(|(((value, grad), a), b)| write_2_part(value, grad, a, b, new));
+    });
+}
+
+/// [`write_2`] on one part (see [`write_1_part`]).
 #[inline(never)]
-fn write_2<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], b: &mut [T], new: impl Fn(T, T, T, T) -> (T, T, T)) {
+fn write_2_part<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], b: &mut [T], new: impl Fn(T, T, T, T) -> (T, T, T)) {
     wide(move || {
         for (((w, &g), a), b) in value.iter_mut().zip(grad).zip(a.iter_mut()).zip(b.iter_mut()) {
             (*w, *a, *b) = new(*w, g, *a, *b);
