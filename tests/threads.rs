@@ -1,9 +1,10 @@
 //! The thread count changes speed, never results: training on 1, 2 and 3 threads gives the
-//! same bits, for dense and convolutional networks, in `f32` and `f64`; and the count is set
-//! as documented.
+//! same bits, for dense and convolutional networks, with SGD and Adam, in `f32` and `f64`; and
+//! the count is set as documented.
 
 use backprop::{
-    threads, Conv2d, Dense, FitConfig, MaxPool2d, Network, Real, Relu, Sequential, Sgd, Shape, SoftmaxCrossEntropy,
+    threads, Adam, Conv2d, Dense, FitConfig, MaxPool2d, Network, Optimizer, Real, Relu, Sequential, Sgd, Shape,
+    SoftmaxCrossEntropy,
 };
 use nalgebra::DMatrix;
 use std::sync::Mutex;
@@ -23,23 +24,35 @@ fn bits<T: Real, N: Network<T>>(net: &N) -> Vec<u64> {
     net.params().iter().flat_map(|p| p.value().iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>()).collect()
 }
 
+/// The optimizers trained with: one without state (one pass per parameter) and one with two
+/// buffers (a checking pass and a writing one).
+fn optimizer<T: Real>(adam: bool) -> Box<dyn Optimizer<T>> {
+    if adam {
+        Box::new(Adam::new(0.001))
+    } else {
+        Box::new(Sgd::new(0.05))
+    }
+}
+
 /// Trains a fresh network from `build` on `threads_count` threads; its parameters' bits.
 fn trained<T: Real, N: Network<T>>(
     threads_count: usize,
+    adam: bool,
     build: &dyn Fn() -> N,
     x: &DMatrix<T>,
     t: &DMatrix<T>,
 ) -> Vec<u64> {
     threads::set(threads_count);
     let mut net = build();
-    let mut config = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.05)).epochs(2).batch_size(100).seed(3);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, optimizer::<T>(adam)).epochs(2).batch_size(100).seed(3);
     net.fit(x, t, &mut config).expect("training runs");
     bits(&net)
 }
 
-/// 300-200-10: its products (100×300·300×200 and the gradients) are large enough to split.
+/// 400-200-10: its products (100×400·400×200 and the gradients) are large enough to split, and
+/// so are the optimizer's passes over its first weight (80 000 values).
 fn dense<T: Real>() -> Sequential<T> {
-    Sequential::builder(300).add(Dense::new(300, 200)).add(Relu).add(Dense::new(200, 10)).build(1).expect("builds")
+    Sequential::builder(400).add(Dense::new(400, 200)).add(Relu).add(Dense::new(200, 10)).build(1).expect("builds")
 }
 
 /// A LeNet-like convolution: its im2col product at batch 100 (57600×25·25×8) and its weight
@@ -55,21 +68,23 @@ fn conv<T: Real>() -> Sequential<T> {
 }
 
 fn same_bits_on_any_thread_count<T: Real, N: Network<T>>(build: &dyn Fn() -> N, x: &DMatrix<T>, t: &DMatrix<T>) {
-    let one = trained(1, build, x, t);
-    assert_ne!(one, bits(&build()), "training moved the parameters");
-    for threads_count in [2, 3] {
-        let many = trained(threads_count, build, x, t);
-        let differ = one.iter().zip(&many).filter(|(a, b)| a != b).count();
-        assert_eq!((differ, many.len()), (0, one.len()), "{} on {threads_count} threads", T::NAME);
+    for adam in [false, true] {
+        let one = trained(1, adam, build, x, t);
+        assert_ne!(one, bits(&build()), "training moved the parameters");
+        for threads_count in [2, 3] {
+            let many = trained(threads_count, adam, build, x, t);
+            let differ = one.iter().zip(&many).filter(|(a, b)| a != b).count();
+            assert_eq!((differ, many.len()), (0, one.len()), "{} adam={adam} on {threads_count} threads", T::NAME);
+        }
     }
 }
 
 #[test]
 fn dense_training_is_bit_identical_on_any_thread_count() {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let (x, t) = data::<f32>(300, 300, 10);
+    let (x, t) = data::<f32>(300, 400, 10);
     same_bits_on_any_thread_count(&dense::<f32>, &x, &t);
-    let (x, t) = data::<f64>(300, 300, 10);
+    let (x, t) = data::<f64>(300, 400, 10);
     same_bits_on_any_thread_count(&dense::<f64>, &x, &t);
     threads::set(0);
 }
