@@ -7,7 +7,8 @@
 //!   a first layer is not asked for).
 //! - `maxpool-fwd-bwd-f32`: [`MaxPool2d`] 2×2, stride 2, over 30×24×24: forward (with the
 //!   argmax kept) and backward with the input gradient.
-//! - `gemm-simpleconvnet-f32`: the floor — the `gemm` crate alone (what the layers call, same
+//! - `gemm-simpleconvnet-f32`: the floor — the crate's product engine alone (what the layers
+//!   call: faer, and the crate's small-K kernel for the convolution's forward product; same
 //!   shapes and strides, single-threaded) for the eight products of one training step: the
 //!   convolution's `X·Wᵀ` and `Gᵀ·X`, and each dense layer's `x·W`, `xᵀ·g` and `g·Wᵀ` (the
 //!   first dense layer's input gradient too: the pooling before it needs it). 10 steps per run.
@@ -90,9 +91,10 @@ fn bench_maxpool(harness: &Harness) {
     });
 }
 
-/// `c = op(a)·op(b)` by faer (the crate's product engine, one thread) on column-major storage,
-/// as the crate's layers call it: `a` is `m × k` read with strides `(a_rs, a_cs)`, `b` is `k × n`
-/// with `(b_rs, b_cs)`.
+/// `c = op(a)·op(b)` by the crate's product engine (what its layers call: faer, or its own
+/// small-K kernel for the convolution's forward product), on column-major storage: `a` is
+/// `m × k` read with strides `(a_rs, a_cs)`, `b` is `k × n` with `(b_rs, b_cs)`, each stored
+/// as is (row stride 1) or transposed (column stride 1). One thread: the floor is a single core's.
 #[allow(clippy::too_many_arguments)]
 fn gemm(
     c: &mut [f32],
@@ -106,18 +108,8 @@ fn gemm(
     b_rs: usize,
     b_cs: usize,
 ) {
-    assert!(c.len() == m * n && a.len() >= m * k && b.len() >= k * n);
-    assert!((m - 1) * a_rs + (k - 1) * a_cs < a.len() && (k - 1) * b_rs + (n - 1) * b_cs < b.len());
-    // SAFETY: the strides address elements within `a` and `b` (asserted), and `c` is a distinct
-    // mutable borrow of exactly `m × n` contiguous column-major elements.
-    let (a, b) = unsafe {
-        (
-            faer::MatRef::<f32>::from_raw_parts(a.as_ptr(), m, k, a_rs as isize, a_cs as isize),
-            faer::MatRef::<f32>::from_raw_parts(b.as_ptr(), k, n, b_rs as isize, b_cs as isize),
-        )
-    };
-    let c = faer::MatMut::<f32>::from_column_major_slice_mut(c, m, n);
-    faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0, faer::Par::Seq);
+    assert!(a.len() == m * k && b.len() == k * n && (a_rs == 1 || a_cs == 1) && (b_rs == 1 || b_cs == 1));
+    backprop::bench_product(c, (m, n), a, a_rs != 1, b, b_rs != 1);
 }
 
 /// FLOP (2 per multiply-add) of one SimpleConvNet training step's products.
@@ -135,6 +127,8 @@ fn bench_gemm_floor(harness: &Harness) -> Option<f64> {
     if !harness.selected(NAME) {
         return None;
     }
+    // A single core's floor: the products on the calling thread alone.
+    backprop::threads::set(1);
     let rows = BATCH * POSITIONS;
     let col = random(rows, K, 5);
     let wconv = random(FILTERS, K, 6);
@@ -192,6 +186,7 @@ fn bench_gemm_floor(harness: &Harness) -> Option<f64> {
         conv_flop / bwd / 1e9,
         dense_flop / dense / 1e9
     );
+    backprop::threads::set(0);
     Some(epoch_gflop / gflops)
 }
 

@@ -123,6 +123,8 @@ pub mod io;
 mod layer;
 mod loss;
 mod matmul;
+#[doc(hidden)]
+pub use matmul::bench_product;
 mod metrics;
 mod network;
 pub mod optim;
@@ -136,6 +138,8 @@ mod schedule;
 mod sequential;
 mod shape;
 mod simd;
+#[cfg(target_arch = "x86_64")]
+mod small_k;
 mod tensor_file;
 pub mod threads;
 

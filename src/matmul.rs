@@ -11,7 +11,10 @@
 //!   (CHANGELOG.md has the measurements.)
 //!
 //! Tiny products (the course's XOR network) are a plain loop instead: below [`PLAIN_LOOP_MAX`]
-//! multiply-adds it costs less than faer's dispatch.
+//! multiply-adds it costs less than faer's dispatch. Tall `f32` products with a short inner
+//! dimension (a convolution's forward product, K = 26 for SimpleConvNet) run on the crate's own
+//! kernel ([`crate::small_k`]) where the CPU has AVX2 and FMA: faer's packing for a long K was
+//! most of their work.
 //!
 //! Large products split across the crate's threads ([`crate::threads`]) by blocks of output
 //! columns or rows, one single-threaded product per part. faer sums the inner dimension in the
@@ -109,6 +112,39 @@ pub(crate) fn matmul<T: Real>(c: &mut DMatrix<T>, a: &DMatrix<T>, op_a: Op, b: &
     matmul_views(ViewMut::new(c.as_mut_slice(), rows, cols), a.into(), op_a, b.into(), op_b);
 }
 
+/// The layers' product `c = op_a(a)·op_b(b)` on column-major slices — faer, or the small-K
+/// kernel, split across the crate's threads as for a layer — where `op` transposes when asked:
+/// `c` is `m × n`, and `a` holds `m × k` (`k × m` when transposed) elements, `b` `k × n` (`n × k`).
+/// For the crate's benches, whose floors time the engine the layers use; not part of the API.
+///
+/// # Panics
+/// If the slices' lengths do not fit those shapes.
+#[doc(hidden)]
+pub fn bench_product<T: Real>(
+    c: &mut [T],
+    (m, n): (usize, usize),
+    a: &[T],
+    transpose_a: bool,
+    b: &[T],
+    transpose_b: bool,
+) {
+    let k = a.len().checked_div(m).unwrap_or(0);
+    let op = |transposed: bool| if transposed { Op::Transposed } else { Op::Plain };
+    let (a_dims, b_dims) = match (transpose_a, transpose_b) {
+        (false, false) => ((m, k), (k, n)),
+        (false, true) => ((m, k), (n, k)),
+        (true, false) => ((k, m), (k, n)),
+        (true, true) => ((k, m), (n, k)),
+    };
+    matmul_views(
+        ViewMut::new(c, m, n),
+        View::new(a, a_dims.0, a_dims.1),
+        op(transpose_a),
+        View::new(b, b_dims.0, b_dims.1),
+        op(transpose_b),
+    );
+}
+
 /// [`matmul`] on storage viewed as matrices: `c = op_a(a)·op_b(b)`.
 ///
 /// # Panics
@@ -138,6 +174,7 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
     let (per, by_columns) = split(m, n, k);
     let size = if by_columns { n } else { m };
     let parts = size.div_ceil(per);
+    let small_k = small_k_kernel::<T>(m, k, a_rs);
     crate::threads::run_parts(parts, &|part| {
         let (from, to) = (part * per, ((part + 1) * per).min(size));
         let elem = std::mem::size_of::<T>();
@@ -149,6 +186,26 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
             Product { m: to - from, c: whole.c + from * elem, a: whole.a + from * a_rs * elem, ..whole }
         };
         let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
+        #[cfg(target_arch = "x86_64")]
+        if small_k {
+            let o = crate::small_k::Operands {
+                m: p.m,
+                n: p.n,
+                k: p.k,
+                c: p.c as *mut f32,
+                c_cs: m,
+                a: p.a as *const f32,
+                a_cs,
+                b: p.b as *const f32,
+                b_rs,
+                b_cs,
+            };
+            // SAFETY: `small_k_kernel` checked that `T` is `f32`, that `a`'s row stride is 1 and
+            // that the CPU has AVX2 and FMA; the pointers and strides address this part's
+            // elements as argued for faer's call below.
+            unsafe { crate::small_k::product(o) };
+            return;
+        }
         // SAFETY: `T` is `f32` or `f64` (`faer_type`), the type the call names. Each pointer
         // spans its matrix's contiguous column-major storage (the views hold exactly rows·cols
         // elements), and the strides address exactly the `m × k`, `k × n` and `m × n` elements
@@ -164,6 +221,23 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
             }
         }
     });
+}
+
+/// Whether [`crate::small_k`]'s kernel computes this product: `f32`, a left factor with unit row
+/// stride (as stored, not transposed), at least [`small_k::MIN_ROWS`](crate::small_k::MIN_ROWS)
+/// rows and an inner dimension of at most [`small_k::MAX_K`](crate::small_k::MAX_K), on a CPU
+/// with AVX2 and FMA.
+fn small_k_kernel<T: Real>(m: usize, k: usize, a_rs: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::small_k::{available, MAX_K, MIN_ROWS};
+        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && k <= MAX_K && m >= MIN_ROWS && available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (m, k, a_rs);
+        false
+    }
 }
 
 /// `c = a·b` for one product (or part) by faer, on the storage `p` addresses.
@@ -268,9 +342,23 @@ mod tests {
     /// Every combination of transposes, at tiny, odd and larger shapes, against nalgebra's `*`.
     #[test]
     fn products_match_nalgebra() {
-        // The plain loop up to 4·8·4 = 128 multiply-adds, faer from 4·9·4.
-        let shapes =
-            [(1, 1, 1), (4, 2, 3), (4, 3, 1), (4, 8, 4), (4, 9, 4), (5, 6, 7), (33, 17, 9), (64, 100, 10), (3, 0, 4)];
+        // The plain loop up to 4·8·4 = 128 multiply-adds, faer from 4·9·4; in f32 the small-K
+        // kernel from 256 rows with K ≤ 64 (ragged row blocks and column blocks included).
+        let shapes = [
+            (1, 1, 1),
+            (4, 2, 3),
+            (4, 3, 1),
+            (4, 8, 4),
+            (4, 9, 4),
+            (5, 6, 7),
+            (33, 17, 9),
+            (64, 100, 10),
+            (3, 0, 4),
+            (256, 26, 30),
+            (1000, 64, 13),
+            (263, 1, 7),
+            (300, 65, 5),
+        ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
                 for op_b in [Op::Plain, Op::Transposed] {
@@ -304,6 +392,8 @@ mod tests {
             (100, 784, 128),
             (784, 100, 128),
             (57600, 25, 30),
+            // The small-K kernel's parts of 1032 rows: 64 vector blocks and a scalar tail of 8.
+            (2056, 26, 30),
             (30, 57600, 25),
             (57600, 30, 25),
             (97, 301, 203),
