@@ -62,9 +62,15 @@ fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>
     let features = xs.nrows();
     ensure_shape(buf, features, rows.len());
     ensure_shape(out, rows.len(), features);
-    for (dst, &r) in buf.as_mut_slice().chunks_exact_mut(features.max(1)).zip(rows) {
-        dst.copy_from_slice(xs.column(r).as_slice());
-    }
+    // Large batches in parts of whole samples across the crate's threads: each copy waits on
+    // memory (a shuffled sample is rarely in a cache), and a second core waits alongside.
+    let features = features.max(1);
+    crate::layer::parts::for_each_part(buf.as_mut_slice(), features, |offset, part| {
+        let picks = rows.get(offset / features..).unwrap_or_default();
+        for (dst, &r) in part.chunks_exact_mut(features).zip(picks) {
+            dst.copy_from_slice(xs.column(r).as_slice());
+        }
+    });
     buf.transpose_to(out);
 }
 
@@ -88,7 +94,8 @@ mod tests {
     /// Both copies against nalgebra's transpose and row selection.
     #[test]
     fn copies_match_nalgebra() {
-        for (rows, cols) in [(1, 1), (3, 5), (31, 33), (64, 7), (100, 65), (5, 0)] {
+        // 1200 × 60: batches of 1600 × 60 values, gathered in parts on more than one thread.
+        for (rows, cols) in [(1, 1), (3, 5), (31, 33), (64, 7), (100, 65), (5, 0), (1200, 60)] {
             let x = DMatrix::<f32>::from_fn(rows, cols, |i, j| (i * 1000 + j) as f32);
             let mut feed = Feed::default();
             feed.load(&x);
