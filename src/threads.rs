@@ -1,8 +1,10 @@
-//! How many threads the crate's matrix products use.
+//! How many threads the crate's matrix products and other large passes use.
 //!
 //! Large products (a training step's `x·W` at batch 100 on MNIST, a convolution's im2col
-//! product) are split across threads by blocks of output rows or columns; small ones stay on
-//! the calling thread, where splitting costs more than it saves. Each output element is
+//! product) are split across threads by blocks of output rows or columns; so are the layers'
+//! element-wise and pooling passes, the optimizers' passes over a large parameter and `fit`'s
+//! gather of a large batch, in parts. Small ones stay on the calling thread, where splitting
+//! costs more than it saves. Each output element is
 //! computed by one thread, in the same order whatever the split, so **results are
 //! bit-identical for every thread count**: the count changes speed, never numbers.
 //!
