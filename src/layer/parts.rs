@@ -1,5 +1,6 @@
-//! Memory-bound layer passes — element-wise functions, pooling, im2col — split across the
-//! crate's threads ([`crate::threads`]).
+//! Memory-bound passes — the layers' element-wise functions, pooling and im2col, the optimizers'
+//! passes over a large parameter, `fit`'s gather of a batch — split across the crate's threads
+//! ([`crate::threads`]).
 //!
 //! These passes read and write megabytes per batch (a SimpleConvNet batch's ReLU alone is
 //! 1.7 million values each way) and compute little, so one core waits on memory; a second core
