@@ -130,19 +130,11 @@ pub fn bench_product<T: Real>(
 ) {
     let k = a.len().checked_div(m).unwrap_or(0);
     let op = |transposed: bool| if transposed { Op::Transposed } else { Op::Plain };
-    let (a_dims, b_dims) = match (transpose_a, transpose_b) {
-        (false, false) => ((m, k), (k, n)),
-        (false, true) => ((m, k), (n, k)),
-        (true, false) => ((k, m), (k, n)),
-        (true, true) => ((k, m), (n, k)),
-    };
-    matmul_views(
-        ViewMut::new(c, m, n),
-        View::new(a, a_dims.0, a_dims.1),
-        op(transpose_a),
-        View::new(b, b_dims.0, b_dims.1),
-        op(transpose_b),
-    );
+    let (op_a, op_b) = (op(transpose_a), op(transpose_b));
+    // A factor's stored shape is its operand's shape through the same op (a transpose is its
+    // own inverse).
+    let ((a_rows, a_cols), (b_rows, b_cols)) = (op_a.shape((m, k)), op_b.shape((k, n)));
+    matmul_views(ViewMut::new(c, m, n), View::new(a, a_rows, a_cols), op_a, View::new(b, b_rows, b_cols), op_b);
 }
 
 /// [`matmul`] on storage viewed as matrices: `c = op_a(a)·op_b(b)`.
