@@ -1,15 +1,18 @@
 //! How [`fit`](crate::Network::fit) feeds minibatches: the inputs sample by sample, and the
-//! gather of a batch's rows.
+//! gather of a batch's samples.
 //!
 //! The inputs `x` are column-major with a row per sample, so one sample's features lie a column
 //! apart: gathering a shuffled batch straight from `x` reads one cache line per element. So `fit`
-//! copies `x` once, sample by sample (sample `i` is column `i`, contiguous), and each batch is
-//! gathered from that copy, a contiguous copy per sample, then transposed into the
-//! `batch × features` layout the first layer takes. All these buffers are kept in the
+//! copies `x` once per call, sample by sample (sample `i` is column `i`, contiguous), and each
+//! batch is gathered from that copy, a contiguous copy per sample, into a `features × batch`
+//! matrix. A network whose first layer [takes samples](crate::Layer::takes_samples) (a
+//! [`Dense`](crate::Dense) reads it as a transposed factor of its product) gets that matrix as it
+//! is; any other gets it transposed into the `batch × features` layout of
+//! [`train_step`](crate::Network::train_step). All these buffers are kept in the
 //! [`FitConfig`](crate::FitConfig) between `fit` calls, so a repeated `fit` allocates nothing for
 //! them (the 188 MB copy of MNIST cost as much in page faults as in copying).
 
-use crate::layer::ensure_shape;
+use crate::layer::{ensure_shape, Input};
 use crate::Real;
 use nalgebra::DMatrix;
 
@@ -18,11 +21,12 @@ use nalgebra::DMatrix;
 pub(crate) struct Feed<T: Real> {
     /// The training inputs sample by sample: `features × samples`.
     pub(crate) samples: DMatrix<T>,
-    /// The batch's inputs, `batch × features`.
-    pub(crate) x: DMatrix<T>,
+    /// The batch's inputs, `batch × features` (gathered only for a network that does not take
+    /// samples).
+    x: DMatrix<T>,
     /// The batch's targets, `batch × target columns`.
-    pub(crate) t: DMatrix<T>,
-    /// The batch's inputs sample by sample, `features × batch`, before the transpose into `x`.
+    t: DMatrix<T>,
+    /// The batch's inputs sample by sample, `features × batch`.
     batch: DMatrix<T>,
 }
 
@@ -43,35 +47,39 @@ impl<T: Real> Feed<T> {
         x.transpose_to(&mut self.samples);
     }
 
-    /// Gathers samples `rows` into [`x`](Feed::x) and their targets from `t` into
-    /// [`t`](Feed::t).
-    pub(crate) fn gather(&mut self, t: &DMatrix<T>, rows: &[usize]) {
-        gather_samples(&self.samples, rows, &mut self.batch, &mut self.x);
+    /// Gathers samples `rows` and their targets from `t`, and returns the batch's inputs (sample
+    /// by sample when `by_samples`, else transposed into rows) and targets.
+    pub(crate) fn gather(&mut self, t: &DMatrix<T>, rows: &[usize], by_samples: bool) -> (Input<'_, T>, &DMatrix<T>) {
+        gather_samples(&self.samples, rows, &mut self.batch);
         gather_rows(t, rows, &mut self.t);
+        if by_samples {
+            (Input::Samples(&self.batch), &self.t)
+        } else {
+            ensure_shape(&mut self.x, rows.len(), self.batch.nrows());
+            self.batch.transpose_to(&mut self.x);
+            (Input::Rows(&self.x), &self.t)
+        }
     }
 }
 
-/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the rows of
-/// `out` (resized to `rows.len() × xs.nrows()`): one contiguous copy per sample into `buf`
-/// (`xs.nrows() × rows.len()`), then one transpose of the batch.
+/// Copies samples `rows` of the sample-major `xs` (sample `r` is column `r`) into the columns of
+/// `out` (resized to `xs.nrows() × rows.len()`), one contiguous copy per sample.
 ///
-/// Measured against gathering straight into `out` a block of 16 samples at a time (each
-/// feature's 16 values written side by side): that took 9.9% of an mnist-mlp profile, these
-/// copies and the transpose about 9%.
-fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], buf: &mut DMatrix<T>, out: &mut DMatrix<T>) {
+/// Measured against gathering straight into the `batch × features` layout a block of 16 samples
+/// at a time (each feature's 16 values written side by side): that took 9.9% of an mnist-mlp
+/// profile, these copies and a transpose after them about 9%.
+fn gather_samples<T: Real>(xs: &DMatrix<T>, rows: &[usize], out: &mut DMatrix<T>) {
     let features = xs.nrows();
-    ensure_shape(buf, features, rows.len());
-    ensure_shape(out, rows.len(), features);
+    ensure_shape(out, features, rows.len());
     // Large batches in parts of whole samples across the crate's threads: each copy waits on
     // memory (a shuffled sample is rarely in a cache), and a second core waits alongside.
     let features = features.max(1);
-    crate::layer::parts::for_each_part(buf.as_mut_slice(), features, |offset, part| {
+    crate::layer::parts::for_each_part(out.as_mut_slice(), features, |offset, part| {
         let picks = rows.get(offset / features..).unwrap_or_default();
         for (dst, &r) in part.chunks_exact_mut(features).zip(picks) {
             dst.copy_from_slice(xs.column(r).as_slice());
         }
     });
-    buf.transpose_to(out);
 }
 
 /// Copies rows `rows` of `m` into `out` (resized to `rows.len() × m.ncols()`).
@@ -102,15 +110,17 @@ mod tests {
             assert_eq!(feed.samples, x.transpose(), "{rows}x{cols}");
             let picks: Vec<usize> = (0..rows).rev().chain((0..rows).step_by(3)).collect();
             let t = DMatrix::<f32>::from_fn(rows, 2, |i, j| (i * 10 + j) as f32);
-            feed.gather(&t, &picks);
-            assert_eq!(feed.x, x.select_rows(&picks), "{rows}x{cols}");
-            assert_eq!(feed.t, t.select_rows(&picks), "{rows}x{cols}");
+            let (Input::Samples(xs), t_batch) = feed.gather(&t, &picks, true) else { panic!("asked for samples") };
+            assert_eq!(*xs, x.select_rows(&picks).transpose(), "{rows}x{cols}");
+            assert_eq!(*t_batch, t.select_rows(&picks), "{rows}x{cols}");
+            let (Input::Rows(x_rows), _) = feed.gather(&t, &picks, false) else { panic!("asked for rows") };
+            assert_eq!(*x_rows, x.select_rows(&picks), "{rows}x{cols}");
         }
         let x = DMatrix::<f64>::from_fn(37, 11, |i, j| (i * 100 + j) as f64);
         let mut feed = Feed::default();
         feed.load(&x);
         let picks: Vec<usize> = (0..37).map(|i| (i * 7) % 37).collect();
-        feed.gather(&DMatrix::zeros(37, 1), &picks);
-        assert_eq!(feed.x, x.select_rows(&picks));
+        let (Input::Rows(x_rows), _) = feed.gather(&DMatrix::zeros(37, 1), &picks, false) else { panic!("asked for rows") };
+        assert_eq!(*x_rows, x.select_rows(&picks));
     }
 }

@@ -35,8 +35,16 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// The other op: how `op(m)ᵀ` reads `m`.
+    pub(crate) fn transposed(self) -> Op {
+        match self {
+            Op::Plain => Op::Transposed,
+            Op::Transposed => Op::Plain,
+        }
+    }
+
     /// The shape of `op(m)` for an `rows × cols` matrix `m`.
-    fn shape(self, (rows, cols): (usize, usize)) -> (usize, usize) {
+    pub(crate) fn shape(self, (rows, cols): (usize, usize)) -> (usize, usize) {
         match self {
             Op::Plain => (rows, cols),
             Op::Transposed => (cols, rows),

@@ -7,6 +7,7 @@ use crate::check::{check_finite, check_rows};
 use crate::diagnostics::probe::Probe;
 use crate::fit::{Control, FitConfig, Validation};
 use crate::history::EpochClock;
+use crate::layer::Input;
 use crate::metrics::{accuracy, classes, count_right, probabilities, ConfusionMatrix, Evaluation};
 use crate::progress::Progress;
 use crate::{
@@ -54,6 +55,35 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         optimizer: &mut dyn Optimizer<T>,
         rng: &mut SeededRng,
     ) -> Result<T>;
+
+    /// Whether [`train_step_samples`](Network::train_step_samples) reads its batch as it is laid
+    /// out, without a copy (a [`Sequential`](crate::Sequential) whose first layer
+    /// [takes samples](crate::Layer::takes_samples), such as one starting with a
+    /// [`Dense`](crate::Dense)). [`fit`](Network::fit) then hands it minibatches as it gathers
+    /// them, sample by sample; otherwise it transposes each batch and calls
+    /// [`train_step`](Network::train_step). Default: `false`.
+    fn takes_samples(&self) -> bool {
+        false
+    }
+
+    /// [`train_step`](Network::train_step) on a batch given sample by sample: `xs` is
+    /// `input_width × batch` (column `i` is sample `i`), the transpose of `train_step`'s `x`;
+    /// `t` is as in `train_step`. The result is the same as `train_step`'s on `xsᵀ`.
+    ///
+    /// The default transposes `xs` into a new matrix and calls `train_step`.
+    ///
+    /// # Errors
+    /// As [`train_step`](Network::train_step).
+    fn train_step_samples(
+        &mut self,
+        xs: &DMatrix<T>,
+        t: &DMatrix<T>,
+        loss: &dyn Loss<T>,
+        optimizer: &mut dyn Optimizer<T>,
+        rng: &mut SeededRng,
+    ) -> Result<T> {
+        self.train_step(&xs.transpose(), t, loss, optimizer, rng)
+    }
 
     /// The course's "1 step" without the update: forward on the batch `x`, the loss against the
     /// targets `t`, backward — and nothing else. Returns the loss and every parameter's gradient
@@ -443,6 +473,8 @@ fn fit<T: Real, N: Network<T>>(
     if batch < n {
         feed.load(x);
     }
+    // A first layer that reads samples in place gets the gathered batch as it is (feed.rs).
+    let by_samples = net.takes_samples();
     let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
     history.first_epoch = config.start_epoch;
@@ -469,7 +501,7 @@ fn fit<T: Real, N: Network<T>>(
         if batch == n {
             // Full batch: the data itself, no copy.
             let measured = probe.as_mut().and_then(|p| p.select(epoch, 0, 1));
-            tally.step(net, config, x, t, &mut train_rng, measured).map_err(|e| in_run(e, epoch, &tally, &history))?;
+            tally.step(net, config, Input::Rows(x), t, &mut train_rng, measured).map_err(|e| in_run(e, epoch, &tally, &history))?;
             if progress.wants_batches() {
                 progress.batch(tally.loss / n as f64, tally.correct / n as f64);
             }
@@ -489,9 +521,9 @@ fn fit<T: Real, N: Network<T>>(
             }
             let count = batches.len();
             for (index, rows) in batches.into_iter().enumerate() {
-                feed.gather(t, rows);
+                let (inputs, targets) = feed.gather(t, rows, by_samples);
                 let measured = probe.as_mut().and_then(|p| p.select(epoch, index, count));
-                let stepped = tally.step(net, config, &feed.x, &feed.t, &mut train_rng, measured);
+                let stepped = tally.step(net, config, inputs, targets, &mut train_rng, measured);
                 if let Err(e) = stepped {
                     config.feed = feed;
                     return Err(in_run(e, epoch, &tally, &history));
@@ -565,23 +597,26 @@ impl Tally {
         &mut self,
         net: &mut N,
         config: &mut FitConfig<T>,
-        x: &DMatrix<T>,
+        x: Input<'_, T>,
         t: &DMatrix<T>,
         rng: &mut SeededRng,
         probe: Option<&mut Probe<T>>,
     ) -> Result<()> {
+        let step = |net: &mut N, optimizer: &mut dyn Optimizer<T>, rng: &mut SeededRng| match x {
+            Input::Rows(x) => net.train_step(x, t, config.loss.as_ref(), optimizer, rng),
+            Input::Samples(xs) => net.train_step_samples(xs, t, config.loss.as_ref(), optimizer, rng),
+        };
         let loss = match probe {
-            None => net.train_step(x, t, config.loss.as_ref(), config.optimizer.as_mut(), rng)?,
+            None => step(net, config.optimizer.as_mut(), rng)?,
             // A measured step: the watched optimizer sees the gradients and the update; the
             // layers' outputs of the step are still in place afterwards.
             Some(probe) => {
-                let loss =
-                    net.train_step(x, t, config.loss.as_ref(), &mut probe.watch(config.optimizer.as_mut()), rng)?;
+                let loss = step(net, &mut probe.watch(config.optimizer.as_mut()), rng)?;
                 net.visit_outputs(&mut |path, layer, y| probe.layer(path, layer, y));
                 loss
             }
         };
-        let rows = x.nrows() as f64;
+        let rows = x.batch() as f64;
         self.loss += loss.to_f64() * rows;
         if let Some(y) = net.last_output() {
             self.correct += count_right(y, t)? as f64;

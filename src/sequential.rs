@@ -391,6 +391,46 @@ impl<T: Real> Sequential<T> {
     }
 
     /// Checks inputs: width and finiteness.
+    /// The loss of the last training forward pass against `t`, with its gradient in `grad_y`.
+    fn loss_and_grad(&mut self, t: &DMatrix<T>, loss: &dyn Loss<T>) -> Result<T> {
+        // The targets' values were checked once for the whole set (train_step's contract).
+        let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
+        if !value.is_finite() {
+            return Err(diverged(value, Divergence::Loss));
+        }
+        Ok(value)
+    }
+
+    /// The step's update after the backward pass, for a batch loss `value`: the loss returned
+    /// (with the L2 penalty, if any).
+    fn update(&mut self, mut value: T, optimizer: &mut dyn Optimizer<T>) -> Result<T> {
+        // Every gradient is there now; the update below checks them as it goes.
+        let mut params = recycle(std::mem::take(&mut self.param_list));
+        // The root is a chain: its layers directly, without asking it whether it has children.
+        for layer in self.chain.layers_mut() {
+            walk::collect_params_mut(layer.as_mut(), &mut params);
+        }
+        // The book's L2 weight decay adds ½λΣW² (of the values before the step) to the loss.
+        if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
+            let mut weights = recycle_shared(std::mem::take(&mut self.penalty_list));
+            weights.extend(params.iter().map(|p| &**p));
+            value += T::cast(optimizer.penalty(&weights));
+            self.penalty_list = recycle_shared(weights);
+        }
+        let stepped = if value.is_finite() {
+            checked_step(optimizer, &mut params, &mut self.undo)
+        } else {
+            Err(diverged(value, Divergence::Penalty))
+        };
+        self.param_list = recycle(params);
+        match stepped {
+            Ok(()) => Ok(value),
+            // The optimizer does not know the loss.
+            Err(Error::Diverged { cause, .. }) => Err(diverged(value, cause)),
+            Err(e) => Err(e),
+        }
+    }
+
     fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
         if x.ncols() != self.input_width() {
             let first = self.chain.get(0).map_or("layer", |l| l.kind());
@@ -455,39 +495,32 @@ impl<T: Real> Network<T> for Sequential<T> {
             return self.check_input(x).map(|_| T::zero());
         }
         self.chain.forward_train(x, &mut self.y, rng)?;
-        // The targets' values were checked once for the whole set (train_step's contract).
-        let mut value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
-        if !value.is_finite() {
-            return Err(diverged(value, Divergence::Loss));
-        }
+        let value = self.loss_and_grad(t, loss)?;
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward(x, &self.y, &self.grad_y, None)?;
+        self.update(value, optimizer)
+    }
 
-        // Every gradient is there now; the update below checks them as it goes.
-        let mut params = recycle(std::mem::take(&mut self.param_list));
-        // The root is a chain: its layers directly, without asking it whether it has children.
-        for layer in self.chain.layers_mut() {
-            walk::collect_params_mut(layer.as_mut(), &mut params);
+    fn takes_samples(&self) -> bool {
+        self.chain.takes_samples()
+    }
+
+    fn train_step_samples(
+        &mut self,
+        xs: &DMatrix<T>,
+        t: &DMatrix<T>,
+        loss: &dyn Loss<T>,
+        optimizer: &mut dyn Optimizer<T>,
+        rng: &mut SeededRng,
+    ) -> Result<T> {
+        if xs.nrows() != self.input_width() {
+            // The error names the features as train_step's would (a copy on this path only).
+            return self.check_input(&xs.transpose()).map(|_| T::zero());
         }
-        // The book's L2 weight decay adds ½λΣW² (of the values before the step) to the loss.
-        if matches!(optimizer.weight_decay(), WeightDecay::L2(_)) {
-            let mut weights = recycle_shared(std::mem::take(&mut self.penalty_list));
-            weights.extend(params.iter().map(|p| &**p));
-            value += T::cast(optimizer.penalty(&weights));
-            self.penalty_list = recycle_shared(weights);
-        }
-        let stepped = if value.is_finite() {
-            checked_step(optimizer, &mut params, &mut self.undo)
-        } else {
-            Err(diverged(value, Divergence::Penalty))
-        };
-        self.param_list = recycle(params);
-        match stepped {
-            Ok(()) => Ok(value),
-            // The optimizer does not know the loss.
-            Err(Error::Diverged { cause, .. }) => Err(diverged(value, cause)),
-            Err(e) => Err(e),
-        }
+        self.chain.forward_train_samples(xs, &mut self.y, rng)?;
+        let value = self.loss_and_grad(t, loss)?;
+        self.chain.backward_samples(xs, &self.y, &self.grad_y)?;
+        self.update(value, optimizer)
     }
 
     fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {

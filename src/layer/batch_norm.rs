@@ -319,7 +319,7 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         };
         debug_assert_eq!(cached_n, n);
-        check_backward_shapes(KIND, x, y, grad_y, x.ncols())?;
+        check_backward_shapes(KIND, x.nrows(), y, grad_y, x.ncols())?;
         let m = n * plane;
         let mut dx = grad_x;
         if let Some(dx) = dx.as_deref_mut() {

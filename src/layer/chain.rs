@@ -1,6 +1,6 @@
 //! A sequence of layers that is itself a layer.
 
-use super::{Layer, LayerConfig, Shape};
+use super::{Input, Layer, LayerConfig, Shape};
 use crate::{Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 use std::fmt::Display;
@@ -118,6 +118,55 @@ impl<T: Real> Chain<T> {
     }
 }
 
+impl<T: Real> Chain<T> {
+    /// The training forward pass from `input`.
+    fn forward_train_from(&mut self, input: Input<'_, T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
+        self.check_built()?;
+        // Built: `outputs` has one matrix fewer than there are layers, so layer i reads
+        // `outputs[i - 1]` (the first reads the input) and writes `outputs[i]` (the last `y`).
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let (before, rest) = self.outputs.split_at_mut(i);
+            let output = match rest.first_mut() {
+                Some(output) => output,
+                None => &mut *y,
+            };
+            let result = match (before.last(), input) {
+                (Some(h), _) => layer.forward_train(h, output, rng),
+                (None, Input::Rows(x)) => layer.forward_train(x, output, rng),
+                (None, Input::Samples(xs)) => layer.forward_train_samples(xs, output, rng),
+            };
+            result.map_err(|e| e.within(i))?;
+        }
+        Ok(())
+    }
+
+    /// The backward pass after [`forward_train_from`](Chain::forward_train_from) of `input`.
+    fn backward_from(
+        &mut self,
+        input: Input<'_, T>,
+        y: &DMatrix<T>,
+        grad_y: &DMatrix<T>,
+        mut grad_x: Option<&mut DMatrix<T>>,
+    ) -> Result<()> {
+        self.check_built()?;
+        // As in forward_train_from: the chain's input and y (and grad_y) stand at the two ends.
+        for (i, layer) in self.layers.iter_mut().enumerate().rev() {
+            let (inputs, outputs) = self.outputs.split_at(i);
+            let output = outputs.first().unwrap_or(y);
+            let (before, rest) = self.grads.split_at_mut(i);
+            let grad_output = rest.first().unwrap_or(grad_y);
+            let result = match (inputs.last(), input) {
+                (Some(h), _) => layer.backward(h, output, grad_output, before.last_mut()),
+                // The first layer writes ∂E/∂x only if the caller wants it.
+                (None, Input::Rows(x)) => layer.backward(x, output, grad_output, grad_x.as_deref_mut()),
+                (None, Input::Samples(xs)) => layer.backward_samples(xs, output, grad_output),
+            };
+            result.map_err(|e| e.within(i))?;
+        }
+        Ok(())
+    }
+}
+
 impl<T: Real> Layer<T> for Chain<T> {
     fn kind(&self) -> &'static str {
         KIND
@@ -170,19 +219,7 @@ impl<T: Real> Layer<T> for Chain<T> {
     }
 
     fn forward_train(&mut self, x: &DMatrix<T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
-        self.check_built()?;
-        // Built: `outputs` has one matrix fewer than there are layers, so layer i reads
-        // `outputs[i - 1]` (the first reads `x`) and writes `outputs[i]` (the last writes `y`).
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let (before, rest) = self.outputs.split_at_mut(i);
-            let input = before.last().unwrap_or(x);
-            let output = match rest.first_mut() {
-                Some(output) => output,
-                None => &mut *y,
-            };
-            layer.forward_train(input, output, rng).map_err(|e| e.within(i))?;
-        }
-        Ok(())
+        self.forward_train_from(Input::Rows(x), y, rng)
     }
 
     fn backward(
@@ -190,20 +227,22 @@ impl<T: Real> Layer<T> for Chain<T> {
         x: &DMatrix<T>,
         y: &DMatrix<T>,
         grad_y: &DMatrix<T>,
-        mut grad_x: Option<&mut DMatrix<T>>,
+        grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
-        self.check_built()?;
-        // As in forward_train: the chain's x and y (and grad_y) stand at the two ends.
-        for (i, layer) in self.layers.iter_mut().enumerate().rev() {
-            let (inputs, outputs) = self.outputs.split_at(i);
-            let (input, output) = (inputs.last().unwrap_or(x), outputs.first().unwrap_or(y));
-            let (before, rest) = self.grads.split_at_mut(i);
-            let grad_output = rest.first().unwrap_or(grad_y);
-            // The first layer writes ∂E/∂x only if the caller wants it.
-            let grad_input = if i == 0 { grad_x.as_deref_mut() } else { before.last_mut() };
-            layer.backward(input, output, grad_output, grad_input).map_err(|e| e.within(i))?;
-        }
-        Ok(())
+        self.backward_from(Input::Rows(x), y, grad_y, grad_x)
+    }
+
+    /// Whether the first layer does.
+    fn takes_samples(&self) -> bool {
+        self.layers.first().is_some_and(|l| l.takes_samples())
+    }
+
+    fn forward_train_samples(&mut self, xs: &DMatrix<T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
+        self.forward_train_from(Input::Samples(xs), y, rng)
+    }
+
+    fn backward_samples(&mut self, xs: &DMatrix<T>, y: &DMatrix<T>, grad_y: &DMatrix<T>) -> Result<()> {
+        self.backward_from(Input::Samples(xs), y, grad_y, None)
     }
 
     fn visit_children<'a>(&'a self, f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<T>)) {

@@ -284,7 +284,7 @@ impl<T: Real> Layer<T> for Conv2d<T> {
         if self.col_batch != Some(n) {
             return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         }
-        super::check_backward_shapes(KIND, x, y, grad_y, self.filters * g.positions())?;
+        super::check_backward_shapes(KIND, x.nrows(), y, grad_y, self.filters * g.positions())?;
         let (rows, k) = (g.positions() * n, g.patch_len());
         let grad = View::new(grad_y.as_slice(), rows, self.filters);
         let col = View::new(&self.col, rows, self.col_len(&g));

@@ -146,10 +146,36 @@ impl<T: Real> Dense<T> {
         }
     }
 
-    fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
+    fn check_features(&self, features: usize) -> Result<()> {
         self.check_built()?;
-        if x.ncols() != self.in_dim {
-            return Err(Error::FeatureMismatch { layer: LayerId::kind(KIND), expected: self.in_dim, got: x.ncols() });
+        if features != self.in_dim {
+            return Err(Error::FeatureMismatch { layer: LayerId::kind(KIND), expected: self.in_dim, got: features });
+        }
+        Ok(())
+    }
+
+    /// `y = op(x)·W + b`, for `x` as stored (`batch × in_dim`) or sample by sample
+    /// (`in_dim × batch`, read transposed in place).
+    fn affine(&self, x: &DMatrix<T>, op: Op, y: &mut DMatrix<T>) -> Result<()> {
+        let (batch, features) = op.shape(x.shape());
+        self.check_features(features)?;
+        ensure_shape(y, batch, self.out_dim);
+        matmul(y, x, op, self.weight.value(), Op::Plain);
+        if let Some(bias) = &self.bias {
+            add_bias(y, bias.value());
+        }
+        Ok(())
+    }
+
+    /// The parameters' gradients for input `op(x)`: `∂E/∂W = op(x)ᵀ·g` (for `x` given sample by
+    /// sample, `x` itself as stored) and `∂E/∂b = Σ_rows g`.
+    fn param_grads(&mut self, x: &DMatrix<T>, op: Op, y: &DMatrix<T>, grad_y: &DMatrix<T>) -> Result<()> {
+        let (batch, features) = op.shape(x.shape());
+        self.check_features(features)?;
+        check_backward_shapes(KIND, batch, y, grad_y, self.out_dim)?;
+        matmul(self.weight.grad_mut(), x, op.transposed(), grad_y, Op::Plain);
+        if let Some(bias) = &mut self.bias {
+            column_sums(grad_y.as_slice(), grad_y.nrows(), bias.grad_mut().as_mut_slice());
         }
         Ok(())
     }
@@ -184,13 +210,7 @@ impl<T: Real> Layer<T> for Dense<T> {
     }
 
     fn forward(&self, x: &DMatrix<T>, y: &mut DMatrix<T>) -> Result<()> {
-        self.check_input(x)?;
-        ensure_shape(y, x.nrows(), self.out_dim);
-        matmul(y, x, Op::Plain, self.weight.value(), Op::Plain);
-        if let Some(bias) = &self.bias {
-            add_bias(y, bias.value());
-        }
-        Ok(())
+        self.affine(x, Op::Plain, y)
     }
 
     fn backward(
@@ -200,17 +220,26 @@ impl<T: Real> Layer<T> for Dense<T> {
         grad_y: &DMatrix<T>,
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
-        self.check_input(x)?;
-        check_backward_shapes(KIND, x, y, grad_y, self.out_dim)?;
-        matmul(self.weight.grad_mut(), x, Op::Transposed, grad_y, Op::Plain);
-        if let Some(bias) = &mut self.bias {
-            column_sums(grad_y.as_slice(), grad_y.nrows(), bias.grad_mut().as_mut_slice());
-        }
+        self.param_grads(x, Op::Plain, y, grad_y)?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), self.in_dim);
             matmul(dx, grad_y, Op::Plain, self.weight.value(), Op::Transposed);
         }
         Ok(())
+    }
+
+    /// Reads a batch given sample by sample in place: the product `xsᵀ·W` takes `xs` as a
+    /// transposed factor, and `∂E/∂W = xs·g` takes it as stored.
+    fn takes_samples(&self) -> bool {
+        true
+    }
+
+    fn forward_train_samples(&mut self, xs: &DMatrix<T>, y: &mut DMatrix<T>, _rng: &mut SeededRng) -> Result<()> {
+        self.affine(xs, Op::Transposed, y)
+    }
+
+    fn backward_samples(&mut self, xs: &DMatrix<T>, y: &DMatrix<T>, grad_y: &DMatrix<T>) -> Result<()> {
+        self.param_grads(xs, Op::Transposed, y, grad_y)
     }
 
     fn is_smooth(&self) -> bool {

@@ -59,7 +59,7 @@ impl<T: Real, A: Activation> Layer<T> for A {
         grad_y: &DMatrix<T>,
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
-        check_backward_shapes(self.name(), x, y, grad_y, x.ncols())?;
+        check_backward_shapes(self.name(), x.nrows(), y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
             let (x, y, g) = (x.as_slice(), y.as_slice(), grad_y.as_slice());

@@ -81,7 +81,7 @@ impl<T: Real> Layer<T> for GlobalAvgPool {
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
         let (c, hw) = self.check_input(x)?;
-        check_backward_shapes(KIND, x, y, grad_y, c)?;
+        check_backward_shapes(KIND, x.nrows(), y, grad_y, c)?;
         let Some(dx) = grad_x else { return Ok(()) };
         let n = x.nrows();
         ensure_shape(dx, n, c * hw);

@@ -245,6 +245,34 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()>;
 
+    /// Whether [`forward_train_samples`](Layer::forward_train_samples) and
+    /// [`backward_samples`](Layer::backward_samples) read their input as it is laid out, without
+    /// a copy ([`Dense`] does, and a [`Chain`] whose first layer does). `fit` gathers minibatches
+    /// sample by sample, and hands them over so when the network's first layer takes them;
+    /// otherwise it transposes each batch first. Default: `false`.
+    fn takes_samples(&self) -> bool {
+        false
+    }
+
+    /// [`forward_train`](Layer::forward_train) on inputs given sample by sample: `xs` is
+    /// `features × batch` (column `i` is sample `i`), the transpose of `forward_train`'s `x`. The
+    /// output is the same as `forward_train`'s on `xsᵀ`.
+    ///
+    /// The default transposes `xs` into a new matrix and calls `forward_train`; a layer that
+    /// reads `xs` in place says so in [`takes_samples`](Layer::takes_samples).
+    fn forward_train_samples(&mut self, xs: &DMatrix<T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
+        self.forward_train(&xs.transpose(), y, rng)
+    }
+
+    /// [`backward`](Layer::backward) after [`forward_train_samples`](Layer::forward_train_samples)
+    /// of input `xs` (`features × batch`), for the first layer of a network: the parameters'
+    /// gradients only, no `∂E/∂x`.
+    ///
+    /// The default transposes `xs` into a new matrix and calls `backward`.
+    fn backward_samples(&mut self, xs: &DMatrix<T>, y: &DMatrix<T>, grad_y: &DMatrix<T>) -> Result<()> {
+        self.backward(&xs.transpose(), y, grad_y, None)
+    }
+
     /// Calls `f` on every child layer with its name (a path segment: `0`, `1`, ... in a
     /// [`Chain`], `body` and `shortcut` in a [`Residual`]), in a fixed order. Leaf layers have
     /// none (the default).
@@ -408,15 +436,36 @@ fn reshape<T: Real>(m: &mut DMatrix<T>, rows: usize, cols: usize) {
     *m = DMatrix::from_vec(rows, cols, data);
 }
 
-/// Checks that `grad_y` matches the layer output `y` (and `y` the input `x` in rows).
+/// A batch of inputs as a first layer reads it: as stored (`batch × features`, a row per
+/// sample), or sample by sample (`features × batch`, see [`Layer::takes_samples`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Input<'a, T: Real> {
+    /// `batch × features`.
+    Rows(&'a DMatrix<T>),
+    /// `features × batch`.
+    Samples(&'a DMatrix<T>),
+}
+
+impl<T: Real> Input<'_, T> {
+    /// The samples in the batch.
+    pub(crate) fn batch(&self) -> usize {
+        match self {
+            Input::Rows(x) => x.nrows(),
+            Input::Samples(xs) => xs.ncols(),
+        }
+    }
+}
+
+/// Checks that `grad_y` matches the layer output `y`, and that both have `batch` rows (the
+/// input's samples) and `out_dim` columns.
 pub(crate) fn check_backward_shapes<T: Real>(
     layer: &'static str,
-    x: &DMatrix<T>,
+    batch: usize,
     y: &DMatrix<T>,
     grad_y: &DMatrix<T>,
     out_dim: usize,
 ) -> Result<()> {
-    let expected = Dims(x.nrows(), out_dim);
+    let expected = Dims(batch, out_dim);
     for (what, m) in [("y", y), ("grad_y", grad_y)] {
         if Dims::from(m) != expected {
             return Err(crate::Error::ShapeMismatch {

@@ -302,7 +302,7 @@ impl<T: Real> Layer<T> for MaxPool2d<T> {
         if self.argmax_batch != Some(n) {
             return Err(Error::NoForwardCache { layer: LayerId::kind(MAX_KIND) });
         }
-        check_backward_shapes(MAX_KIND, x, y, grad_y, g.channels * g.positions())?;
+        check_backward_shapes(MAX_KIND, x.nrows(), y, grad_y, g.channels * g.positions())?;
         let Some(dx) = grad_x else { return Ok(()) };
         ensure_shape(dx, n, g.input_len());
         // Each channel's windows read and write only that channel's inputs: parts of whole
@@ -406,7 +406,7 @@ impl<T: Real> Layer<T> for AvgPool2d<T> {
     ) -> Result<()> {
         let g = self.pool.check_input(x)?;
         let n = x.nrows();
-        check_backward_shapes(AVG_KIND, x, y, grad_y, g.channels * g.positions())?;
+        check_backward_shapes(AVG_KIND, x.nrows(), y, grad_y, g.channels * g.positions())?;
         let Some(dx) = grad_x else { return Ok(()) };
         ensure_shape(dx, n, g.input_len());
         let scale = T::one() / T::cast((g.kh * g.kw) as f64);
