@@ -29,7 +29,8 @@
 //! ```
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// The count set by [`set`]; 0 when none is set.
@@ -82,10 +83,83 @@ fn parse_count(text: &str) -> Option<usize> {
 /// around a loop of [`train_step`](crate::Network::train_step)s for allocation-free steps;
 /// [`Network::fit`](crate::Network::fit) already does. With one thread, `op` runs on the
 /// calling thread.
+///
+/// While `op` runs, the pool's other threads stay awake: a thread that took a part within the
+/// last 2 ms waits for the next one spinning, as OpenMP's threads do, since waking a sleeping
+/// thread takes about as long as a part of a product at batch 100. A thread that has had nothing
+/// to do for longer naps in steps of 0.2 ms, so a network whose products never split does not
+/// keep a core busy. With more threads than cores they never spin (a spinning thread could take
+/// the core of a working one).
 pub fn install<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    match pool() {
+        // Already inside (a `fit` within an `install`): the helpers are awake or napping.
+        Some(pool) if pool.current_thread_index().is_some() => op(),
+        Some(pool) => pool.install(|| with_helpers_awake(op)),
+        None => op(),
+    }
+}
+
+/// Runs `op` on one of the crate's threads, as [`install`] does but without keeping the others
+/// awake: for the crate's own passes split in parts, which hand their parts to rayon directly.
+pub(crate) fn on_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
     match pool() {
         Some(pool) => pool.install(op),
         None => op(),
+    }
+}
+
+/// How long a helper thread of [`install`] spins after its last part before napping.
+const SPIN: Duration = Duration::from_millis(2);
+
+/// A napping helper thread's sleep between looks for work.
+const NAP: Duration = Duration::from_micros(200);
+
+/// Runs `op` on this pool thread while each other thread of the pool runs [`helper`] until `op`
+/// is done. One allocation (rayon's scope job) per call, none per part.
+fn with_helpers_awake<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    let helpers = rayon::current_num_threads().saturating_sub(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if helpers == 0 || helpers >= cores {
+        return op();
+    }
+    let done = AtomicBool::new(false);
+    let me = rayon::current_thread_index();
+    rayon::scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| {
+                // This thread itself may pick the job up while it waits for a part: it must not
+                // spin then, or it would wait on itself.
+                if rayon::current_thread_index() != me {
+                    helper(&done);
+                }
+            });
+        }
+        // Set when `op` returns or unwinds: a panic in `op` must not leave a helper spinning
+        // while the scope waits for it.
+        let _done = SetOnDrop(&done);
+        op()
+    })
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Takes the pool's parts as they come until `done`: spinning for [`SPIN`] after each part, then
+/// napping.
+fn helper(done: &AtomicBool) {
+    let mut last_part = Instant::now();
+    while !done.load(Ordering::Acquire) {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => last_part = Instant::now(),
+            _ if last_part.elapsed() < SPIN => std::hint::spin_loop(),
+            _ => std::thread::sleep(NAP),
+        }
     }
 }
 
@@ -150,6 +224,16 @@ mod tests {
     }
 
     /// Parts run once each, on one thread or many.
+    /// A panic inside `install` reaches the caller instead of leaving a helper spinning (on a
+    /// machine with more cores than helpers, where they spin).
+    #[test]
+    fn a_panic_inside_install_ends_the_helpers() {
+        set(2);
+        let caught = std::panic::catch_unwind(|| install(|| panic!("inside install")));
+        set(0);
+        assert!(caught.is_err());
+    }
+
     #[test]
     fn every_part_runs_once() {
         for parts in [1, 2, 3, 8] {

@@ -36,7 +36,7 @@ pub(crate) fn for_each_part<A: Send>(out: &mut [A], unit: usize, f: impl Fn(usiz
         f(0, out);
         return;
     }
-    threads::install(|| out.par_chunks_mut(per).enumerate().for_each(|(i, part)| f(i * per, part)));
+    threads::on_pool(|| out.par_chunks_mut(per).enumerate().for_each(|(i, part)| f(i * per, part)));
 }
 
 /// As [`for_each_part`] for two outputs of the same length split alike.
@@ -52,7 +52,7 @@ pub(crate) fn for_each_part2<A: Send, B: Send>(
         f(0, a, b);
         return;
     }
-    threads::install(|| {
+    threads::on_pool(|| {
         a.par_chunks_mut(per).zip(b.par_chunks_mut(per)).enumerate().for_each(|(i, (pa, pb))| f(i * per, pa, pb))
     });
 }

@@ -227,7 +227,7 @@ fn new_into_grad<T: Real, const K: usize>(
     if per >= value.len() {
         return new_into_grad_part(value, grad, decay, new);
     }
-    threads::install(|| {
+    threads::on_pool(|| {
         value
             .par_chunks(per)
             .zip(grad.par_chunks_mut(per))
@@ -273,7 +273,7 @@ fn check_new<T: Real, const K: usize>(
     if per >= n {
         return check_new_part(value, grad, bufs, decay, new);
     }
-    threads::install(|| {
+    threads::on_pool(|| {
         (0..n.div_ceil(per))
             .into_par_iter()
             .map(|part| {
@@ -354,7 +354,7 @@ fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T,
     if per >= value.len() {
         return write_1_part(value, grad, a, new);
     }
-    threads::install(|| {
+    threads::on_pool(|| {
         value.par_chunks_mut(per).zip(grad.par_chunks(per)).zip(a.par_chunks_mut(per)).for_each(
             |((value, grad), a)| {
                 write_1_part(value, grad, a, new);
@@ -390,7 +390,7 @@ fn write_2<T: Real>(
     if per >= value.len() {
         return write_2_part(value, grad, a, b, new);
     }
-    threads::install(|| {
+    threads::on_pool(|| {
         value
             .par_chunks_mut(per)
             .zip(grad.par_chunks(per))
