@@ -261,10 +261,12 @@ fn bench_floor(harness: &Harness, name: &str, mut step: impl FnMut() -> f32) {
 
 fn main() {
     let harness = Harness::from_args();
-    if harness.selected("digits-mlp") {
+    // A task loads when any of its cases is asked for (`-- mnist-mlp-threads2` alone, too).
+    let wanted = |task: &str| ["", "-threads1", "-threads2"].iter().any(|s| harness.selected(&format!("{task}{s}")));
+    if wanted("digits-mlp") {
         bench_task(&harness, &digits_task(), Runs { warmup: 2, timed: 15 });
     }
-    if harness.selected("mnist-mlp") {
+    if wanted("mnist-mlp") {
         match mnist_task() {
             Ok(task) => bench_task(&harness, &task, Runs { warmup: 1, timed: 3 }),
             Err(e) => println!("mnist-mlp skipped: {e}"),
