@@ -120,7 +120,9 @@ mod tests {
         let mut feed = Feed::default();
         feed.load(&x);
         let picks: Vec<usize> = (0..37).map(|i| (i * 7) % 37).collect();
-        let (Input::Rows(x_rows), _) = feed.gather(&DMatrix::zeros(37, 1), &picks, false) else { panic!("asked for rows") };
+        let (Input::Rows(x_rows), _) = feed.gather(&DMatrix::zeros(37, 1), &picks, false) else {
+            panic!("asked for rows")
+        };
         assert_eq!(*x_rows, x.select_rows(&picks));
     }
 }

@@ -501,7 +501,9 @@ fn fit<T: Real, N: Network<T>>(
         if batch == n {
             // Full batch: the data itself, no copy.
             let measured = probe.as_mut().and_then(|p| p.select(epoch, 0, 1));
-            tally.step(net, config, Input::Rows(x), t, &mut train_rng, measured).map_err(|e| in_run(e, epoch, &tally, &history))?;
+            tally
+                .step(net, config, Input::Rows(x), t, &mut train_rng, measured)
+                .map_err(|e| in_run(e, epoch, &tally, &history))?;
             if progress.wants_batches() {
                 progress.batch(tally.loss / n as f64, tally.correct / n as f64);
             }

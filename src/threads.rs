@@ -30,8 +30,8 @@
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 /// The count set by [`set`]; 0 when none is set.
 static SET: AtomicUsize = AtomicUsize::new(0);

@@ -86,12 +86,7 @@ fn other_layers_and_chains_take_samples_too() {
 }
 
 fn mlp(seed: u64) -> Sequential<f64> {
-    Sequential::<f64>::builder(8)
-        .add(Dense::new(8, 16))
-        .add(Relu)
-        .add(Dense::new(16, 3))
-        .build(seed)
-        .unwrap()
+    Sequential::<f64>::builder(8).add(Dense::new(8, 16)).add(Relu).add(Dense::new(16, 3)).build(seed).unwrap()
 }
 
 /// A training step on samples moves the parameters as a step on rows does, and a wrong number
