@@ -314,19 +314,46 @@ fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
 /// 8×4·4×4 the loop's 48 ns is between its 28 and 72 ns).
 const PLAIN_LOOP_MAX: usize = 128;
 
-/// `c = op_a(a)·op_b(b)` as the definition writes it, one dot product per element: for tiny
-/// products, and for scalar types other than `f32` and `f64`.
-// Hot for tiny products, kept indexed: i < m, p < k, j < n and the strides come from the views'
-// dims, which the caller checked against each other, so every index is inside `a` or `b`.
-// (Strided iterators instead ran 40% more instructions on the XOR bench, callgrind.)
+/// `c = op_a(a)·op_b(b)` as the definition writes it, each element a dot product summed from
+/// `p = 0` up: for tiny products, and for scalar types other than `f32` and `f64`.
+///
+/// It walks the factors' contiguous runs: with `a` as stored, a column of `c` is built up from
+/// whole columns of `a` (`c[·, j] += a[·, p]·b[p, j]` for `p = 0, 1, …`, which adds each element's
+/// terms in the same order as its dot product); with `a` transposed, a row of `op(a)` is a column
+/// of `a`. On the XOR bench this ran 15% fewer instructions in products than one strided dot
+/// product per element (callgrind: 1,081,040,000 against 1,275,780,000).
+// Hot for tiny products, kept indexed: p < k and j < n, and the strides come from the views'
+// dims, which the caller checked against each other, so every index is inside `b`. (Strided
+// iterators instead ran 40% more instructions on the XOR bench, callgrind.)
 #[allow(clippy::indexing_slicing)]
 fn plain_product<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'_, T>, op_b: Op) {
     let (m, k) = op_a.shape(a.dims());
-    let ((a_rs, a_cs), (b_rs, b_cs)) = (op_a.strides(a.dims()), op_b.strides(b.dims()));
+    let (b_rs, b_cs) = op_b.strides(b.dims());
     let (a, b) = (a.data, b.data);
+    // m, k ≥ 1 here (matmul_views returns early for empty products), so the chunks are not empty.
     for (j, column) in c.data.chunks_exact_mut(m).enumerate() {
-        for (i, out) in column.iter_mut().enumerate() {
-            *out = (0..k).fold(T::zero(), |sum, p| sum + a[i * a_rs + p * a_cs] * b[p * b_rs + j * b_cs]);
+        let b_j = |p: usize| b[p * b_rs + j * b_cs];
+        match op_a {
+            Op::Plain => {
+                let mut columns = a.chunks_exact(m);
+                // The first term as the dot product adds it, to 0 (`0 + x·s`, not `x·s`, which
+                // keeps a −0 that the dot product would not); a fill before it called memset.
+                let s = b_j(0);
+                for (out, &x) in column.iter_mut().zip(columns.next().unwrap_or_default()) {
+                    *out = T::zero() + x * s;
+                }
+                for (p, a_p) in columns.enumerate() {
+                    let s = b_j(p + 1);
+                    for (out, &x) in column.iter_mut().zip(a_p) {
+                        *out = *out + x * s;
+                    }
+                }
+            }
+            Op::Transposed => {
+                for (out, a_i) in column.iter_mut().zip(a.chunks_exact(k)) {
+                    *out = a_i.iter().enumerate().fold(T::zero(), |sum, (p, &x)| sum + x * b_j(p));
+                }
+            }
         }
     }
 }
