@@ -345,7 +345,7 @@ fn plain_product<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op, b: View<'
                 for (p, a_p) in columns.enumerate() {
                     let s = b_j(p + 1);
                     for (out, &x) in column.iter_mut().zip(a_p) {
-                        *out = *out + x * s;
+                        *out += x * s;
                     }
                 }
             }
