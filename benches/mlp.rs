@@ -19,8 +19,9 @@
 //!   products, 122.7 GFLOP, at that rate, in seconds.
 //! - `dense-mnist-mlp-f32`: the same five products as this crate computes them — the two
 //!   [`Dense`] layers' forward and backward (with their bias sums, without the first layer's
-//!   input gradient), nothing else: no activation, loss, optimizer or data. 50 steps per run;
-//!   the second line gives the rate and the floor it sets, as above.
+//!   input gradient), nothing else: no activation, loss, optimizer or data. 50 steps per run,
+//!   inside one [`threads::install`] as `fit` runs its steps; the second line gives the rate and
+//!   the floor it sets, as above.
 //!
 //! Thread counts ([`backprop::threads`]): `digits-mlp`, `mnist-mlp` and `dense-mnist-mlp-f32`
 //! run on the default count (`BACKPROP_THREADS`, else the machine's cores), then again as
@@ -219,31 +220,32 @@ fn bench_dense_floor_named(harness: &Harness, name: &str) {
     };
     let (x, g2, g1) = (random(b, i), random(b, c), random(b, h));
     let (mut z1, mut z2, mut dh) = (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    // Inside the crate's pool, as `fit` runs its steps.
     bench_floor(harness, name, || {
-        threads::install(|| {
-            layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
-            layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
-            layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
-            layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
-            dh[(0, 0)]
-        })
+        layer1.forward(&x, &mut z1).expect("forward 1"); // x·W1 + b1
+        layer2.forward(&z1, &mut z2).expect("forward 2"); // h·W2 + b2 (h = relu(z1) in a real step)
+        layer2.backward(&z1, &z2, &g2, Some(&mut dh)).expect("backward 2"); // hᵀ·g2, g2·W2ᵀ
+        layer1.backward(&x, &z1, &g1, None).expect("backward 1"); // xᵀ·g1
+        dh[(0, 0)]
     });
 }
 
 /// Times `step` — one mnist-mlp training step's products — 50 steps a run, and prints the bench
 /// line, then the rate (GFLOP/s, from the median) and the floor it sets for the 5-epoch run.
-fn bench_floor(harness: &Harness, name: &str, mut step: impl FnMut() -> f32) {
+fn bench_floor(harness: &Harness, name: &str, mut step: impl FnMut() -> f32 + Send) {
     const REPS: usize = 50;
     // The harness prints the line; the rate needs the median too, so the routine clocks itself.
     let mut times: Vec<Duration> = Vec::new();
     let runs = Runs { warmup: 5, timed: 41 };
     harness.bench(name, runs, || {
         let start = Instant::now();
-        let mut last = 0.0;
-        for _ in 0..REPS {
-            last = step();
-        }
+        // Inside the crate's pool, as `fit` runs its steps (its other threads kept awake).
+        let last = threads::install(|| {
+            let mut last = 0.0;
+            for _ in 0..REPS {
+                last = step();
+            }
+            last
+        });
         times.push(start.elapsed());
         last
     });

@@ -68,7 +68,9 @@ pub trait Network<T: Real>: Debug + Send + Sync {
 
     /// [`train_step`](Network::train_step) on a batch given sample by sample: `xs` is
     /// `input_width × batch` (column `i` is sample `i`), the transpose of `train_step`'s `x`;
-    /// `t` is as in `train_step`. The result is the same as `train_step`'s on `xsᵀ`.
+    /// `t` is as in `train_step`. The result is `train_step`'s on `xsᵀ`, up to rounding (see
+    /// [`Layer::forward_train_samples`](crate::Layer::forward_train_samples)); `fit` takes the
+    /// same path for the same network every time, so a seeded run is still bit-identical.
     ///
     /// The default transposes `xs` into a new matrix and calls `train_step`.
     ///

@@ -256,7 +256,9 @@ pub trait Layer<T: Real>: Any + Debug + Send + Sync {
 
     /// [`forward_train`](Layer::forward_train) on inputs given sample by sample: `xs` is
     /// `features × batch` (column `i` is sample `i`), the transpose of `forward_train`'s `x`. The
-    /// output is the same as `forward_train`'s on `xsᵀ`.
+    /// output is `forward_train`'s on `xsᵀ`, up to rounding: a product reading `xs` in place may
+    /// add its terms in another order (in `f32` on AVX2, the short-inner-dimension kernel takes
+    /// only factors read as stored).
     ///
     /// The default transposes `xs` into a new matrix and calls `forward_train`; a layer that
     /// reads `xs` in place says so in [`takes_samples`](Layer::takes_samples).
