@@ -390,7 +390,6 @@ impl<T: Real> Sequential<T> {
         &mut self.chain
     }
 
-    /// Checks inputs: width and finiteness.
     /// The loss of the last training forward pass against `t`, with its gradient in `grad_y`.
     fn loss_and_grad(&mut self, t: &DMatrix<T>, loss: &dyn Loss<T>) -> Result<T> {
         // The targets' values were checked once for the whole set (train_step's contract).
@@ -431,6 +430,7 @@ impl<T: Real> Sequential<T> {
         }
     }
 
+    /// Checks inputs: width and finiteness.
     fn check_input(&self, x: &DMatrix<T>) -> Result<()> {
         if x.ncols() != self.input_width() {
             let first = self.chain.get(0).map_or("layer", |l| l.kind());
