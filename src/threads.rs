@@ -65,10 +65,14 @@ pub fn get() -> usize {
 
 /// `BACKPROP_THREADS` if it is a whole number ≥ 1, else the machine's cores.
 fn default_count() -> usize {
-    std::env::var(ENV_VAR)
-        .ok()
-        .and_then(|v| parse_count(&v))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    std::env::var(ENV_VAR).ok().and_then(|v| parse_count(&v)).unwrap_or_else(cores)
+}
+
+/// The machine's cores, asked once: [`std::thread::available_parallelism`] reads the cgroup
+/// files on Linux, allocating, and [`install`] must not allocate.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// A thread count written as a whole number ≥ 1 (spaces around it allowed).
@@ -115,30 +119,41 @@ const SPIN: Duration = Duration::from_millis(2);
 const NAP: Duration = Duration::from_micros(200);
 
 /// Runs `op` on this pool thread while each other thread of the pool runs [`helper`] until `op`
-/// is done. One allocation (rayon's scope job) per call, none per part.
+/// is done. The helpers are `rayon::join` jobs, which live on the stack: no allocation.
 fn with_helpers_awake<R: Send>(op: impl FnOnce() -> R + Send) -> R {
     let helpers = rayon::current_num_threads().saturating_sub(1);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if helpers == 0 || helpers >= cores {
+    if helpers == 0 || helpers >= cores() {
         return op();
     }
     let done = AtomicBool::new(false);
     let me = rayon::current_thread_index();
-    rayon::scope(|s| {
-        for _ in 0..helpers {
-            s.spawn(|_| {
-                // This thread itself may pick the job up while it waits for a part: it must not
-                // spin then, or it would wait on itself.
-                if rayon::current_thread_index() != me {
-                    helper(&done);
-                }
-            });
+    let (result, ()) = rayon::join(
+        || {
+            // Set when `op` returns or unwinds: a panic in `op` must not leave a helper
+            // spinning while the join waits for it.
+            let _done = SetOnDrop(&done);
+            op()
+        },
+        || start_helpers(helpers, &done, me),
+    );
+    result
+}
+
+/// Runs [`helper`] on `count` threads of the pool (other than thread `me`, which runs `op`: it
+/// may pick a helper's job up while it waits for a part, and must not spin on itself then).
+fn start_helpers(count: usize, done: &AtomicBool, me: Option<usize>) {
+    let this = || {
+        if rayon::current_thread_index() != me {
+            helper(done);
         }
-        // Set when `op` returns or unwinds: a panic in `op` must not leave a helper spinning
-        // while the scope waits for it.
-        let _done = SetOnDrop(&done);
-        op()
-    })
+    };
+    match count {
+        0 => {}
+        1 => this(),
+        _ => {
+            rayon::join(this, || start_helpers(count - 1, done, me));
+        }
+    }
 }
 
 /// Sets its flag when dropped.

@@ -169,4 +169,23 @@ fn steady_state_steps_allocate_nothing() {
     train_steps_allocate_nothing::<f64>();
     fit_allocations_do_not_grow_with_steps::<f32>();
     fit_allocations_do_not_grow_with_steps::<f64>();
+    installs_allocate_nothing();
+}
+
+/// `threads::install` itself allocates nothing once the pool is built (on 2 threads, where it
+/// keeps the other thread awake), so a loop that installs around every step allocates nothing
+/// per step either.
+fn installs_allocate_nothing() {
+    threads::set(2);
+    threads::install(|| ()); // builds the pool
+    let mut fewest = usize::MAX;
+    for _ in 0..3 {
+        let before = allocations();
+        for i in 0..10 {
+            std::hint::black_box(threads::install(|| std::hint::black_box(i) * 2));
+        }
+        fewest = fewest.min(allocations() - before);
+    }
+    threads::set(0);
+    assert_eq!(fewest, 0, "10 installs allocated {fewest} times");
 }
