@@ -1,7 +1,7 @@
 //! [`Sequential`]: a chain of layers with an input shape, trained as a whole.
 
 use crate::check::check_finite;
-use crate::layer::walk;
+use crate::layer::{walk, Input};
 use crate::optim::checked_step;
 use crate::Residual;
 use crate::{
@@ -390,14 +390,32 @@ impl<T: Real> Sequential<T> {
         &mut self.chain
     }
 
-    /// The loss of the last training forward pass against `t`, with its gradient in `grad_y`.
-    fn loss_and_grad(&mut self, t: &DMatrix<T>, loss: &dyn Loss<T>) -> Result<T> {
+    /// One training step ([`Network::train_step`]) on a batch in either layout.
+    fn step_on(
+        &mut self,
+        input: Input<'_, T>,
+        t: &DMatrix<T>,
+        loss: &dyn Loss<T>,
+        optimizer: &mut dyn Optimizer<T>,
+        rng: &mut SeededRng,
+    ) -> Result<T> {
+        if input.features() != self.input_width() {
+            return match input {
+                Input::Rows(x) => self.check_input(x),
+                // The error names the features as train_step's would (a copy on this path only).
+                Input::Samples(xs) => self.check_input(&xs.transpose()),
+            }
+            .map(|_| T::zero());
+        }
+        self.chain.forward_train_from(input, &mut self.y, rng)?;
         // The targets' values were checked once for the whole set (train_step's contract).
         let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
         if !value.is_finite() {
             return Err(diverged(value, Divergence::Loss));
         }
-        Ok(value)
+        // The first layer is not asked for ∂E/∂x: nobody needs it.
+        self.chain.backward_from(input, &self.y, &self.grad_y, None)?;
+        self.update(value, optimizer)
     }
 
     /// The step's update after the backward pass, for a batch loss `value`: the loss returned
@@ -491,14 +509,7 @@ impl<T: Real> Network<T> for Sequential<T> {
         optimizer: &mut dyn Optimizer<T>,
         rng: &mut SeededRng,
     ) -> Result<T> {
-        if x.ncols() != self.input_width() {
-            return self.check_input(x).map(|_| T::zero());
-        }
-        self.chain.forward_train(x, &mut self.y, rng)?;
-        let value = self.loss_and_grad(t, loss)?;
-        // The first layer is not asked for ∂E/∂x: nobody needs it.
-        self.chain.backward(x, &self.y, &self.grad_y, None)?;
-        self.update(value, optimizer)
+        self.step_on(Input::Rows(x), t, loss, optimizer, rng)
     }
 
     fn takes_samples(&self) -> bool {
@@ -513,14 +524,7 @@ impl<T: Real> Network<T> for Sequential<T> {
         optimizer: &mut dyn Optimizer<T>,
         rng: &mut SeededRng,
     ) -> Result<T> {
-        if xs.nrows() != self.input_width() {
-            // The error names the features as train_step's would (a copy on this path only).
-            return self.check_input(&xs.transpose()).map(|_| T::zero());
-        }
-        self.chain.forward_train_samples(xs, &mut self.y, rng)?;
-        let value = self.loss_and_grad(t, loss)?;
-        self.chain.backward_samples(xs, &self.y, &self.grad_y)?;
-        self.update(value, optimizer)
+        self.step_on(Input::Samples(xs), t, loss, optimizer, rng)
     }
 
     fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&str, &'a Param<T>)) {

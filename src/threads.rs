@@ -238,7 +238,6 @@ mod tests {
         }
     }
 
-    /// Parts run once each, on one thread or many.
     /// A panic inside `install` reaches the caller instead of leaving a helper spinning (on a
     /// machine with more cores than helpers, where they spin).
     #[test]
@@ -249,6 +248,7 @@ mod tests {
         assert!(caught.is_err());
     }
 
+    /// Parts run once each, on one thread or many.
     #[test]
     fn every_part_runs_once() {
         for parts in [1, 2, 3, 8] {

@@ -116,11 +116,14 @@ impl<T: Real> Chain<T> {
         }
         Ok(())
     }
-}
 
-impl<T: Real> Chain<T> {
     /// The training forward pass from `input`.
-    fn forward_train_from(&mut self, input: Input<'_, T>, y: &mut DMatrix<T>, rng: &mut SeededRng) -> Result<()> {
+    pub(crate) fn forward_train_from(
+        &mut self,
+        input: Input<'_, T>,
+        y: &mut DMatrix<T>,
+        rng: &mut SeededRng,
+    ) -> Result<()> {
         self.check_built()?;
         // Built: `outputs` has one matrix fewer than there are layers, so layer i reads
         // `outputs[i - 1]` (the first reads the input) and writes `outputs[i]` (the last `y`).
@@ -141,7 +144,7 @@ impl<T: Real> Chain<T> {
     }
 
     /// The backward pass after [`forward_train_from`](Chain::forward_train_from) of `input`.
-    fn backward_from(
+    pub(crate) fn backward_from(
         &mut self,
         input: Input<'_, T>,
         y: &DMatrix<T>,

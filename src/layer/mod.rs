@@ -456,6 +456,14 @@ impl<T: Real> Input<'_, T> {
             Input::Samples(xs) => xs.ncols(),
         }
     }
+
+    /// The features per sample.
+    pub(crate) fn features(&self) -> usize {
+        match self {
+            Input::Rows(x) => x.ncols(),
+            Input::Samples(xs) => xs.nrows(),
+        }
+    }
 }
 
 /// Checks that `grad_y` matches the layer output `y`, and that both have `batch` rows (the
