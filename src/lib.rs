@@ -162,7 +162,7 @@ pub use layer::{
 pub use loss::{BinaryCrossEntropy, Loss, Reduction, SoftmaxCrossEntropy, SquaredError};
 pub use metrics::{accuracy, argmax_row, classes, probabilities, top_k_accuracy, ConfusionMatrix, Evaluation};
 pub use network::Network;
-pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd, WeightDecay};
+pub use optim::{AdaGrad, Adam, AdamW, Momentum, Nesterov, Optimizer, PlainDescent, RmsProp, Sgd, WeightDecay};
 pub use real::Real;
 pub use registry::Registry;
 pub use schedule::Schedule;

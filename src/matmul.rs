@@ -169,41 +169,24 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
     }
     let (a_rs, a_cs) = op_a.strides(a.dims());
     let (b_rs, b_cs) = op_b.strides(b.dims());
-    let whole =
-        Product { m, n, k, c: c.data.as_mut_ptr() as usize, a: a.data.as_ptr() as usize, b: b.data.as_ptr() as usize };
-    let (per, by_columns) = split(m, n, k);
-    let size = if by_columns { n } else { m };
-    let parts = size.div_ceil(per);
+    let whole = Product {
+        m,
+        n,
+        k,
+        c: c.data.as_mut_ptr() as usize,
+        a: a.data.as_ptr() as usize,
+        b: b.data.as_ptr() as usize,
+        elem_bytes: std::mem::size_of::<T>(),
+    };
+    let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
     let small_k = small_k_kernel::<T>(m, k, a_rs);
-    crate::threads::run_parts(parts, &|part| {
-        let (from, to) = (part * per, ((part + 1) * per).min(size));
-        let elem = std::mem::size_of::<T>();
-        // Part `part` is the output's columns (or rows) `from..to`: the same product on offset
-        // pointers, each output computed exactly as in the whole product.
-        let p = if by_columns {
-            Product { n: to - from, c: whole.c + from * m * elem, b: whole.b + from * b_cs * elem, ..whole }
-        } else {
-            Product { m: to - from, c: whole.c + from * elem, a: whole.a + from * a_rs * elem, ..whole }
-        };
-        let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
+    in_parts(whole, strides, &|p| {
         #[cfg(target_arch = "x86_64")]
         if small_k {
-            let o = crate::small_k::Operands {
-                m: p.m,
-                n: p.n,
-                k: p.k,
-                c: p.c as *mut f32,
-                c_cs: m,
-                a: p.a as *const f32,
-                a_cs,
-                b: p.b as *const f32,
-                b_rs,
-                b_cs,
-            };
             // SAFETY: `small_k_kernel` checked that `T` is `f32`, that `a`'s row stride is 1 and
-            // that the CPU has AVX2 and FMA; the pointers and strides address this part's
-            // elements as argued for faer's call below.
-            unsafe { crate::small_k::product(o) };
+            // that the CPU has AVX2 and FMA; the part's pointers and strides address its elements
+            // as argued for faer's call below.
+            unsafe { crate::small_k::product(small_k_operands(p, strides, crate::small_k::Output::Product)) };
             return;
         }
         // SAFETY: `T` is `f32` or `f64` (`faer_type`), the type the call names. Each pointer
@@ -221,6 +204,127 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
             }
         }
     });
+}
+
+/// A step of gradient descent whose gradient is a product, where the small-K kernel computes
+/// that product ([`crate::small_k`]): `c = w − η·g` (`lambda` = 0) or `c = w − η·(g + λ·w)`,
+/// with `g = op_a(a)·op_b(b)`, every value the bits [`SgdRule`](crate::SgdRule) computes from the
+/// stored gradient — one pass where the product and the update made two (the weight-gradient
+/// product of a batch-1 step, and of small batches of many inputs).
+///
+/// Returns `Some(finite)` when it did — whether every new value is finite — and `None` (`c`
+/// untouched) when the kernel does not take this product: the caller then computes the gradient
+/// as usual.
+///
+/// # Panics
+/// If the shapes do not agree, `w`'s included (a bug in the crate, never a user's mistake).
+// The call of the `unsafe` kernel below.
+#[allow(unsafe_code)]
+pub(crate) fn descend_product<T: Real>(
+    c: &mut DMatrix<T>,
+    (a, op_a): (&DMatrix<T>, Op),
+    (b, op_b): (&DMatrix<T>, Op),
+    w: &DMatrix<T>,
+    lr: T,
+    lambda: T,
+) -> Option<bool> {
+    let (m, k) = op_a.shape(a.shape());
+    let (k_b, n) = op_b.shape(b.shape());
+    assert!(k == k_b && c.shape() == (m, n) && w.shape() == (m, n), "descend_product: ({m}×{k})·({k_b}×{n})");
+    let (a_rs, a_cs) = op_a.strides(a.shape());
+    let (b_rs, b_cs) = op_b.strides(b.shape());
+    if m == 0 || n == 0 || k == 0 || !small_k_kernel::<T>(m, k, a_rs) {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::small_k::{Descent, Output};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let whole = Product {
+            m,
+            n,
+            k,
+            c: c.as_mut_ptr() as usize,
+            a: a.as_ptr() as usize,
+            b: b.as_ptr() as usize,
+            elem_bytes: std::mem::size_of::<T>(),
+        };
+        let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
+        let (w, finite) = (w.as_ptr() as usize, AtomicBool::new(true));
+        // `T` is `f32` (`small_k_kernel`): the casts are exact.
+        let (lr, lambda) = (lr.to_f64() as f32, lambda.to_f64() as f32);
+        in_parts(whole, strides, &|p| {
+            // `w` is laid out as `c`: this part's block of it starts at the same offset.
+            let w = (w + (p.c - whole.c)) as *const f32;
+            let out = Output::Descent(Descent { w, lr, lambda });
+            // SAFETY: as for the product in `matmul_views`, and `w` (shaped as `c`, checked
+            // above, and only read) is addressed exactly as `c` is; `c` is borrowed mutably, so
+            // it overlaps none of `a`, `b`, `w`.
+            if !unsafe { crate::small_k::product(small_k_operands(p, strides, out)) } {
+                finite.store(false, Ordering::Relaxed);
+            }
+        });
+        Some(finite.into_inner())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (c, w, lr, lambda, a_cs, b_rs, b_cs);
+        None
+    }
+}
+
+/// Whether [`descend_product`] takes any product of `T` on this CPU (`f32`, AVX2 and FMA): a
+/// training step plans a descent only then.
+pub(crate) fn can_descend<T: Real>() -> bool {
+    small_k_kernel::<T>(usize::MAX, 1, 1)
+}
+
+/// Runs `part` on the parts of the product `whole` ([`split`]): each a block of the output's
+/// columns (or rows) and the matching storage of the factors, across the crate's threads.
+fn in_parts(whole: Product, strides: Strides, part: &(dyn Fn(Product) + Sync)) {
+    let Product { m, n, k, .. } = whole;
+    let (per, by_columns) = split(m, n, k);
+    let size = if by_columns { n } else { m };
+    let elem_bytes = whole.elem_bytes;
+    crate::threads::run_parts(size.div_ceil(per), &|index| {
+        let (from, to) = (index * per, ((index + 1) * per).min(size));
+        // Part `index` is the output's columns (or rows) `from..to`: the same product on offset
+        // pointers, each output computed exactly as in the whole product.
+        let p = if by_columns {
+            Product {
+                n: to - from,
+                c: whole.c + from * m * elem_bytes,
+                b: whole.b + from * strides.b_cs * elem_bytes,
+                ..whole
+            }
+        } else {
+            Product {
+                m: to - from,
+                c: whole.c + from * elem_bytes,
+                a: whole.a + from * strides.a_rs * elem_bytes,
+                ..whole
+            }
+        };
+        part(p);
+    });
+}
+
+/// The small-K kernel's operands for the product (or part) `p`, writing `out`.
+#[cfg(target_arch = "x86_64")]
+fn small_k_operands(p: Product, s: Strides, out: crate::small_k::Output) -> crate::small_k::Operands {
+    crate::small_k::Operands {
+        m: p.m,
+        n: p.n,
+        k: p.k,
+        c: p.c as *mut f32,
+        c_cs: s.c_cs,
+        a: p.a as *const f32,
+        a_cs: s.a_cs,
+        b: p.b as *const f32,
+        b_rs: s.b_rs,
+        b_cs: s.b_cs,
+        out,
+    }
 }
 
 /// Whether [`crate::small_k`]'s kernel computes this product: `f32`, a left factor with unit row
@@ -282,6 +386,8 @@ struct Product {
     c: usize,
     a: usize,
     b: usize,
+    /// The size of one element, in bytes.
+    elem_bytes: usize,
 }
 
 /// Products with fewer multiply-adds (`m·n·k`) than this stay on the calling thread: waking

@@ -2,11 +2,12 @@
 
 use crate::check::check_finite;
 use crate::layer::{walk, Input};
+use crate::matmul::can_descend;
 use crate::optim::checked_step;
 use crate::Residual;
 use crate::{
-    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, Real, Result, SeededRng, Shape,
-    Stream, WeightDecay,
+    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, PlainDescent, Real, Result,
+    SeededRng, Shape, Stream, WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::any::Any;
@@ -407,6 +408,27 @@ impl<T: Real> Sequential<T> {
             }
             .map(|_| T::zero());
         }
+        // Plain gradient descent may be folded into the layers' weight-gradient products (see
+        // `Optimizer::plain_descent`): planned on every parameter, and ended whatever happens.
+        let descent = optimizer.plain_descent().filter(|_| can_descend::<T>());
+        if descent.is_none() {
+            return self.step_body(input, t, loss, optimizer, rng);
+        }
+        self.plan_descent(descent);
+        let result = self.step_body(input, t, loss, optimizer, rng);
+        self.plan_descent(None);
+        result
+    }
+
+    /// [`step_on`](Sequential::step_on) after its input check: forward, loss, backward, update.
+    fn step_body(
+        &mut self,
+        input: Input<'_, T>,
+        t: &DMatrix<T>,
+        loss: &dyn Loss<T>,
+        optimizer: &mut dyn Optimizer<T>,
+        rng: &mut SeededRng,
+    ) -> Result<T> {
         self.chain.forward_train_from(input, &mut self.y, rng)?;
         // The targets' values were checked once for the whole set (train_step's contract).
         let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
@@ -416,6 +438,20 @@ impl<T: Real> Sequential<T> {
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward_from(input, &self.y, &self.grad_y, None)?;
         self.update(value, optimizer)
+    }
+
+    /// Plans a step of `descent` on every parameter ([`Param::plan_descent`]), or ends the plan
+    /// (`None`).
+    fn plan_descent(&mut self, descent: Option<PlainDescent>) {
+        let mut params = recycle(std::mem::take(&mut self.param_list));
+        for layer in self.chain.layers_mut() {
+            walk::collect_params_mut(layer.as_mut(), &mut params);
+        }
+        for p in params.iter_mut() {
+            let plan = descent.map(|d| d.for_param(p.decays()));
+            p.plan_descent(plan);
+        }
+        self.param_list = recycle(params);
     }
 
     /// The step's update after the backward pass, for a batch loss `value`: the loss returned

@@ -11,9 +11,17 @@
 //! Each output element is `Σ_p a[i, p]·b[p, j]`, summed from `p = 0` by fused multiply-adds,
 //! whether its row falls in a vector block or in the scalar tail: the same bits however the rows
 //! are split across threads.
+//!
+//! The kernel can also finish each block with a step of gradient descent ([`Descent`]): when the
+//! product is a weight gradient `g`, it writes `w − η·g` (or `w − η·(g + λ·w)`) instead of `g`,
+//! while the block is still in registers — the update's pass over the weights and the gradient
+//! (most of a batch-1 step's time) folded into the product's. The values are those of
+//! [`SgdRule`](crate::SgdRule)'s own pass over the stored gradient, bit for bit: the same `g`,
+//! then a product and a difference, rounded each.
 
 use std::arch::x86_64::{
-    __m256, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    __m256, _mm256_add_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps,
+    _mm256_setzero_ps, _mm256_storeu_ps, _mm256_sub_ps,
 };
 
 /// The longest inner dimension the kernel takes: its advantage is not packing, which matters
@@ -57,18 +65,71 @@ pub(crate) struct Operands {
     pub(crate) b: *const f32,
     pub(crate) b_rs: usize,
     pub(crate) b_cs: usize,
+    /// What is written: the product, or a step of gradient descent from it.
+    pub(crate) out: Output,
 }
 
-/// `c = a·b` for the operands `o`.
+/// What the kernel writes into `c`.
+#[derive(Clone, Copy)]
+pub(crate) enum Output {
+    /// The product `a·b`.
+    Product,
+    /// A step of gradient descent with the product as the gradient.
+    Descent(Descent),
+}
+
+/// A step of gradient descent `c = w − η·g` (`λ = 0`) or `c = w − η·(g + λ·w)`, where `g = a·b`
+/// and `w` is laid out as `c` (the same column stride).
+#[derive(Clone, Copy)]
+pub(crate) struct Descent {
+    /// `w`'s first element (of this part, as `c`'s).
+    pub(crate) w: *const f32,
+    /// The learning rate `η`.
+    pub(crate) lr: f32,
+    /// The weight decay `λ` (0 for none).
+    pub(crate) lambda: f32,
+}
+
+impl Descent {
+    /// One element's new value, as [`SgdRule`](crate::SgdRule) computes it.
+    fn scalar(self, w: f32, g: f32) -> f32 {
+        // Without decay exactly `w − η·g` (`g + 0·w` would turn a −0 gradient into +0).
+        if self.lambda == 0.0 {
+            w - self.lr * g
+        } else {
+            w - self.lr * (g + self.lambda * w)
+        }
+    }
+
+    /// [`scalar`](Descent::scalar) on eight lanes, each rounded as the scalar is.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(unsafe_code)]
+    #[inline]
+    unsafe fn lanes(self, w: __m256, g: __m256) -> __m256 {
+        let lr = _mm256_set1_ps(self.lr);
+        if self.lambda == 0.0 {
+            _mm256_sub_ps(w, _mm256_mul_ps(lr, g))
+        } else {
+            let decayed = _mm256_add_ps(g, _mm256_mul_ps(_mm256_set1_ps(self.lambda), w));
+            _mm256_sub_ps(w, _mm256_mul_ps(lr, decayed))
+        }
+    }
+}
+
+/// `c = a·b` for the operands `o`, or the step of [`Descent`] from it; returns whether every
+/// value written is finite (always `true` for a product, which is not checked).
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA ([`available`]). Every element the strides reach — `m × k` of
-/// `a`, `k × n` of `b`, `m × n` of `c` — must be inside its allocation; `c`'s must be writable,
-/// touched by nothing else during the call, and must not overlap `a`'s or `b`'s.
+/// `a`, `k × n` of `b`, `m × n` of `c` (and of a descent's `w`) — must be inside its
+/// allocation; `c`'s must be writable, touched by nothing else during the call, and must not
+/// overlap `a`'s, `b`'s or `w`'s.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn product(o: Operands) {
+pub(crate) unsafe fn product(o: Operands) -> bool {
     let blocks = o.m / ROWS * ROWS;
+    // Σ new·0 over the values written: 0 while they are finite, NaN from the first that is not.
+    let mut check = _mm256_setzero_ps();
     // A chunk of rows of `a` (at most 256·64 values, 64 KiB) is read from memory once, and from
     // the caches for every further block of columns; each block of columns then writes runs of
     // 256 contiguous values per column (few long streams suit the prefetchers better than many
@@ -81,7 +142,7 @@ pub(crate) unsafe fn product(o: Operands) {
             for i in (chunk..end).step_by(ROWS) {
                 // SAFETY (every call): rows i..i + 16 and columns j..j + cols are inside the
                 // operands, as the caller guarantees for all of them.
-                unsafe {
+                let block_check = unsafe {
                     match cols {
                         6 => block::<6>(o, i, j),
                         5 => block::<5>(o, i, j),
@@ -90,23 +151,37 @@ pub(crate) unsafe fn product(o: Operands) {
                         2 => block::<2>(o, i, j),
                         _ => block::<1>(o, i, j),
                     }
-                }
+                };
+                check = _mm256_add_ps(check, block_check);
             }
             j += cols;
         }
     }
     // SAFETY: rows blocks..m of every column are inside the operands.
-    unsafe { tail_rows(o, blocks) };
+    let tail_finite = unsafe { tail_rows(o, blocks) };
+    tail_finite && all_zero(check)
 }
 
-/// The 16 × N block of the output at rows `i..i + 16`, columns `j..j + N`, in registers.
+/// Whether every lane of `v` is ±0 (not NaN).
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn all_zero(v: __m256) -> bool {
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds eight f32.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) };
+    lanes.iter().all(|&x| x == 0.0)
+}
+
+/// The 16 × N block of the output at rows `i..i + 16`, columns `j..j + N`, in registers; returns
+/// the sum of its new values times 0 for a descent (0 while they are finite), 0 for a product.
 ///
 /// # Safety
 /// As [`product`], for those rows and columns.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn block<const N: usize>(o: Operands, i: usize, j: usize) {
+unsafe fn block<const N: usize>(o: Operands, i: usize, j: usize) -> __m256 {
     let mut acc: [[__m256; 2]; N] = [[_mm256_setzero_ps(); 2]; N];
     for p in 0..o.k {
         // SAFETY: rows i..i + 16 of column p of `a`, and b[p, j..j + N], are inside the
@@ -121,24 +196,40 @@ unsafe fn block<const N: usize>(o: Operands, i: usize, j: usize) {
             }
         }
     }
+    let mut check = _mm256_setzero_ps();
     for (q, acc) in acc.iter().enumerate() {
-        // SAFETY: rows i..i + 16 of column j + q of `c` are inside it and ours alone.
+        let at = (j + q) * o.c_cs + i;
+        // SAFETY: rows i..i + 16 of column j + q of `c` are inside it and ours alone, and those
+        // of a descent's `w` (laid out as `c`) are inside `w`.
         unsafe {
-            let out = o.c.add((j + q) * o.c_cs + i);
-            _mm256_storeu_ps(out, acc[0]);
-            _mm256_storeu_ps(out.add(8), acc[1]);
+            let (low, high) = match o.out {
+                Output::Product => (acc[0], acc[1]),
+                Output::Descent(d) => {
+                    let w = d.w.add(at);
+                    let low = d.lanes(_mm256_loadu_ps(w), acc[0]);
+                    let high = d.lanes(_mm256_loadu_ps(w.add(8)), acc[1]);
+                    let zero = _mm256_setzero_ps();
+                    check = _mm256_fmadd_ps(high, zero, _mm256_fmadd_ps(low, zero, check));
+                    (low, high)
+                }
+            };
+            let out = o.c.add(at);
+            _mm256_storeu_ps(out, low);
+            _mm256_storeu_ps(out.add(8), high);
         }
     }
+    check
 }
 
 /// Rows `from..m` of every output column, one element at a time, summed exactly as a vector
-/// lane sums (fused multiply-adds from `p = 0`).
+/// lane sums (fused multiply-adds from `p = 0`); returns whether every value written is finite.
 ///
 /// # Safety
 /// As [`product`], for those rows.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tail_rows(o: Operands, from: usize) {
+unsafe fn tail_rows(o: Operands, from: usize) -> bool {
+    let mut finite = true;
     for q in 0..o.n {
         for i in from..o.m {
             let mut sum = 0.0f32;
@@ -146,8 +237,16 @@ unsafe fn tail_rows(o: Operands, from: usize) {
                 // SAFETY: a[i, p] and b[p, q] are inside the operands (the caller's contract).
                 unsafe { sum = (*o.a.add(p * o.a_cs + i)).mul_add(*o.b.add(p * o.b_rs + q * o.b_cs), sum) };
             }
+            let at = q * o.c_cs + i;
+            let value = match o.out {
+                Output::Product => sum,
+                // SAFETY: w[i, q] is inside `w` (laid out as `c`).
+                Output::Descent(d) => d.scalar(unsafe { *d.w.add(at) }, sum),
+            };
+            finite &= value.is_finite();
             // SAFETY: c[i, q] is inside `c` and ours alone.
-            unsafe { *o.c.add(q * o.c_cs + i) = sum };
+            unsafe { *o.c.add(at) = value };
         }
     }
+    finite
 }

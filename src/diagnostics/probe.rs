@@ -58,9 +58,9 @@ impl<T: Real> Probe<T> {
 /// An optimizer that does what `inner` does and records, around its step, each parameter's
 /// gradient and weight norms and the norm of the update.
 ///
-/// It forwards every method of [`Optimizer`]: a method added to the trait must be forwarded
-/// here too, or measured steps would run its default (the test that a seeded fit trains the
-/// same weights with diagnostics on and off would then fail).
+/// It forwards every method of [`Optimizer`] but `plain_descent` (see below): a method added to
+/// the trait must be forwarded here too, or measured steps would run its default (the test that
+/// a seeded fit trains the same weights with diagnostics on and off would then fail).
 #[derive(Debug)]
 pub(crate) struct Watched<'a, T: Real> {
     inner: &'a mut dyn Optimizer<T>,
@@ -112,6 +112,9 @@ impl<T: Real> Optimizer<T> for Watched<'_, T> {
     fn checks_updates(&self) -> bool {
         self.inner.checks_updates()
     }
+
+    // `plain_descent` is the one method not forwarded: the probe reads the gradients, so no
+    // backward pass may write new values in their place (the steps' values are the same bits).
 
     fn weight_decay(&self) -> WeightDecay {
         self.inner.weight_decay()

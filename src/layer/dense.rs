@@ -1,7 +1,7 @@
 //! The fully connected (affine) layer.
 
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
-use crate::matmul::{matmul, Op};
+use crate::matmul::{descend_product, matmul, Op};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -173,7 +173,14 @@ impl<T: Real> Dense<T> {
         let (batch, features) = op.shape(x.shape());
         self.check_features(features)?;
         check_backward_shapes(KIND, batch, y, grad_y, self.out_dim)?;
-        matmul(self.weight.grad_mut(), x, op.transposed(), grad_y, Op::Plain);
+        // A planned step of gradient descent folded into the weight gradient's product, where
+        // the kernel takes it; else (or if a new weight is not finite) the gradient itself.
+        let descended = self.weight.descend(|w, buffer, lr, lambda| {
+            descend_product(buffer, (x, op.transposed()), (grad_y, Op::Plain), w, lr, lambda) == Some(true)
+        });
+        if !descended {
+            matmul(self.weight.grad_mut(), x, op.transposed(), grad_y, Op::Plain);
+        }
         if let Some(bias) = &mut self.bias {
             column_sums(grad_y.as_slice(), grad_y.nrows(), bias.grad_mut().as_mut_slice());
         }

@@ -65,6 +65,11 @@ pub struct Param<T: Real> {
     grad: DMatrix<T>,
     fresh: bool,
     decay: Decay,
+    /// A training step's plan: gradient descent with `(η, λ)`, which `backward` may apply itself.
+    descent: Option<(T, T)>,
+    /// Whether the gradient's buffer holds the values after the planned descent (all finite)
+    /// instead of the gradient.
+    stepped: bool,
 }
 
 impl<T: Real> Param<T> {
@@ -74,7 +79,7 @@ impl<T: Real> Param<T> {
     /// hold no `'.'`.
     pub fn new(name: &'static str, value: DMatrix<T>, decay: Decay) -> Self {
         let grad = DMatrix::zeros(value.nrows(), value.ncols());
-        Param { name, value, grad, fresh: false, decay }
+        Param { name, value, grad, fresh: false, decay, descent: None, stepped: false }
     }
 
     /// Whether weight decay applies to this parameter, as its layer declared.
@@ -138,7 +143,42 @@ impl<T: Real> Param<T> {
     /// is unspecified (after an optimizer step, it may hold old values); marks the gradient fresh.
     pub fn grad_mut(&mut self) -> &mut DMatrix<T> {
         self.fresh = true;
+        self.stepped = false;
         &mut self.grad
+    }
+
+    /// For the crate's training step: plans this step's update as gradient descent,
+    /// `W ← W − η·g` (`λ = 0`) or `W ← W − η·(g + λ·W)`, with `plan = (η, λ)` — which the
+    /// layer's `backward` may then apply itself ([`descend`](Param::descend)), the optimizer
+    /// only making the result the value — or ends the plan (`None`), dropping a result the
+    /// optimizer did not take.
+    pub(crate) fn plan_descent(&mut self, plan: Option<(T, T)>) {
+        if plan.is_none() && self.stepped {
+            self.stepped = false;
+            self.fresh = false;
+        }
+        self.descent = plan;
+    }
+
+    /// For a layer's `backward`, when a step of gradient descent is planned
+    /// ([`plan_descent`](Param::plan_descent)): `step(value, buffer, η, λ)` may write the values
+    /// after that step into the gradient's buffer, returning `true` if it did and they are all
+    /// finite; the optimizer then makes them the value. Returns `false` (and the buffer holds
+    /// nothing usable: the caller writes the gradient) when no step is planned or `step` did not
+    /// take it.
+    pub(crate) fn descend(&mut self, step: impl FnOnce(&DMatrix<T>, &mut DMatrix<T>, T, T) -> bool) -> bool {
+        let Some((lr, lambda)) = self.descent else {
+            return false;
+        };
+        self.stepped = step(&self.value, &mut self.grad, lr, lambda);
+        self.fresh |= self.stepped;
+        self.stepped
+    }
+
+    /// Whether the gradient's buffer holds the values after the planned descent, not the
+    /// gradient ([`descend`](Param::descend)).
+    pub(crate) fn is_stepped(&self) -> bool {
+        self.stepped
     }
 
     /// For optimizers: the value to update and the fresh gradient, consuming the gradient.
@@ -171,6 +211,7 @@ impl<T: Real> Param<T> {
     /// Marks the gradient used.
     pub(crate) fn consume_grad(&mut self) {
         self.fresh = false;
+        self.stepped = false;
     }
 
     /// Whether the gradient was fresh; it is consumed either way.

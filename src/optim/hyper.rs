@@ -7,7 +7,7 @@
 //! its update (see `sgd.rs` … `adamw.rs`).
 
 use super::state::{counter, take_counter, Slot, State};
-use super::Optimizer;
+use super::{Optimizer, PlainDescent};
 use crate::layer::parts;
 use crate::simd::wide;
 use crate::threads;
@@ -77,6 +77,9 @@ pub trait Rule: Debug + Clone + PartialEq + Send + 'static {
     const SLOTS: &'static [Slot];
     /// Whether the state includes the step count `t` (exported as `"steps"`).
     const COUNTS_STEPS: bool = false;
+    /// Whether the update is plain gradient descent (see [`Optimizer::plain_descent`]):
+    /// [`SgdRule`](super::SgdRule)'s only.
+    const PLAIN_DESCENT: bool = false;
 
     /// Checks the rule's own hyperparameters, in the order of its docs.
     ///
@@ -160,6 +163,12 @@ fn apply_in_place<T: Real, const K: usize>(
     for index in 0..params.len() {
         // `done`: the parameters before this one, moved already.
         let Some((done, [param, ..])) = params.split_at_mut_checked(index) else { break };
+        if param.is_stepped() {
+            // The backward pass took the planned descent (only `SgdRule`'s, see
+            // `Optimizer::plain_descent`): its buffer holds the new values, all finite.
+            param.swap_value_and_grad();
+            continue;
+        }
         let decay = weight_decay.coefficients::<T>(param.decays());
         let Some((value, grad)) = param.value_and_grad_mut() else {
             continue;
@@ -615,6 +624,11 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
 
     fn checks_updates(&self) -> bool {
         true
+    }
+
+    fn plain_descent(&self) -> Option<PlainDescent> {
+        let valid = R::PLAIN_DESCENT && Optimizer::<T>::validate(self).is_ok();
+        valid.then(|| PlainDescent::new(self.learning_rate, self.weight_decay))
     }
 }
 

@@ -205,6 +205,20 @@ pub trait Optimizer<T: Real>: Debug + Send {
         }
     }
 
+    /// Whether this optimizer's step is plain gradient descent — `W ← W − η·g`, or with its
+    /// weight decay `W ← W − η·(g + λ·W)` — which a training step may then fold into the
+    /// backward pass: a layer whose weight-gradient product can finish with the update writes
+    /// the new values at once (one pass over the weights where the product and the update made
+    /// two), and the step only makes them the values. The results are the same bits.
+    ///
+    /// Only [`Sgd`] says so (when its settings are valid). The default, `None`, is right for
+    /// every other optimizer, and for one that wraps an `Sgd` but reads the gradients itself
+    /// (to clip or record them): with `Some`, its step would find the new values where the
+    /// gradients were.
+    fn plain_descent(&self) -> Option<PlainDescent> {
+        None
+    }
+
     /// A copy of the optimizer, its settings and state included, boxed; `None` (the default)
     /// for one that cannot be copied. Every optimizer of the crate can; an optimizer of your own
     /// that is `Clone` overrides it as `Some(Box::new(self.clone()))`. (A provided method
@@ -260,7 +274,33 @@ impl<T: Real, O: Optimizer<T> + ?Sized> Optimizer<T> for Box<O> {
         (**self).set_state(state)
     }
 
+    fn plain_descent(&self) -> Option<PlainDescent> {
+        (**self).plain_descent()
+    }
+
     fn clone_box(&self) -> Option<Box<dyn Optimizer<T>>> {
         (**self).clone_box()
+    }
+}
+
+/// An optimizer's step that is plain gradient descent: its learning rate and weight decay (see
+/// [`Optimizer::plain_descent`]). Made by the crate's [`Sgd`] only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlainDescent {
+    learning_rate: f64,
+    weight_decay: WeightDecay,
+}
+
+impl PlainDescent {
+    /// The step of an `Sgd` with these settings.
+    pub(crate) fn new(learning_rate: f64, weight_decay: WeightDecay) -> Self {
+        PlainDescent { learning_rate, weight_decay }
+    }
+
+    /// `(η, λ)` for a parameter that [decays](Param::decays) or not, in `T`: the values
+    /// [`SgdRule`]'s update computes with.
+    pub(crate) fn for_param<T: Real>(&self, decays: bool) -> (T, T) {
+        let (l2, decoupled) = self.weight_decay.coefficients::<T>(decays);
+        (T::cast(self.learning_rate), l2 + decoupled)
     }
 }

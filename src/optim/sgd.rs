@@ -35,6 +35,7 @@ impl Rule for SgdRule {
     const NAME: &'static str = "sgd";
     const DEFAULT: Self = SgdRule;
     const SLOTS: &'static [Slot] = &[];
+    const PLAIN_DESCENT: bool = true;
 
     fn validate(&self) -> Result<()> {
         Ok(())
@@ -43,7 +44,8 @@ impl Rule for SgdRule {
     #[inline]
     fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
-        // One λ for both decays: SGD's two steps are the same (see above).
+        // One λ for both decays: SGD's two steps are the same (see above). (`PlainDescent`
+        // and the small-K kernel's descent compute exactly this; keep them together.)
         step.apply(false, move |(l2, decoupled), w, g, []| {
             let lambda = l2 + decoupled;
             // Without decay, exactly `W − η·g` (`g + 0·W` would turn a −0 gradient into +0).

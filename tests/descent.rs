@@ -1,0 +1,135 @@
+//! Plain gradient descent folded into the backward pass ([`Optimizer::plain_descent`]): an
+//! `Sgd` step whose weight-gradient product writes the new weights itself gives the bits of the
+//! step that stores the gradient and then updates, and keeps the finiteness contract.
+
+use backprop::{
+    seeded, threads, Dense, Divergence, Error, Network, Optimizer, Param, Relu, Result, Sequential, Sgd,
+    SoftmaxCrossEntropy, Stream, WeightDecay,
+};
+use nalgebra::DMatrix;
+
+/// An `Sgd` that does not let the step fold its update (it forwards everything but
+/// `plain_descent`): every gradient is stored, then the update reads it.
+#[derive(Debug)]
+struct Unfolded(Sgd);
+
+impl Optimizer<f32> for Unfolded {
+    fn name(&self) -> &'static str {
+        "unfolded sgd"
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.0.learning_rate()
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) -> Result<()> {
+        Optimizer::<f32>::set_learning_rate(&mut self.0, learning_rate)
+    }
+
+    fn step(&mut self, params: &mut [&mut Param<f32>]) -> Result<()> {
+        self.0.step(params)
+    }
+
+    fn checks_updates(&self) -> bool {
+        Optimizer::<f32>::checks_updates(&self.0)
+    }
+
+    fn weight_decay(&self) -> WeightDecay {
+        Optimizer::<f32>::weight_decay(&self.0)
+    }
+}
+
+/// `inputs-hidden-10`, ReLU, seeded.
+fn network(inputs: usize, hidden: usize) -> Sequential<f32> {
+    Sequential::<f32>::builder(inputs)
+        .add(Dense::new(inputs, hidden))
+        .add(Relu)
+        .add(Dense::new(hidden, 10))
+        .build(7)
+        .unwrap()
+}
+
+/// `rows × cols` irregular values in [−scale, scale], and one-hot targets for the rows.
+fn batch(rows: usize, cols: usize, phase: f32, scale: f32) -> (DMatrix<f32>, DMatrix<f32>) {
+    let x = DMatrix::from_fn(rows, cols, |i, j| scale * (i as f32 * 0.754_877_7 + j as f32 * 0.569_840_3 + phase).sin());
+    let t = DMatrix::from_fn(rows, 10, |i, j| if (i * 7 + 3) % 10 == j { 1.0 } else { 0.0 });
+    (x, t)
+}
+
+/// Every parameter's value, as bits.
+fn bits(net: &Sequential<f32>) -> Vec<Vec<u32>> {
+    net.params().iter().map(|p| p.value().iter().map(|v| v.to_bits()).collect()).collect()
+}
+
+/// Five steps (rows, then samples, alternating) of `optimizer` on a fresh network.
+fn train(inputs: usize, hidden: usize, batch_rows: usize, optimizer: &mut dyn Optimizer<f32>) -> Sequential<f32> {
+    let mut net = network(inputs, hidden);
+    let mut rng = seeded(1, Stream::Train);
+    for step in 0..5 {
+        let (x, t) = batch(batch_rows, inputs, step as f32, 1.0);
+        if step % 2 == 0 {
+            net.train_step(&x, &t, &SoftmaxCrossEntropy, optimizer, &mut rng).unwrap();
+        } else {
+            net.train_step_samples(&x.transpose(), &t, &SoftmaxCrossEntropy, optimizer, &mut rng).unwrap();
+        }
+    }
+    net
+}
+
+#[test]
+fn folded_steps_give_the_bits_of_the_stored_gradients_steps() {
+    let decays = [WeightDecay::None, WeightDecay::L2(1e-3), WeightDecay::Decoupled(0.05)];
+    // (inputs, hidden, batch, threads): batch 1 and small batches of many inputs (the folding
+    // kernel's shapes), a product split across two threads, and a layer too narrow to fold.
+    let cases = [(784, 128, 1, 1), (300, 40, 7, 1), (1024, 256, 8, 2), (64, 32, 1, 1), (784, 64, 100, 1)];
+    for (inputs, hidden, rows, count) in cases {
+        for decay in decays {
+            threads::set(count);
+            let folded = train(inputs, hidden, rows, &mut Sgd::new(0.1).with_weight_decay(decay));
+            let stored = train(inputs, hidden, rows, &mut Unfolded(Sgd::new(0.1).with_weight_decay(decay)));
+            threads::set(0);
+            let case = format!("{inputs}-{hidden}-10, batch {rows}, {count} threads, {decay:?}");
+            assert_eq!(bits(&folded), bits(&stored), "{case}");
+            assert_ne!(bits(&folded), bits(&network(inputs, hidden)), "{case}: the steps moved the weights");
+            assert!(folded.params().iter().all(|p| p.grad().is_none()), "{case}: the steps consumed every gradient");
+        }
+    }
+}
+
+#[test]
+fn a_folded_step_that_overflows_changes_nothing_and_names_the_weight() {
+    // Inputs up to 100 and a learning rate of 1e38: the forward pass and the loss are finite,
+    // the first layer's new weights are not.
+    let (x, t) = batch(1, 784, 0.3, 100.0);
+    let mut outcomes = Vec::new();
+    for folds in [true, false] {
+        let mut net = network(784, 128);
+        let before = bits(&net);
+        let sgd = Sgd::new(1e38);
+        let mut optimizer: Box<dyn Optimizer<f32>> = if folds { Box::new(sgd) } else { Box::new(Unfolded(sgd)) };
+        let mut rng = seeded(1, Stream::Train);
+        let err = net.train_step(&x, &t, &SoftmaxCrossEntropy, &mut optimizer, &mut rng).unwrap_err();
+        let Error::Diverged { cause, loss, .. } = err else { panic!("expected Diverged, got {err:?}") };
+        assert!(matches!(cause, Divergence::LearningRate { index: 0, name: "weight" }), "{cause:?}");
+        assert!(loss.is_finite());
+        assert_eq!(bits(&net), before, "no weight changed");
+        // A sane step afterwards trains from the same weights.
+        let (x, t) = batch(1, 784, 0.3, 1.0);
+        let mut optimizer: Box<dyn Optimizer<f32>> =
+            if folds { Box::new(Sgd::new(0.1)) } else { Box::new(Unfolded(Sgd::new(0.1))) };
+        net.train_step(&x, &t, &SoftmaxCrossEntropy, &mut optimizer, &mut rng).unwrap();
+        outcomes.push((format!("{cause:?}"), bits(&net)));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+}
+
+#[test]
+fn only_a_valid_sgd_folds_its_steps() {
+    assert!(Optimizer::<f32>::plain_descent(&Sgd::new(0.1)).is_some());
+    assert!(Optimizer::<f32>::plain_descent(&Sgd::new(-0.1)).is_none(), "an invalid rate is refused by step");
+    assert!(Optimizer::<f32>::plain_descent(&backprop::Momentum::new(0.1)).is_none());
+    assert!(Optimizer::<f32>::plain_descent(&backprop::Adam::new(1e-3)).is_none());
+    let boxed: Box<dyn Optimizer<f32>> = Box::new(Sgd::new(0.1));
+    assert!(boxed.plain_descent().is_some(), "a boxed Sgd is still plain descent");
+    assert!(Unfolded(Sgd::new(0.1)).plain_descent().is_none());
+}
