@@ -51,7 +51,8 @@ fn network(inputs: usize, hidden: usize) -> Sequential<f32> {
 
 /// `rows × cols` irregular values in [−scale, scale], and one-hot targets for the rows.
 fn batch(rows: usize, cols: usize, phase: f32, scale: f32) -> (DMatrix<f32>, DMatrix<f32>) {
-    let x = DMatrix::from_fn(rows, cols, |i, j| scale * (i as f32 * 0.754_877_7 + j as f32 * 0.569_840_3 + phase).sin());
+    let x =
+        DMatrix::from_fn(rows, cols, |i, j| scale * (i as f32 * 0.754_877_7 + j as f32 * 0.569_840_3 + phase).sin());
     let t = DMatrix::from_fn(rows, 10, |i, j| if (i * 7 + 3) % 10 == j { 1.0 } else { 0.0 });
     (x, t)
 }

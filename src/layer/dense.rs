@@ -22,6 +22,15 @@ const KIND: &str = "dense";
 /// # Parameters, in order
 /// `weight` (weight decay applies), then `bias` (if the layer has one; no weight decay).
 ///
+/// # With gradient descent
+/// In a training step with [`Sgd`](crate::Sgd) (see
+/// [`Optimizer::plain_descent`](crate::Optimizer::plain_descent)), where `∂E/∂W` runs on the
+/// crate's small-K kernel — `f32`, a CPU with AVX2 and FMA, at least 256 inputs, and one row or
+/// at most 64 samples given sample by sample as `fit` hands them over
+/// ([`backward_samples`](Layer::backward_samples)): batch-1 or small-batch MNIST — the product
+/// writes the new weights `W − η·∂E/∂W` at once instead of the gradient, the same bits in one
+/// pass where the gradient and the update made two; the weight's gradient is then not kept.
+///
 /// # Memory
 /// `in_dim·out_dim + out_dim` parameters, each held twice (value and gradient): 16 bytes a
 /// parameter in `f64`, 8 in `f32` — a 4096 × 4096 layer takes 256 MiB in `f64` once built. An
