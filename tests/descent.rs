@@ -134,3 +134,21 @@ fn only_a_valid_sgd_folds_its_steps() {
     assert!(boxed.plain_descent().is_some(), "a boxed Sgd is still plain descent");
     assert!(Unfolded(Sgd::new(0.1)).plain_descent().is_none());
 }
+
+#[test]
+fn a_fit_that_folds_trains_the_weights_of_one_that_does_not() {
+    // 300 inputs, batches of 16 samples (and a last one of 4): `fit` hands them over sample by
+    // sample, where the first layer's descent folds.
+    let (x, t) = batch(100, 300, 0.1, 1.0);
+    let labels = DMatrix::from_fn(100, 1, |i, _| t.row(i).iter().position(|&v| v == 1.0).unwrap_or(0) as f32);
+    let fitted = |optimizer: Box<dyn Optimizer<f32>>| {
+        let mut net = network(300, 64);
+        let mut config = backprop::FitConfig::new(SoftmaxCrossEntropy, optimizer).epochs(3).batch_size(16).seed(5);
+        let history = net.fit(&x, &labels, &mut config).unwrap();
+        (bits(&net), format!("{:?}", history.loss))
+    };
+    let folded = fitted(Box::new(Sgd::new(0.05).with_weight_decay(WeightDecay::L2(1e-3))));
+    let stored = fitted(Box::new(Unfolded(Sgd::new(0.05).with_weight_decay(WeightDecay::L2(1e-3)))));
+    assert_eq!(folded, stored);
+    assert_ne!(folded.0, bits(&network(300, 64)));
+}
