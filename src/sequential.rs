@@ -440,18 +440,12 @@ impl<T: Real> Sequential<T> {
         self.update(value, optimizer)
     }
 
-    /// Plans a step of `descent` on every parameter ([`Param::plan_descent`]), or ends the plan
-    /// (`None`).
+    /// Plans a step of `descent` ([`Param::plan_descent`]) on every parameter that only the
+    /// crate's containers hold, or ends the plan (`None`).
     fn plan_descent(&mut self, descent: Option<PlainDescent>) {
-        let mut params = recycle(std::mem::take(&mut self.param_list));
         for layer in self.chain.layers_mut() {
-            walk::collect_params_mut(layer.as_mut(), &mut params);
+            plan_descent(layer.as_mut(), descent);
         }
-        for p in params.iter_mut() {
-            let plan = descent.map(|d| d.for_param(p.decays()));
-            p.plan_descent(plan);
-        }
-        self.param_list = recycle(params);
     }
 
     /// The step's update after the backward pass, for a batch loss `value`: the loss returned
@@ -495,6 +489,19 @@ impl<T: Real> Sequential<T> {
             });
         }
         check_finite("x", x)
+    }
+}
+
+/// Plans `descent` on the parameters of `layer` and of the layers below it, through the crate's
+/// containers ([`Chain`], [`Residual`]) only: a container of another kind may read or change
+/// its children's gradients after their `backward` (to tie or scale them), which must then hold
+/// gradients, so its layers keep theirs.
+fn plan_descent<T: Real>(layer: &mut dyn Layer<T>, descent: Option<PlainDescent>) {
+    let any: &dyn Any = layer;
+    if any.is::<Chain<T>>() || any.is::<Residual<T>>() {
+        layer.visit_children_mut(&mut |_, child| plan_descent(child, descent));
+    } else if !walk::has_children(layer) {
+        layer.visit_params_mut(&mut |p| p.plan_descent(descent.map(|d| d.for_param(p.decays()))));
     }
 }
 

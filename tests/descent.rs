@@ -3,10 +3,11 @@
 //! step that stores the gradient and then updates, and keeps the finiteness contract.
 
 use backprop::{
-    seeded, threads, Dense, Divergence, Error, Network, Optimizer, Param, Relu, Result, Sequential, Sgd,
-    SoftmaxCrossEntropy, Stream, WeightDecay,
+    seeded, threads, Dense, Divergence, Error, Layer, Network, Optimizer, Param, Relu, Result, SeededRng, Sequential,
+    Sgd, Shape, SoftmaxCrossEntropy, Stream, WeightDecay,
 };
 use nalgebra::DMatrix;
+use std::fmt::Display;
 
 /// An `Sgd` that does not let the step fold its update (it forwards everything but
 /// `plain_descent`): every gradient is stored, then the update reads it.
@@ -151,4 +152,68 @@ fn a_fit_that_folds_trains_the_weights_of_one_that_does_not() {
     let stored = fitted(Box::new(Unfolded(Sgd::new(0.05).with_weight_decay(WeightDecay::L2(1e-3)))));
     assert_eq!(folded, stored);
     assert_ne!(folded.0, bits(&network(300, 64)));
+}
+
+/// A container of a user's own: a `Dense` whose weight gradient it halves after the layer's
+/// `backward` (as one scaling or tying its children's gradients would).
+#[derive(Debug)]
+struct HalvedWeightGradient(Dense<f32>);
+
+impl Layer<f32> for HalvedWeightGradient {
+    fn kind(&self) -> &'static str {
+        "halved_weight_gradient"
+    }
+
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        self.0.build(input, rng)
+    }
+
+    fn forward(&self, x: &DMatrix<f32>, y: &mut DMatrix<f32>) -> Result<()> {
+        self.0.forward(x, y)
+    }
+
+    fn backward(
+        &mut self,
+        x: &DMatrix<f32>,
+        y: &DMatrix<f32>,
+        g: &DMatrix<f32>,
+        dx: Option<&mut DMatrix<f32>>,
+    ) -> Result<()> {
+        self.0.backward(x, y, g, dx)?;
+        self.0.visit_params_mut(&mut |p| {
+            if p.name() == "weight" {
+                *p.grad_mut() *= 0.5;
+            }
+        });
+        Ok(())
+    }
+
+    fn visit_children<'a>(&'a self, f: &mut dyn FnMut(&dyn Display, &'a dyn Layer<f32>)) {
+        f(&"inner", &self.0);
+    }
+
+    fn visit_children_mut<'a>(&'a mut self, f: &mut dyn FnMut(&dyn Display, &'a mut dyn Layer<f32>)) {
+        f(&"inner", &mut self.0);
+    }
+}
+
+#[test]
+fn a_container_of_ones_own_gets_gradients_to_work_on() {
+    // A Dense of 784 inputs at batch 1 would fold its descent; inside a container that is not
+    // the crate's, it keeps its gradient for the container to halve.
+    let trained = |optimizer: &mut dyn Optimizer<f32>| {
+        let mut net = Sequential::<f32>::builder(784)
+            .add(HalvedWeightGradient(Dense::new(784, 32)))
+            .add(Relu)
+            .add(Dense::new(32, 10))
+            .build(3)
+            .unwrap();
+        let mut rng = seeded(1, Stream::Train);
+        for step in 0..3 {
+            let (x, t) = batch(1, 784, step as f32, 1.0);
+            net.train_step(&x, &t, &SoftmaxCrossEntropy, optimizer, &mut rng).unwrap();
+        }
+        bits(&net)
+    };
+    assert_eq!(trained(&mut Sgd::new(0.1)), trained(&mut Unfolded(Sgd::new(0.1))));
 }

@@ -207,7 +207,9 @@ pub trait Optimizer<T: Real>: Debug + Send {
 
     /// Whether this optimizer's step is plain gradient descent — `W ← W − η·g`, or with its
     /// weight decay `W ← W − η·(g + λ·W)` — which a training step may then fold into the
-    /// backward pass: a layer whose weight-gradient product can finish with the update writes
+    /// backward pass of the layers that only the crate's containers hold (a container of your
+    /// own may work on its children's gradients, so its layers keep them): a layer whose
+    /// weight-gradient product can finish with the update writes
     /// the new values at once (one pass over the weights where the product and the update made
     /// two), and the step only makes them the values. The results are the same bits.
     ///
