@@ -409,7 +409,7 @@ impl<T: Real> Sequential<T> {
             .map(|_| T::zero());
         }
         // Plain gradient descent may be folded into the layers' weight-gradient products (see
-        // `Optimizer::plain_descent`): planned on every parameter, and ended whatever happens.
+        // `Optimizer::plain_descent`): planned before the passes, and ended whatever happens.
         let descent = optimizer.plain_descent().filter(|_| can_descend::<T>());
         if descent.is_none() {
             return self.step_body(input, t, loss, optimizer, rng);
