@@ -93,15 +93,11 @@ pub(crate) struct Descent {
 impl Descent {
     /// One element's new value, as [`SgdRule`](crate::SgdRule) computes it.
     fn scalar(self, w: f32, g: f32) -> f32 {
-        // Without decay exactly `w − η·g` (`g + 0·w` would turn a −0 gradient into +0).
-        if self.lambda == 0.0 {
-            w - self.lr * g
-        } else {
-            w - self.lr * (g + self.lambda * w)
-        }
+        crate::optim::descent(w, g, self.lr, self.lambda)
     }
 
-    /// [`scalar`](Descent::scalar) on eight lanes, each rounded as the scalar is.
+    /// [`scalar`](Descent::scalar) on eight lanes, each rounded as the scalar is (in
+    /// `optim::descent`'s order).
     #[target_feature(enable = "avx2,fma")]
     #[allow(unsafe_code)]
     #[inline]
