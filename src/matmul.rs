@@ -328,14 +328,14 @@ fn small_k_operands(p: Product, s: Strides, out: crate::small_k::Output) -> crat
 }
 
 /// Whether [`crate::small_k`]'s kernel computes this product: `f32`, a left factor with unit row
-/// stride (as stored, not transposed), at least [`small_k::MIN_ROWS`](crate::small_k::MIN_ROWS)
-/// rows and an inner dimension of at most [`small_k::MAX_K`](crate::small_k::MAX_K), on a CPU
-/// with AVX2 and FMA.
+/// stride (as stored, not transposed), an inner dimension of at most
+/// [`small_k::MAX_K`](crate::small_k::MAX_K), rows enough for the kernel to win
+/// ([`small_k::worth_rows`](crate::small_k::worth_rows)), on a CPU with AVX2 and FMA.
 fn small_k_kernel<T: Real>(m: usize, k: usize, a_rs: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::small_k::{available, MAX_K, MIN_ROWS};
-        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && k <= MAX_K && m >= MIN_ROWS && available()
+        use crate::small_k::{available, worth_rows, MAX_K};
+        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && k <= MAX_K && worth_rows(m, k) && available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -476,7 +476,8 @@ mod tests {
     #[test]
     fn products_match_nalgebra() {
         // The plain loop up to 4·8·4 = 128 multiply-adds, faer from 4·9·4; in f32 the small-K
-        // kernel from 256 rows with K ≤ 64 (ragged row blocks and column blocks included).
+        // kernel from 256 rows with K ≤ 64 (ragged row blocks and column blocks included), and
+        // from 64 rows in whole 16-row blocks with 2 ≤ K ≤ 64 (and not at 80×1, 72×8: faer).
         let shapes = [
             (1, 1, 1),
             (4, 2, 3),
@@ -491,6 +492,10 @@ mod tests {
             (1000, 64, 13),
             (263, 1, 7),
             (300, 65, 5),
+            (64, 32, 13),
+            (80, 2, 7),
+            (80, 1, 7),
+            (72, 8, 5),
         ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {

@@ -28,8 +28,22 @@ use std::arch::x86_64::{
 /// less as K grows (and faer's blocks suit a long K).
 pub(crate) const MAX_K: usize = 64;
 
-/// The fewest rows worth the kernel (below, faer's dispatch is cheap next to the product).
-pub(crate) const MIN_ROWS: usize = 256;
+/// From this many rows the kernel beats faer at any row count (below, faer's dispatch is cheap
+/// next to the product, or the kernel's scalar tail rows cost more than it saves).
+const MIN_ROWS: usize = 256;
+
+/// From this many rows the kernel beats faer when the rows fill whole 16-row blocks (no scalar
+/// tail) and K ≥ 2: one thread, `f32`, GFLOP/s of faer against the kernel's — 64×32·32×128
+/// (the digits MLP's first weight gradient) 84 against 89, 112×16·16×64 69 against 81,
+/// 64×2·2×128 18 against 33; but 200×32·32×100 (8 tail rows) 85 against 49, and at K = 1
+/// 64×1·1×128 took 0.58 µs against 0.74.
+const MIN_BLOCK_ROWS: usize = 64;
+
+/// Whether the kernel is worth its dispatch for an `m`-row product with inner dimension `k`
+/// (at most [`MAX_K`], checked by the caller).
+pub(crate) fn worth_rows(m: usize, k: usize) -> bool {
+    m >= MIN_ROWS || (m >= MIN_BLOCK_ROWS && m % ROWS == 0 && k >= 2)
+}
 
 /// Rows per vector block (two 8-lane `f32` vectors).
 const ROWS: usize = 16;

@@ -82,8 +82,9 @@ fn train(inputs: usize, hidden: usize, batch_rows: usize, optimizer: &mut dyn Op
 fn folded_steps_give_the_bits_of_the_stored_gradients_steps() {
     let decays = [WeightDecay::None, WeightDecay::L2(1e-3), WeightDecay::Decoupled(0.05)];
     // (inputs, hidden, batch, threads): batch 1 and small batches of many inputs (the folding
-    // kernel's shapes), a product split across two threads, and a layer too narrow to fold.
-    let cases = [(784, 128, 1, 1), (300, 40, 7, 1), (1024, 256, 8, 2), (64, 32, 1, 1), (784, 64, 100, 1)];
+    // kernel's shapes), the digits MLP's 64 inputs at batch 32 (whole 16-row blocks), a product
+    // split across two threads, and layers too narrow to fold.
+    let cases = [(784, 128, 1, 1), (300, 40, 7, 1), (64, 128, 32, 1), (1024, 256, 8, 2), (64, 32, 1, 1), (784, 64, 100, 1)];
     for (inputs, hidden, rows, count) in cases {
         for decay in decays {
             threads::set(count);

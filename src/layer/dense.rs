@@ -25,9 +25,10 @@ const KIND: &str = "dense";
 /// # With gradient descent
 /// In a training step with [`Sgd`](crate::Sgd) (see
 /// [`Optimizer::plain_descent`](crate::Optimizer::plain_descent)), where `∂E/∂W` runs on the
-/// crate's small-K kernel — `f32`, a CPU with AVX2 and FMA, at least 256 inputs, and one row or
-/// at most 64 samples given sample by sample as `fit` hands them over
-/// ([`backward_samples`](Layer::backward_samples)): batch-1 or small-batch MNIST — the product
+/// crate's small-K kernel — `f32`, a CPU with AVX2 and FMA, at least 256 inputs (or 64 to 255 in
+/// whole blocks of 16 with at least 2 samples), and one row or at most 64 samples given sample by
+/// sample as `fit` hands them over ([`backward_samples`](Layer::backward_samples)): batch-1 or
+/// small-batch MNIST, the digits MLP's batches of 32 — the product
 /// writes the new weights `W − η·∂E/∂W` at once instead of the gradient, the same bits in one
 /// pass where the gradient and the update made two; the weight's gradient is then not kept.
 ///
