@@ -42,7 +42,7 @@ const MIN_BLOCK_ROWS: usize = 64;
 /// Whether the kernel is worth its dispatch for an `m`-row product with inner dimension `k`
 /// (at most [`MAX_K`], checked by the caller).
 pub(crate) fn worth_rows(m: usize, k: usize) -> bool {
-    m >= MIN_ROWS || (m >= MIN_BLOCK_ROWS && m % ROWS == 0 && k >= 2)
+    m >= MIN_ROWS || (m >= MIN_BLOCK_ROWS && m.is_multiple_of(ROWS) && k >= 2)
 }
 
 /// Rows per vector block (two 8-lane `f32` vectors).
