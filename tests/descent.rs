@@ -135,6 +135,14 @@ fn only_a_valid_sgd_folds_its_steps() {
     let boxed: Box<dyn Optimizer<f32>> = Box::new(Sgd::new(0.1));
     assert!(boxed.plain_descent().is_some(), "a boxed Sgd is still plain descent");
     assert!(Unfolded(Sgd::new(0.1)).plain_descent().is_none());
+
+    // A rate valid in f64 but 0 in f32: a step in f64 does not make it plain descent in f32.
+    let mut tiny = Sgd::new(1e-50);
+    let mut p = Param::new("weight", DMatrix::from_element(2, 2, 1.0f64), backprop::Decay::Applies);
+    p.grad_mut().fill(0.5);
+    Optimizer::<f64>::step(&mut tiny, &mut [&mut p]).unwrap();
+    assert!(Optimizer::<f64>::plain_descent(&tiny).is_some());
+    assert!(Optimizer::<f32>::plain_descent(&tiny).is_none(), "1e-50 is 0 in f32");
 }
 
 #[test]

@@ -509,6 +509,11 @@ impl<R: UpdateRule> Optim<R> {
         Ok(())
     }
 
+    /// The settings a step validates, with the scalar type it validates them in.
+    fn settings<T: Real>(&self) -> Validated<R> {
+        (std::any::TypeId::of::<T>(), self.learning_rate, self.weight_decay, self.rule.clone())
+    }
+
     /// An error for a state that does not fit.
     fn mismatch(mismatch: StateMismatch) -> Error {
         Error::OptimizerState { optimizer: R::NAME, mismatch }
@@ -597,7 +602,7 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
-        let settings = (std::any::TypeId::of::<T>(), self.learning_rate, self.weight_decay, self.rule.clone());
+        let settings = self.settings::<T>();
         if self.validated.as_ref() != Some(&settings) {
             Optimizer::<T>::validate(self)?;
             self.validated = Some(settings);
@@ -627,7 +632,10 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
     }
 
     fn plain_descent(&self) -> Option<PlainDescent> {
-        let valid = R::PLAIN_DESCENT && Optimizer::<T>::validate(self).is_ok();
+        // Asked before every training step: the last step's validation answers when the
+        // settings are the same.
+        let valid = R::PLAIN_DESCENT
+            && (self.validated.as_ref() == Some(&self.settings::<T>()) || Optimizer::<T>::validate(self).is_ok());
         valid.then(|| PlainDescent::new(self.learning_rate, self.weight_decay))
     }
 }
