@@ -14,7 +14,7 @@
 
 use crate::layer::{ensure_shape, Input};
 use crate::Real;
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DMatrixViewMut};
 
 /// The buffers of a minibatch run, kept from batch to batch and from `fit` to `fit`.
 #[derive(Debug, Clone)]
@@ -41,14 +41,21 @@ impl<T: Real> Feed<T> {
     /// Copies `x` (`samples × features`) into [`samples`](Feed::samples), reusing its memory.
     pub(crate) fn load(&mut self, x: &DMatrix<T>) {
         let (n, features) = x.shape();
-        // nalgebra's transpose measured faster here than a tiled one (1.7% of an mnist-mlp
-        // profile against 5.9%). A buffer of another shape is not resized first: that would
-        // zero all of it (188 MB for MNIST) only to overwrite it.
-        if self.samples.shape() == (features, n) {
-            x.transpose_to(&mut self.samples);
-        } else {
-            self.samples = x.transpose();
+        if self.samples.shape() != (features, n) {
+            // Zeroed by the allocator (`calloc`): untouched pages, which the copy below touches
+            // first, where `resize` would have written 188 MB of zeros for MNIST beforehand.
+            self.samples = DMatrix::from_vec(features, n, vec![T::zero(); features * n]);
         }
+        // Parts of whole samples across the crate's threads: the copy waits on memory and, in a
+        // new buffer, on the kernel's page faults, which two cores serve side by side. Within a
+        // part, nalgebra's transpose measured faster here than a tiled one (1.7% of an
+        // mnist-mlp profile against 5.9%).
+        let features_per_sample = features.max(1);
+        crate::layer::parts::for_each_part(self.samples.as_mut_slice(), features_per_sample, |offset, part| {
+            let (first, count) = (offset / features_per_sample, part.len() / features_per_sample);
+            let mut samples = DMatrixViewMut::from_slice(part, features, count);
+            x.rows(first, count).transpose_to(&mut samples);
+        });
     }
 
     /// Gathers samples `rows` and their targets from `t`, and returns the batch's inputs (sample
@@ -106,8 +113,9 @@ mod tests {
     /// Both copies against nalgebra's transpose and row selection.
     #[test]
     fn copies_match_nalgebra() {
-        // 1200 × 60: batches of 1600 × 60 values, gathered in parts on more than one thread.
-        for (rows, cols) in [(1, 1), (3, 5), (31, 33), (64, 7), (100, 65), (5, 0), (1200, 60)] {
+        // 1200 × 60: batches of 1600 × 60 values, gathered in parts on more than one thread;
+        // 3001 × 50 also loaded in parts (of whole samples, the last one shorter).
+        for (rows, cols) in [(1, 1), (3, 5), (31, 33), (64, 7), (100, 65), (5, 0), (1200, 60), (3001, 50)] {
             let x = DMatrix::<f32>::from_fn(rows, cols, |i, j| (i * 1000 + j) as f32);
             let mut feed = Feed::default();
             feed.load(&x);
@@ -119,6 +127,13 @@ mod tests {
             assert_eq!(*t_batch, t.select_rows(&picks), "{rows}x{cols}");
             let (Input::Rows(x_rows), _) = feed.gather(&t, &picks, false) else { panic!("asked for rows") };
             assert_eq!(*x_rows, x.select_rows(&picks), "{rows}x{cols}");
+        }
+        // A second load into the same buffer, and one of another shape after it.
+        let mut feed = Feed::default();
+        for (rows, cols) in [(3001, 50), (3001, 50), (2000, 75)] {
+            let x = DMatrix::<f32>::from_fn(rows, cols, |i, j| (i * 7 + j * 3) as f32);
+            feed.load(&x);
+            assert_eq!(feed.samples, x.transpose(), "reloaded {rows}x{cols}");
         }
         let x = DMatrix::<f64>::from_fn(37, 11, |i, j| (i * 100 + j) as f64);
         let mut feed = Feed::default();
