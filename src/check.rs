@@ -33,6 +33,28 @@ pub(crate) fn all_finite<T: Real>(values: &[T]) -> bool {
     (lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail).is_finite()
 }
 
+/// The largest magnitude in `values` (0 for none), or infinity if one is not finite: in lanes,
+/// as [`all_finite`], so that the loop vectorizes.
+pub(crate) fn largest_magnitude<T: Real>(values: &[T]) -> T {
+    const LANES: usize = 16;
+    let zero = T::zero();
+    let (mut largest, mut check) = ([zero; LANES], [zero; LANES]);
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for ((largest, check), &v) in largest.iter_mut().zip(&mut check).zip(chunk) {
+            let magnitude = v.abs();
+            *largest = if magnitude > *largest { magnitude } else { *largest };
+            *check += zero * v;
+        }
+    }
+    let rest = chunks.remainder();
+    let finite = (check.iter().fold(zero, |acc, &v| acc + v) + rest.iter().fold(zero, |acc, &v| acc + zero * v)).is_finite();
+    if !finite {
+        return T::cast(f64::INFINITY);
+    }
+    largest.iter().chain(rest).fold(zero, |acc, &v| if v.abs() > acc { v.abs() } else { acc })
+}
+
 /// The first non-finite value of `m`, as an error about `what`.
 pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Result<()> {
     if all_finite(m.as_slice()) {
@@ -47,6 +69,28 @@ pub(crate) fn check_finite<T: Real>(what: &'static str, m: &DMatrix<T>) -> Resul
 
 #[cfg(test)]
 mod tests {
+    /// Against a plain loop, at lengths around the lanes, with the largest value anywhere; a NaN
+    /// or an infinity anywhere gives infinity.
+    #[test]
+    fn largest_magnitude_is_the_largest_or_infinite() {
+        use super::largest_magnitude;
+        for len in [0usize, 1, 15, 16, 17, 40] {
+            for at in 0..len {
+                let mut values: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin()).collect();
+                values[at] = -3.5;
+                let expected = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert_eq!(expected, 3.5);
+                assert_eq!(largest_magnitude(&values), expected, "len {len}, at {at}");
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    let mut bad_values = values.clone();
+                    bad_values[len - 1 - at] = bad;
+                    assert_eq!(largest_magnitude(&bad_values), f32::INFINITY, "len {len}, {bad} at {}", len - 1 - at);
+                }
+            }
+        }
+        assert_eq!(largest_magnitude::<f64>(&[]), 0.0);
+    }
+
     #[test]
     fn numbers_in_messages_stay_short() {
         use super::number;

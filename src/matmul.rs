@@ -213,24 +213,80 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
 /// product of a batch-1 step, and of small batches of many inputs).
 ///
 /// Returns `Some(finite)` when it did — whether every new value is finite — and `None` (`c`
-/// untouched) when the kernel does not take this product: the caller then computes the gradient
-/// as usual.
+/// untouched) when the kernel does not take this product ([`descent_folds`]): the caller then
+/// computes the gradient as usual.
 ///
 /// # Panics
 /// If the shapes do not agree, `w`'s included (a bug in the crate, never a user's mistake).
-// The call of the `unsafe` kernel below.
-#[allow(unsafe_code)]
 pub(crate) fn descend_product<T: Real>(
     c: &mut DMatrix<T>,
-    (a, op_a): (&DMatrix<T>, Op),
-    (b, op_b): (&DMatrix<T>, Op),
+    a: (&DMatrix<T>, Op),
+    b: (&DMatrix<T>, Op),
     w: &DMatrix<T>,
     lr: T,
     lambda: T,
 ) -> Option<bool> {
+    assert_eq!(c.shape(), w.shape(), "descend_product: w is not shaped as c");
+    // `c` is borrowed mutably: it overlaps none of `a`, `b`, `w`.
+    descend(c.shape(), c.as_mut_ptr() as usize, w.as_ptr() as usize, a, b, (lr, lambda))
+}
+
+/// [`descend_product`] written into `w` itself: `w ← w − η·g` (or `w − η·(g + λ·w)`), the same
+/// bits. Each value is overwritten whatever it becomes, so the caller must know beforehand that
+/// every new value is finite ([`descent_bound`]); the result says whether they are.
+pub(crate) fn descend_in_place<T: Real>(
+    w: &mut DMatrix<T>,
+    a: (&DMatrix<T>, Op),
+    b: (&DMatrix<T>, Op),
+    lr: T,
+    lambda: T,
+) -> Option<bool> {
+    let at = w.as_mut_ptr() as usize;
+    // `w` is borrowed mutably: it overlaps neither `a` nor `b`.
+    descend(w.shape(), at, at, a, b, (lr, lambda))
+}
+
+/// Whether [`descend_product`] and [`descend_in_place`] take the product `op_a(a)·b`.
+pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T>) -> bool {
+    let (m, k) = op_a.shape(a.shape());
+    let (a_rs, _) = op_a.strides(a.shape());
+    m > 0 && k > 0 && b.ncols() > 0 && small_k_kernel::<T>(m, k, a_rs)
+}
+
+/// A bound on every `|new value|` after a step of descent `w − η·(g + λ·w)` (`λ` = 0:
+/// `w − η·g`), with `g = op(a)·b` summed over `k` terms, when every `|w| ≤ w_max`:
+/// `(w_max + η·(k·A·B + λ·w_max))·(1 + 10⁻⁵)`, where `A` and `B` are the largest magnitudes in
+/// `a` and `b` — or `None` unless it is below the type's largest value (a NaN or an infinity in
+/// `a` or `b` gives `None`). With `Some`, the step certainly leaves every value finite.
+///
+/// Why: each computed term of `g` is within `A·B·(1 + u)` (`u` the unit roundoff, 2⁻²⁴ in
+/// `f32`), each of the `k` rounded sums adds at most a factor `1 + u`, and the step's three
+/// rounded operations three more: at most `(1 + u)^(k + 4)` over the exact bound, below
+/// `1 + 5·10⁻⁶` for the kernel's `k ≤ 64`. So no intermediate value and no new value exceeds the
+/// bound, and with finite operands none is NaN. The bound is in `f64`, where its own rounding
+/// (about 10⁻¹⁶) is far inside the margin.
+pub(crate) fn descent_bound<T: Real>(w_max: f64, (a, b): (&DMatrix<T>, &DMatrix<T>), k: usize, lr: T, lambda: T) -> Option<f64> {
+    // Infinite for a NaN or an infinity: the bound is then not below the largest value.
+    let largest = |m: &DMatrix<T>| crate::check::largest_magnitude(m.as_slice()).to_f64();
+    let (lr, lambda) = (lr.to_f64(), lambda.to_f64());
+    let bound = (w_max + lr * (k as f64 * largest(a) * largest(b) + lambda * w_max)) * (1.0 + 1e-5);
+    T::max_value().filter(|max| bound < max.to_f64()).map(|_| bound)
+}
+
+/// [`descend_product`] with `c` and `w` given by their first elements' addresses (`c` may be `w`).
+// The call of the `unsafe` kernel below.
+#[allow(unsafe_code)]
+fn descend<T: Real>(
+    (rows, cols): (usize, usize),
+    c: usize,
+    w: usize,
+    (a, op_a): (&DMatrix<T>, Op),
+    (b, op_b): (&DMatrix<T>, Op),
+    (lr, lambda): (T, T),
+) -> Option<bool> {
     let (m, k) = op_a.shape(a.shape());
     let (k_b, n) = op_b.shape(b.shape());
-    assert!(k == k_b && c.shape() == (m, n) && w.shape() == (m, n), "descend_product: ({m}×{k})·({k_b}×{n})");
+    assert!(k == k_b && (rows, cols) == (m, n), "descend: ({m}×{k})·({k_b}×{n}) into {rows}x{cols}");
     let (a_rs, a_cs) = op_a.strides(a.shape());
     let (b_rs, b_cs) = op_b.strides(b.shape());
     if m == 0 || n == 0 || k == 0 || !small_k_kernel::<T>(m, k, a_rs) {
@@ -240,26 +296,18 @@ pub(crate) fn descend_product<T: Real>(
     {
         use crate::small_k::{Descent, Output};
         use std::sync::atomic::{AtomicBool, Ordering};
-        let whole = Product {
-            m,
-            n,
-            k,
-            c: c.as_mut_ptr() as usize,
-            a: a.as_ptr() as usize,
-            b: b.as_ptr() as usize,
-            elem_bytes: std::mem::size_of::<T>(),
-        };
+        let whole = Product { m, n, k, c, a: a.as_ptr() as usize, b: b.as_ptr() as usize, elem_bytes: std::mem::size_of::<T>() };
         let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
-        let (w, finite) = (w.as_ptr() as usize, AtomicBool::new(true));
+        let finite = AtomicBool::new(true);
         // `T` is `f32` (`small_k_kernel`): the casts are exact.
         let (lr, lambda) = (lr.to_f64() as f32, lambda.to_f64() as f32);
         in_parts(whole, strides, &|p| {
             // `w` is laid out as `c`: this part's block of it starts at the same offset.
             let w = (w + (p.c - whole.c)) as *const f32;
             let out = Output::Descent(Descent { w, lr, lambda });
-            // SAFETY: as for the product in `matmul_views`, and `w` (shaped as `c`, checked
-            // above, and only read) is addressed exactly as `c` is; `c` is borrowed mutably, so
-            // it overlaps none of `a`, `b`, `w`.
+            // SAFETY: as for the product in `matmul_views`, and `w` (shaped as `c`, checked by
+            // the callers) is addressed exactly as `c` is: it is either `c` itself, each element
+            // read by the kernel before it writes it, or storage that `c` does not overlap.
             if !unsafe { crate::small_k::product(small_k_operands(p, strides, out)) } {
                 finite.store(false, Ordering::Relaxed);
             }

@@ -93,7 +93,8 @@ pub(crate) enum Output {
 }
 
 /// A step of gradient descent `c = w − η·g` (`λ = 0`) or `c = w − η·(g + λ·w)`, where `g = a·b`
-/// and `w` is laid out as `c` (the same column stride).
+/// and `w` is laid out as `c` (the same column stride). `w` may be `c` itself (a step in place):
+/// each element of `w` is read before its element of `c` is written, and by the same block.
 #[derive(Clone, Copy)]
 pub(crate) struct Descent {
     /// `w`'s first element (of this part, as `c`'s).
@@ -133,7 +134,7 @@ impl Descent {
 /// The CPU must have AVX2 and FMA ([`available`]). Every element the strides reach — `m × k` of
 /// `a`, `k × n` of `b`, `m × n` of `c` (and of a descent's `w`) — must be inside its
 /// allocation; `c`'s must be writable, touched by nothing else during the call, and must not
-/// overlap `a`'s, `b`'s or `w`'s.
+/// overlap `a`'s or `b`'s, nor a descent's `w` unless `w` is `c` (the same elements).
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn product(o: Operands) -> bool {
@@ -210,7 +211,8 @@ unsafe fn block<const N: usize>(o: Operands, i: usize, j: usize) -> __m256 {
     for (q, acc) in acc.iter().enumerate() {
         let at = (j + q) * o.c_cs + i;
         // SAFETY: rows i..i + 16 of column j + q of `c` are inside it and ours alone, and those
-        // of a descent's `w` (laid out as `c`) are inside `w`.
+        // of a descent's `w` (laid out as `c`, or `c` itself) are inside `w`, read before the
+        // same elements of `c` are written.
         unsafe {
             let (low, high) = match o.out {
                 Output::Product => (acc[0], acc[1]),

@@ -226,3 +226,38 @@ fn a_container_of_ones_own_gets_gradients_to_work_on() {
     };
     assert_eq!(trained(&mut Sgd::new(0.1)), trained(&mut Unfolded(Sgd::new(0.1))));
 }
+
+/// Sets weight `(row, col)` of the first layer to `value`, through `visit_params_mut` as a user
+/// would.
+fn set_first_weight(net: &mut Sequential<f32>, (row, col): (usize, usize), value: f32) {
+    net.visit_params_mut(&mut |path, p| {
+        if path == "0.weight" {
+            p.value_mut()[(row, col)] = value;
+        }
+    });
+}
+
+#[test]
+fn a_weight_near_the_largest_f32_takes_the_step_through_the_buffer() {
+    // A weight of f32::MAX / (1 + 10⁻⁶): the step cannot be proven finite in advance, so the
+    // kernel writes the new values into the gradient's buffer and checks them; a small step
+    // keeps them finite, and the bits are SgdRule's.
+    let (x, t) = batch(1, 784, 0.3, 1.0);
+    let mut nets = Vec::new();
+    for folds in [true, false] {
+        let mut net = network(784, 128);
+        set_first_weight(&mut net, (5, 7), f32::MAX / 1.000_001);
+        let sgd = Sgd::new(1e-3);
+        let mut optimizer: Box<dyn Optimizer<f32>> = if folds { Box::new(sgd) } else { Box::new(Unfolded(sgd)) };
+        let mut rng = seeded(1, Stream::Train);
+        for _ in 0..3 {
+            // The huge weight makes the hidden unit's ReLU output huge: keep the loss finite by
+            // feeding that input as 0.
+            let mut x = x.clone();
+            x[(0, 5)] = 0.0;
+            net.train_step(&x, &t, &SoftmaxCrossEntropy, &mut optimizer, &mut rng).unwrap();
+        }
+        nets.push(bits(&net));
+    }
+    assert_eq!(nets[0], nets[1]);
+}

@@ -1,7 +1,7 @@
 //! The fully connected (affine) layer.
 
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
-use crate::matmul::{descend_product, matmul, Op};
+use crate::matmul::{matmul, Op};
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -31,6 +31,8 @@ const KIND: &str = "dense";
 /// small-batch MNIST, the digits MLP's batches of 32 — the product
 /// writes the new weights `W − η·∂E/∂W` at once instead of the gradient, the same bits in one
 /// pass where the gradient and the update made two; the weight's gradient is then not kept.
+/// When a bound on `|W|` (read once, then carried from step to step) proves every new weight
+/// finite, the step writes them over `W` itself, after every other parameter's update.
 ///
 /// # Memory
 /// `in_dim·out_dim + out_dim` parameters, each held twice (value and gradient): 16 bytes a
@@ -185,10 +187,7 @@ impl<T: Real> Dense<T> {
         check_backward_shapes(KIND, batch, y, grad_y, self.out_dim)?;
         // A planned step of gradient descent folded into the weight gradient's product, where
         // the kernel takes it; else (or if a new weight is not finite) the gradient itself.
-        let descended = self.weight.descend(|w, buffer, lr, lambda| {
-            descend_product(buffer, (x, op.transposed()), (grad_y, Op::Plain), w, lr, lambda) == Some(true)
-        });
-        if !descended {
+        if !self.weight.descend((x, op.transposed()), grad_y) {
             matmul(self.weight.grad_mut(), x, op.transposed(), grad_y, Op::Plain);
         }
         if let Some(bias) = &mut self.bias {

@@ -15,6 +15,7 @@ pub(crate) mod batch_norm;
 pub(crate) mod chain;
 pub(crate) mod conv;
 mod dense;
+pub(crate) mod folding;
 mod dropout;
 mod elementwise;
 pub(crate) mod global_pool;
@@ -39,6 +40,7 @@ pub use softmax::Softmax;
 
 pub use crate::shape::Shape;
 use crate::{Dims, Real, Result, SeededRng};
+use folding::{Folding, Taken};
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 use std::any::Any;
 use std::fmt::{self, Debug, Display};
@@ -65,11 +67,8 @@ pub struct Param<T: Real> {
     grad: DMatrix<T>,
     fresh: bool,
     decay: Decay,
-    /// A training step's plan: gradient descent with `(η, λ)`, which `backward` may apply itself.
-    descent: Option<(T, T)>,
-    /// Whether the gradient's buffer holds the values after the planned descent (all finite)
-    /// instead of the gradient.
-    stepped: bool,
+    /// A training step's plan of gradient descent, which `backward` may take itself.
+    folding: Folding<T>,
 }
 
 impl<T: Real> Param<T> {
@@ -79,7 +78,7 @@ impl<T: Real> Param<T> {
     /// hold no `'.'`.
     pub fn new(name: &'static str, value: DMatrix<T>, decay: Decay) -> Self {
         let grad = DMatrix::zeros(value.nrows(), value.ncols());
-        Param { name, value, grad, fresh: false, decay, descent: None, stepped: false }
+        Param { name, value, grad, fresh: false, decay, folding: Folding::default() }
     }
 
     /// Whether weight decay applies to this parameter, as its layer declared.
@@ -104,6 +103,7 @@ impl<T: Real> Param<T> {
 
     /// The value, writable in place (its shape cannot change).
     pub fn value_mut(&mut self) -> DMatrixViewMut<'_, T> {
+        self.folding.forget_bound();
         self.value.as_view_mut()
     }
 
@@ -129,6 +129,7 @@ impl<T: Real> Param<T> {
             });
         }
         crate::check::check_finite(self.name, value)?;
+        self.folding.forget_bound();
         self.value.copy_from(value);
         Ok(())
     }
@@ -143,48 +144,46 @@ impl<T: Real> Param<T> {
     /// is unspecified (after an optimizer step, it may hold old values); marks the gradient fresh.
     pub fn grad_mut(&mut self) -> &mut DMatrix<T> {
         self.fresh = true;
-        self.stepped = false;
+        self.folding.clear();
         &mut self.grad
     }
 
     /// For the crate's training step: plans this step's update as gradient descent,
     /// `W ← W − η·g` (`λ = 0`) or `W ← W − η·(g + λ·W)`, with `plan = (η, λ)` — which the
-    /// layer's `backward` may then apply itself ([`descend`](Param::descend)), the optimizer
-    /// only making the result the value — or ends the plan (`None`), dropping a result the
-    /// optimizer did not take.
+    /// layer's `backward` may then take itself ([`descend`](Param::descend)), the optimizer
+    /// only finishing it — or ends the plan (`None`), dropping a step the optimizer did not take.
     pub(crate) fn plan_descent(&mut self, plan: Option<(T, T)>) {
-        if plan.is_none() && self.stepped {
-            self.stepped = false;
+        if self.folding.plan(plan) {
             self.fresh = false;
         }
-        self.descent = plan;
     }
 
     /// For a layer's `backward`, when a step of gradient descent is planned
-    /// ([`plan_descent`](Param::plan_descent)): `step(value, buffer, η, λ)` may write the values
-    /// after that step into the gradient's buffer, returning `true` if it did and they are all
-    /// finite; the optimizer then makes them the value. Returns `false` (and the buffer holds
-    /// nothing usable: the caller writes the gradient) when no step is planned or `step` did not
-    /// take it.
-    pub(crate) fn descend(&mut self, step: impl FnOnce(&DMatrix<T>, &mut DMatrix<T>, T, T) -> bool) -> bool {
-        let Some((lr, lambda)) = self.descent else {
-            return false;
-        };
-        self.stepped = step(&self.value, &mut self.grad, lr, lambda);
-        self.fresh |= self.stepped;
-        self.stepped
+    /// ([`plan_descent`](Param::plan_descent)) and the parameter's gradient is `op_a(a)·b`:
+    /// takes the step if the crate's kernel computes that product ([`Folding::descend`]) and
+    /// returns `true`; else returns `false`, and the caller writes the gradient.
+    pub(crate) fn descend(&mut self, a: (&DMatrix<T>, crate::matmul::Op), b: &DMatrix<T>) -> bool {
+        let taken = self.folding.descend(&self.value, &mut self.grad, a, b);
+        self.fresh |= taken;
+        taken
     }
 
-    /// Whether the gradient's buffer holds the values after the planned descent, not the
-    /// gradient ([`descend`](Param::descend)).
-    pub(crate) fn is_stepped(&self) -> bool {
-        self.stepped
+    /// How the backward pass took the planned step ([`descend`](Param::descend)).
+    pub(crate) fn folded(&self) -> Taken {
+        self.folding.taken()
+    }
+
+    /// For the optimizer, once every other parameter's update has succeeded: writes a deferred
+    /// step ([`Taken::Deferred`]) into the value.
+    pub(crate) fn finish_deferred_step(&mut self) {
+        self.folding.finish(&mut self.value);
     }
 
     /// For optimizers: the value to update and the fresh gradient, consuming the gradient.
     ///
     /// Returns `None` (and changes nothing) if there is no fresh gradient.
     pub fn take_update(&mut self) -> Option<(DMatrixViewMut<'_, T>, DMatrixView<'_, T>)> {
+        self.folding.forget_bound();
         self.take_fresh().then(|| (self.value.as_view_mut(), self.grad.as_view()))
     }
 
@@ -192,12 +191,14 @@ impl<T: Real> Param<T> {
     /// gradient element for element: for elementwise update rules, one loop over contiguous
     /// memory (the slices cannot change the parameter's shape).
     pub fn take_update_flat(&mut self) -> Option<(&mut [T], &[T])> {
+        self.folding.forget_bound();
         self.take_fresh().then(|| (self.value.as_mut_slice(), self.grad.as_slice()))
     }
 
     /// For the crate's optimizers: the value and the fresh gradient as flat slices, both
     /// writable, the gradient not consumed; `None` if there is no fresh gradient.
     pub(crate) fn value_and_grad_mut(&mut self) -> Option<(&mut [T], &mut [T])> {
+        self.folding.forget_bound();
         self.fresh.then(|| (self.value.as_mut_slice(), self.grad.as_mut_slice()))
     }
 
@@ -205,13 +206,14 @@ impl<T: Real> Param<T> {
     /// the gradient's buffer makes them the value in O(1) (the old value then sits in the
     /// gradient's buffer, which the next `backward` overwrites), and a second exchange undoes it.
     pub(crate) fn swap_value_and_grad(&mut self) {
+        self.folding.forget_bound();
         std::mem::swap(&mut self.value, &mut self.grad);
     }
 
     /// Marks the gradient used.
     pub(crate) fn consume_grad(&mut self) {
         self.fresh = false;
-        self.stepped = false;
+        self.folding.clear();
     }
 
     /// Whether the gradient was fresh; it is consumed either way.

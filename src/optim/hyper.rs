@@ -8,6 +8,7 @@
 
 use super::state::{counter, take_counter, Slot, State};
 use super::{Optimizer, PlainDescent};
+use crate::layer::folding::Taken;
 use crate::layer::parts;
 use crate::simd::wide;
 use crate::threads;
@@ -163,11 +164,16 @@ fn apply_in_place<T: Real, const K: usize>(
     for index in 0..params.len() {
         // `done`: the parameters before this one, moved already.
         let Some((done, [param, ..])) = params.split_at_mut_checked(index) else { break };
-        if param.is_stepped() {
-            // The backward pass took the planned descent (only `SgdRule`'s, see
-            // `Optimizer::plain_descent`): its buffer holds the new values, all finite.
-            param.swap_value_and_grad();
-            continue;
+        // The backward pass may have taken the planned descent (only `SgdRule`'s, see
+        // `Optimizer::plain_descent`): its buffer holds the new values, all finite, or the step
+        // is deferred, certainly finite, and written below once every other update succeeded.
+        match param.folded() {
+            Taken::IntoBuffer => {
+                param.swap_value_and_grad();
+                continue;
+            }
+            Taken::Deferred => continue,
+            Taken::No => {}
         }
         let decay = weight_decay.coefficients::<T>(param.decays());
         let Some((value, grad)) = param.value_and_grad_mut() else {
@@ -177,12 +183,16 @@ fn apply_in_place<T: Real, const K: usize>(
         if !new_finite {
             let cause = blame(lr, decay, false, grad_finite.then_some(&*value), None);
             let name = param.name();
-            // Put back the parameters already moved (those with a fresh gradient before this one).
-            done.iter_mut().filter(|p| p.grad().is_some()).for_each(|p| p.swap_value_and_grad());
+            // Put back the parameters already moved (those with a fresh gradient before this one
+            // but the deferred ones, not written yet).
+            done.iter_mut()
+                .filter(|p| p.grad().is_some() && p.folded() != Taken::Deferred)
+                .for_each(|p| p.swap_value_and_grad());
             return Err(cause.at(index, name));
         }
         param.swap_value_and_grad();
     }
+    params.iter_mut().for_each(|p| p.finish_deferred_step());
     Ok(())
 }
 

@@ -212,7 +212,9 @@ pub trait Optimizer<T: Real>: Debug + Send {
     /// own may work on its children's gradients, so its layers keep them): a layer whose
     /// weight-gradient product can finish with the update writes
     /// the new values at once (one pass over the weights where the product and the update made
-    /// two), and the step only makes them the values. The results are the same bits.
+    /// two) — over the weights themselves once every other update has succeeded, when the step
+    /// is certain to keep them finite, else into the gradient's buffer — and the step only makes
+    /// them the values. The results are the same bits.
     ///
     /// Only [`Sgd`] says so (when its settings are valid). The default, `None`, is right for
     /// every other optimizer, and for one that wraps an `Sgd` but reads the gradients itself
