@@ -48,7 +48,8 @@ pub(crate) fn largest_magnitude<T: Real>(values: &[T]) -> T {
         }
     }
     let rest = chunks.remainder();
-    let finite = (check.iter().fold(zero, |acc, &v| acc + v) + rest.iter().fold(zero, |acc, &v| acc + zero * v)).is_finite();
+    let finite =
+        (check.iter().fold(zero, |acc, &v| acc + v) + rest.iter().fold(zero, |acc, &v| acc + zero * v)).is_finite();
     if !finite {
         return T::cast(f64::INFINITY);
     }

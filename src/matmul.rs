@@ -265,7 +265,13 @@ pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T
 /// `1 + 5·10⁻⁶` for the kernel's `k ≤ 64`. So no intermediate value and no new value exceeds the
 /// bound, and with finite operands none is NaN. The bound is in `f64`, where its own rounding
 /// (about 10⁻¹⁶) is far inside the margin.
-pub(crate) fn descent_bound<T: Real>(w_max: f64, (a, b): (&DMatrix<T>, &DMatrix<T>), k: usize, lr: T, lambda: T) -> Option<f64> {
+pub(crate) fn descent_bound<T: Real>(
+    w_max: f64,
+    (a, b): (&DMatrix<T>, &DMatrix<T>),
+    k: usize,
+    lr: T,
+    lambda: T,
+) -> Option<f64> {
     // Infinite for a NaN or an infinity: the bound is then not below the largest value.
     let largest = |m: &DMatrix<T>| crate::check::largest_magnitude(m.as_slice()).to_f64();
     let (lr, lambda) = (lr.to_f64(), lambda.to_f64());
@@ -296,7 +302,15 @@ fn descend<T: Real>(
     {
         use crate::small_k::{Descent, Output};
         use std::sync::atomic::{AtomicBool, Ordering};
-        let whole = Product { m, n, k, c, a: a.as_ptr() as usize, b: b.as_ptr() as usize, elem_bytes: std::mem::size_of::<T>() };
+        let whole = Product {
+            m,
+            n,
+            k,
+            c,
+            a: a.as_ptr() as usize,
+            b: b.as_ptr() as usize,
+            elem_bytes: std::mem::size_of::<T>(),
+        };
         let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
         let finite = AtomicBool::new(true);
         // `T` is `f32` (`small_k_kernel`): the casts are exact.
@@ -533,7 +547,13 @@ fn dots_unrolled<T: Real, const K: usize>(c: &mut [T], a: &[T], m: usize, b_at: 
 
 /// [`plain_product`] at any shape.
 #[allow(clippy::indexing_slicing)]
-fn plain_product_any<T: Real>(c: &mut [T], a: &[T], op_a: Op, (m, k): (usize, usize), b_at: impl Fn(usize, usize) -> T) {
+fn plain_product_any<T: Real>(
+    c: &mut [T],
+    a: &[T],
+    op_a: Op,
+    (m, k): (usize, usize),
+    b_at: impl Fn(usize, usize) -> T,
+) {
     // m, k ≥ 1 here (matmul_views returns early for empty products), so the chunks are not empty.
     for (j, column) in c.chunks_exact_mut(m).enumerate() {
         match op_a {

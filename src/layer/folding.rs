@@ -54,15 +54,7 @@ pub(crate) struct Folding<T: Real> {
 impl<T: Real> Default for Folding<T> {
     fn default() -> Self {
         let empty = || DMatrix::zeros(0, 0);
-        Folding {
-            plan: None,
-            taken: Taken::No,
-            bound: None,
-            next_bound: 0.0,
-            a: empty(),
-            op_a: Op::Plain,
-            b: empty(),
-        }
+        Folding { plan: None, taken: Taken::No, bound: None, next_bound: 0.0, a: empty(), op_a: Op::Plain, b: empty() }
     }
 }
 
@@ -104,7 +96,13 @@ impl<T: Real> Folding<T> {
     ///
     /// Where the carried bound has grown too loose, the largest `|value|` is read again (one
     /// pass over the value) before giving up on the step in place.
-    pub(crate) fn descend(&mut self, value: &DMatrix<T>, buffer: &mut DMatrix<T>, (a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T>) -> bool {
+    pub(crate) fn descend(
+        &mut self,
+        value: &DMatrix<T>,
+        buffer: &mut DMatrix<T>,
+        (a, op_a): (&DMatrix<T>, Op),
+        b: &DMatrix<T>,
+    ) -> bool {
         self.taken = Taken::No;
         let Some((lr, lambda)) = self.plan else {
             return false;
