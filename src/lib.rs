@@ -110,6 +110,7 @@ mod activation;
 mod check;
 pub mod checkpoint;
 pub mod data;
+mod descent;
 pub mod diagnostics;
 mod error;
 mod feed;

@@ -108,11 +108,11 @@ pub(crate) struct Descent {
 impl Descent {
     /// One element's new value, as [`SgdRule`](crate::SgdRule) computes it.
     fn scalar(self, w: f32, g: f32) -> f32 {
-        crate::optim::descent(w, g, self.lr, self.lambda)
+        crate::descent::step(w, g, self.lr, self.lambda)
     }
 
     /// [`scalar`](Descent::scalar) on eight lanes, each rounded as the scalar is (in
-    /// `optim::descent`'s order).
+    /// `descent::step`'s order).
     #[target_feature(enable = "avx2,fma")]
     #[allow(unsafe_code)]
     #[inline]

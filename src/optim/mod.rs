@@ -81,7 +81,6 @@ pub(crate) use checked::checked_step;
 pub use hyper::{AnyWeightDecay, Optim, UpdateRule, WeightDecay};
 pub use momentum::{Momentum, MomentumRule, Nesterov};
 pub use rmsprop::{RmsProp, RmsPropRule};
-pub(crate) use sgd::descent;
 pub use sgd::{Sgd, SgdRule};
 
 use crate::{Error, Param, Real, Result, StateMismatch};

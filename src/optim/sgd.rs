@@ -45,18 +45,6 @@ impl Rule for SgdRule {
     fn update<T: Real>(&self, step: Step<'_, '_, T>) -> std::result::Result<(), Divergence> {
         let lr = step.lr;
         // One λ for both decays: SGD's two steps are the same (see above).
-        step.apply(false, move |(l2, decoupled), w, g, []| (descent(w, g, lr, l2 + decoupled), []))
-    }
-}
-
-/// One element's step of gradient descent: `w − η·g`, or `w − η·(g + λ·w)` with decay — each
-/// product and sum rounded in this order. The small-K kernel's folded descent computes these
-/// bits too (its vector lanes in the same order).
-pub(crate) fn descent<T: Real>(w: T, g: T, lr: T, lambda: T) -> T {
-    // Without decay, exactly `W − η·g` (`g + 0·W` would turn a −0 gradient into +0).
-    if lambda == T::zero() {
-        w - lr * g
-    } else {
-        w - lr * (g + lambda * w)
+        step.apply(false, move |(l2, decoupled), w, g, []| (crate::descent::step(w, g, lr, l2 + decoupled), []))
     }
 }
