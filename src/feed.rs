@@ -130,8 +130,8 @@ mod tests {
         }
         // A second load into the same buffer, and one of another shape after it.
         let mut feed = Feed::default();
-        for (rows, cols) in [(3001, 50), (3001, 50), (2000, 75)] {
-            let x = DMatrix::<f32>::from_fn(rows, cols, |i, j| (i * 7 + j * 3) as f32);
+        for (round, (rows, cols)) in [(3001, 50), (3001, 50), (2000, 75)].into_iter().enumerate() {
+            let x = DMatrix::<f32>::from_fn(rows, cols, |i, j| (i * 7 + j * 3 + round) as f32);
             feed.load(&x);
             assert_eq!(feed.samples, x.transpose(), "reloaded {rows}x{cols}");
         }
