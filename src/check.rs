@@ -33,27 +33,22 @@ pub(crate) fn all_finite<T: Real>(values: &[T]) -> bool {
     (lanes.iter().fold(T::zero(), |acc, &v| acc + v) + tail).is_finite()
 }
 
-/// The largest magnitude in `values` (0 for none), or infinity if one is not finite: in lanes,
-/// as [`all_finite`], so that the loop vectorizes.
+/// The largest magnitude in `values` (0 for none), or infinity if one is not finite ([`all_finite`]
+/// first); the maximum in lanes, as [`all_finite`] sums, so that the loop vectorizes.
 pub(crate) fn largest_magnitude<T: Real>(values: &[T]) -> T {
     const LANES: usize = 16;
-    let zero = T::zero();
-    let (mut largest, mut check) = ([zero; LANES], [zero; LANES]);
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for ((largest, check), &v) in largest.iter_mut().zip(&mut check).zip(chunk) {
-            let magnitude = v.abs();
-            *largest = if magnitude > *largest { magnitude } else { *largest };
-            *check += zero * v;
-        }
-    }
-    let rest = chunks.remainder();
-    let finite =
-        (check.iter().fold(zero, |acc, &v| acc + v) + rest.iter().fold(zero, |acc, &v| acc + zero * v)).is_finite();
-    if !finite {
+    if !all_finite(values) {
         return T::cast(f64::INFINITY);
     }
-    largest.iter().chain(rest).fold(zero, |acc, &v| if v.abs() > acc { v.abs() } else { acc })
+    let larger = |acc: T, v: T| if v.abs() > acc { v.abs() } else { acc };
+    let mut lanes = [T::zero(); LANES];
+    let mut chunks = values.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = larger(*lane, v);
+        }
+    }
+    lanes.iter().chain(chunks.remainder()).fold(T::zero(), |acc, &v| larger(acc, v))
 }
 
 /// The first non-finite value of `m`, as an error about `what`.

@@ -250,11 +250,17 @@ pub(crate) fn descend_in_place<T: Real>(
 pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T>) -> bool {
     let (m, k) = op_a.shape(a.shape());
     let (a_rs, _) = op_a.strides(a.shape());
-    m > 0 && k > 0 && b.ncols() > 0 && small_k_kernel::<T>(m, k, a_rs)
+    kernel_descends::<T>((m, b.ncols(), k), a_rs)
+}
+
+/// Whether the small-K kernel takes a descent whose product is `m × k · k × n`, the left factor
+/// with row stride `a_rs`: not an empty one.
+fn kernel_descends<T: Real>((m, n, k): (usize, usize, usize), a_rs: usize) -> bool {
+    m > 0 && n > 0 && k > 0 && small_k_kernel::<T>(m, k, a_rs)
 }
 
 /// A bound on every `|new value|` after a step of descent `w − η·(g + λ·w)` (`λ` = 0:
-/// `w − η·g`), with `g = op(a)·b` summed over `k` terms, when every `|w| ≤ w_max`:
+/// `w − η·g`), with `g = op(a)·b` summed over the `k` rows of `b`, when every `|w| ≤ w_max`:
 /// `(w_max + η·(k·A·B + λ·w_max))·(1 + 10⁻⁵)`, where `A` and `B` are the largest magnitudes in
 /// `a` and `b` — or `None` unless it is below the type's largest value (a NaN or an infinity in
 /// `a` or `b` gives `None`). With `Some`, the step certainly leaves every value finite.
@@ -265,13 +271,8 @@ pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T
 /// `1 + 5·10⁻⁶` for the kernel's `k ≤ 64`. So no intermediate value and no new value exceeds the
 /// bound, and with finite operands none is NaN. The bound is in `f64`, where its own rounding
 /// (about 10⁻¹⁶) is far inside the margin.
-pub(crate) fn descent_bound<T: Real>(
-    w_max: f64,
-    (a, b): (&DMatrix<T>, &DMatrix<T>),
-    k: usize,
-    lr: T,
-    lambda: T,
-) -> Option<f64> {
+pub(crate) fn descent_bound<T: Real>(w_max: f64, (a, b): (&DMatrix<T>, &DMatrix<T>), lr: T, lambda: T) -> Option<f64> {
+    let k = b.nrows();
     // Infinite for a NaN or an infinity: the bound is then not below the largest value.
     let largest = |m: &DMatrix<T>| crate::check::largest_magnitude(m.as_slice()).to_f64();
     let (lr, lambda) = (lr.to_f64(), lambda.to_f64());
@@ -295,7 +296,7 @@ fn descend<T: Real>(
     assert!(k == k_b && (rows, cols) == (m, n), "descend: ({m}×{k})·({k_b}×{n}) into {rows}x{cols}");
     let (a_rs, a_cs) = op_a.strides(a.shape());
     let (b_rs, b_cs) = op_b.strides(b.shape());
-    if m == 0 || n == 0 || k == 0 || !small_k_kernel::<T>(m, k, a_rs) {
+    if !kernel_descends::<T>((m, n, k), a_rs) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]

@@ -110,12 +110,8 @@ impl<T: Real> Folding<T> {
         if !descent_folds((a, op_a), b) {
             return false;
         }
-        let k = b.nrows();
-        let bound_from = |w_max: f64| descent_bound(w_max, (a, b), k, lr, lambda);
-        let next = match self.bound.and_then(bound_from) {
-            Some(next) => Some(next),
-            None => bound_from(largest_magnitude(value.as_slice()).to_f64()),
-        };
+        let bound_from = |w_max: f64| descent_bound(w_max, (a, b), lr, lambda);
+        let next = self.bound.and_then(bound_from).or_else(|| bound_from(largest_magnitude(value.as_slice()).to_f64()));
         if let Some(next) = next {
             copy_into(&mut self.a, a);
             copy_into(&mut self.b, b);
