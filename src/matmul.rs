@@ -261,22 +261,28 @@ fn kernel_descends<T: Real>((m, n, k): (usize, usize, usize), a_rs: usize) -> bo
 
 /// A bound on every `|new value|` after a step of descent `w − η·(g + λ·w)` (`λ` = 0:
 /// `w − η·g`), with `g = op(a)·b` summed over the `k` rows of `b`, when every `|w| ≤ w_max`:
-/// `(w_max + η·(k·A·B + λ·w_max))·(1 + 10⁻⁵)`, where `A` and `B` are the largest magnitudes in
-/// `a` and `b` — or `None` unless it is below the type's largest value (a NaN or an infinity in
-/// `a` or `b` gives `None`). With `Some`, the step certainly leaves every value finite.
+/// `(w_max + η·(k·A·B + λ·w_max))·(1 + (k + 4)·2⁻²²)`, where `A` and `B` are the largest
+/// magnitudes in `a` and `b` — or `None` unless it is below the type's largest value (a NaN or an
+/// infinity in `a` or `b` gives `None`). With `Some`, the step certainly leaves every value
+/// finite.
 ///
 /// Why: each computed term of `g` is within `A·B·(1 + u)` (`u` the unit roundoff, 2⁻²⁴ in
-/// `f32`), each of the `k` rounded sums adds at most a factor `1 + u`, and the step's three
-/// rounded operations three more: at most `(1 + u)^(k + 4)` over the exact bound, below
-/// `1 + 5·10⁻⁶` for the kernel's `k ≤ 64`. So no intermediate value and no new value exceeds the
-/// bound, and with finite operands none is NaN. The bound is in `f64`, where its own rounding
-/// (about 10⁻¹⁶) is far inside the margin.
+/// `f32`, the kernel's type), each of the `k` rounded sums adds at most a factor `1 + u`, and the
+/// step's three rounded operations three more: at most `(1 + u)^(k + 4) ≤ e^((k + 4)·u)`, below
+/// `1 + 2·(k + 4)·u` while `(k + 4)·u ≤ 1`, over the exact bound (a `k` past 2²⁴ − 4 gives no
+/// bound). So no intermediate value and no new value exceeds the bound, and with finite
+/// operands none is NaN. The bound is in `f64`, where its own rounding (about 10⁻¹⁶) is far
+/// inside the margin.
 pub(crate) fn descent_bound<T: Real>(w_max: f64, (a, b): (&DMatrix<T>, &DMatrix<T>), lr: T, lambda: T) -> Option<f64> {
     let k = b.nrows();
     // Infinite for a NaN or an infinity: the bound is then not below the largest value.
     let largest = |m: &DMatrix<T>| crate::check::largest_magnitude(m.as_slice()).to_f64();
     let (lr, lambda) = (lr.to_f64(), lambda.to_f64());
-    let bound = (w_max + lr * (k as f64 * largest(a) * largest(b) + lambda * w_max)) * (1.0 + 1e-5);
+    let rounding = (k + 4) as f64 * 2f64.powi(-24);
+    if rounding > 1.0 {
+        return None;
+    }
+    let bound = (w_max + lr * (k as f64 * largest(a) * largest(b) + lambda * w_max)) * (1.0 + 2.0 * rounding);
     T::max_value().filter(|max| bound < max.to_f64()).map(|_| bound)
 }
 
@@ -391,14 +397,13 @@ fn small_k_operands(p: Product, s: Strides, out: crate::small_k::Output) -> crat
 }
 
 /// Whether [`crate::small_k`]'s kernel computes this product: `f32`, a left factor with unit row
-/// stride (as stored, not transposed), an inner dimension of at most
-/// [`small_k::MAX_K`](crate::small_k::MAX_K), rows enough for the kernel to win
-/// ([`small_k::worth_rows`](crate::small_k::worth_rows)), on a CPU with AVX2 and FMA.
+/// stride (as stored, not transposed), a shape where the kernel wins ([`small_k::worth`](crate::small_k::worth)), on a CPU with AVX2
+/// and FMA.
 fn small_k_kernel<T: Real>(m: usize, k: usize, a_rs: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::small_k::{available, worth_rows, MAX_K};
-        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && k <= MAX_K && worth_rows(m, k) && available()
+        use crate::small_k::{available, worth};
+        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && worth(m, k) && available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -595,7 +600,8 @@ mod tests {
     fn products_match_nalgebra() {
         // The plain loop up to 4·8·4 = 128 multiply-adds, faer from 4·9·4; in f32 the small-K
         // kernel from 256 rows with K ≤ 64 (ragged row blocks and column blocks included), and
-        // from 64 rows in whole 16-row blocks with 2 ≤ K ≤ 64 (and not at 80×1, 72×8: faer).
+        // from 16 rows in whole 16-row blocks with 2 ≤ K ≤ 64 (and not at 80×1, 72×8: faer), and
+        // at 16 and 32 rows with K past 64 (not at 48 rows: faer).
         let shapes = [
             (1, 1, 1),
             (4, 2, 3),
@@ -614,6 +620,11 @@ mod tests {
             (80, 2, 7),
             (80, 1, 7),
             (72, 8, 5),
+            (16, 2, 7),
+            (16, 1, 9),
+            (32, 128, 10),
+            (32, 300, 6),
+            (48, 128, 3),
         ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {

@@ -24,25 +24,43 @@ use std::arch::x86_64::{
     _mm256_setzero_ps, _mm256_storeu_ps, _mm256_sub_ps,
 };
 
-/// The longest inner dimension the kernel takes: its advantage is not packing, which matters
-/// less as K grows (and faer's blocks suit a long K).
-pub(crate) const MAX_K: usize = 64;
+/// The longest inner dimension the kernel takes for more than [`FEW_ROWS`] rows: its advantage
+/// is not packing, which matters less as K grows (and faer's blocks suit a long K).
+const MAX_K: usize = 64;
 
 /// From this many rows the kernel beats faer at any row count (below, faer's dispatch is cheap
 /// next to the product, or the kernel's scalar tail rows cost more than it saves).
 const MIN_ROWS: usize = 256;
 
+/// Up to this many rows (in whole 16-row blocks) the kernel beats faer at any inner dimension
+/// up to [`FEW_ROWS_MAX_VALUES`] values of `a`: faer's blocks and packing are sized for many
+/// rows. One thread, `f32`, µs of faer against the kernel's, the two interleaved: the digits
+/// MLP's batch-32 forward products 32×64·64×128 7.0 against 5.5 and 32×128·128×10 1.5 against
+/// 1.1, 32×784·784×128 82.5 against 67.6, 32×4096·4096×64 219 against 206, 16×64·64×128 3.2
+/// against 2.8; at 48 and 64 rows and K ≥ 128 they are even (64×784·784×128 138 against 144).
+const FEW_ROWS: usize = 32;
+
+/// The most values of `a` (`m·k`) the kernel takes at [`FEW_ROWS`] rows or fewer: 512 KiB of
+/// `f32`, the largest measured (above it, `a` would be read from memory once per six output
+/// columns).
+const FEW_ROWS_MAX_VALUES: usize = 1 << 17;
+
 /// From this many rows the kernel beats faer when the rows fill whole 16-row blocks (no scalar
 /// tail) and K ≥ 2: one thread, `f32`, GFLOP/s of faer against the kernel's — 64×32·32×128
 /// (the digits MLP's first weight gradient) 84 against 89, 112×16·16×64 69 against 81,
-/// 64×2·2×128 18 against 33; but 200×32·32×100 (8 tail rows) 85 against 49, and at K = 1
-/// 64×1·1×128 took 0.58 µs against 0.74.
-const MIN_BLOCK_ROWS: usize = 64;
+/// 64×2·2×128 18 against 33, 16×2·2×128 11.5 against 22.8, 32×64·64×1 10.8 against 19.0; but
+/// 200×32·32×100 (8 tail rows) 85 against 49, and at K = 1 64×1·1×128 took 0.58 µs against
+/// 0.74.
+const MIN_BLOCK_ROWS: usize = ROWS;
 
-/// Whether the kernel is worth its dispatch for an `m`-row product with inner dimension `k`
-/// (at most [`MAX_K`], checked by the caller).
-pub(crate) fn worth_rows(m: usize, k: usize) -> bool {
-    m >= MIN_ROWS || (m >= MIN_BLOCK_ROWS && m.is_multiple_of(ROWS) && k >= 2)
+/// Whether the kernel is worth its dispatch for an `m × k · k × n` product.
+pub(crate) fn worth(m: usize, k: usize) -> bool {
+    let whole_blocks = m >= MIN_BLOCK_ROWS && m.is_multiple_of(ROWS) && k >= 2;
+    if m <= FEW_ROWS {
+        whole_blocks && m * k <= FEW_ROWS_MAX_VALUES
+    } else {
+        k <= MAX_K && (m >= MIN_ROWS || whole_blocks)
+    }
 }
 
 /// Rows per vector block (two 8-lane `f32` vectors).
