@@ -179,13 +179,14 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
         elem_bytes: std::mem::size_of::<T>(),
     };
     let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
-    let small_k = small_k_kernel::<T>(m, k, a_rs);
+    let small_k = small_k_kernel::<T>(m, k, (a_rs, a_cs));
     in_parts(whole, strides, &|p| {
         #[cfg(target_arch = "x86_64")]
         if small_k {
-            // SAFETY: `small_k_kernel` checked that `T` is `f32`, that `a`'s row stride is 1 and
-            // that the CPU has AVX2 and FMA; the part's pointers and strides address its elements
-            // as argued for faer's call below.
+            // SAFETY: `small_k_kernel` checked that `T` is `f32`, that `a`'s row or column stride
+            // is 1 (and its K fits the kernel's panel when it is the column stride) and that the
+            // CPU has AVX2 and FMA; the part's pointers and strides address its elements as argued
+            // for faer's call below.
             unsafe { crate::small_k::product(small_k_operands(p, strides, crate::small_k::Output::Product)) };
             return;
         }
@@ -249,14 +250,16 @@ pub(crate) fn descend_in_place<T: Real>(
 /// Whether [`descend_product`] and [`descend_in_place`] take the product `op_a(a)·b`.
 pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T>) -> bool {
     let (m, k) = op_a.shape(a.shape());
-    let (a_rs, _) = op_a.strides(a.shape());
-    kernel_descends::<T>((m, b.ncols(), k), a_rs)
+    kernel_descends::<T>((m, b.ncols(), k), op_a.strides(a.shape()))
 }
 
 /// Whether the small-K kernel takes a descent whose product is `m × k · k × n`, the left factor
-/// with row stride `a_rs`: not an empty one.
-fn kernel_descends<T: Real>((m, n, k): (usize, usize, usize), a_rs: usize) -> bool {
-    m > 0 && n > 0 && k > 0 && small_k_kernel::<T>(m, k, a_rs)
+/// with (row, column) strides `a_strides`: exactly where [`matmul_views`] computes the product by
+/// the kernel — not an empty product, nor one for the plain loop, whose sums round each product
+/// before adding it where the kernel fuses the two (the folded step would then differ from the
+/// stored gradient's).
+fn kernel_descends<T: Real>((m, n, k): (usize, usize, usize), a_strides: (usize, usize)) -> bool {
+    m > 0 && n > 0 && k > 0 && m * n * k > PLAIN_LOOP_MAX && small_k_kernel::<T>(m, k, a_strides)
 }
 
 /// A bound on every `|new value|` after a step of descent `w − η·(g + λ·w)` (`λ` = 0:
@@ -302,7 +305,7 @@ fn descend<T: Real>(
     assert!(k == k_b && (rows, cols) == (m, n), "descend: ({m}×{k})·({k_b}×{n}) into {rows}x{cols}");
     let (a_rs, a_cs) = op_a.strides(a.shape());
     let (b_rs, b_cs) = op_b.strides(b.shape());
-    if !kernel_descends::<T>((m, n, k), a_rs) {
+    if !kernel_descends::<T>((m, n, k), (a_rs, a_cs)) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
@@ -345,7 +348,7 @@ fn descend<T: Real>(
 /// Whether [`descend_product`] takes any product of `T` on this CPU (`f32`, AVX2 and FMA): a
 /// training step plans a descent only then.
 pub(crate) fn can_descend<T: Real>() -> bool {
-    small_k_kernel::<T>(usize::MAX, 1, 1)
+    small_k_kernel::<T>(usize::MAX, 1, (1, usize::MAX))
 }
 
 /// Runs `part` on the parts of the product `whole` ([`split`]): each a block of the output's
@@ -388,6 +391,7 @@ fn small_k_operands(p: Product, s: Strides, out: crate::small_k::Output) -> crat
         c: p.c as *mut f32,
         c_cs: s.c_cs,
         a: p.a as *const f32,
+        a_rs: s.a_rs,
         a_cs: s.a_cs,
         b: p.b as *const f32,
         b_rs: s.b_rs,
@@ -397,17 +401,18 @@ fn small_k_operands(p: Product, s: Strides, out: crate::small_k::Output) -> crat
 }
 
 /// Whether [`crate::small_k`]'s kernel computes this product: `f32`, a left factor with unit row
-/// stride (as stored, not transposed), a shape where the kernel wins ([`small_k::worth`](crate::small_k::worth)), on a CPU with AVX2
-/// and FMA.
-fn small_k_kernel<T: Real>(m: usize, k: usize, a_rs: usize) -> bool {
+/// stride (as stored) or unit column stride (transposed: the kernel packs it), a shape where the
+/// kernel wins ([`small_k::worth`](crate::small_k::worth)), on a CPU with AVX2 and FMA.
+fn small_k_kernel<T: Real>(m: usize, k: usize, (a_rs, a_cs): (usize, usize)) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use crate::small_k::{available, worth};
-        TypeId::of::<T>() == TypeId::of::<f32>() && a_rs == 1 && worth(m, k) && available()
+        let packed = a_rs != 1;
+        TypeId::of::<T>() == TypeId::of::<f32>() && (!packed || a_cs == 1) && worth(m, k, packed) && available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (m, k, a_rs);
+        let _ = (m, k, a_rs, a_cs);
         false
     }
 }
@@ -625,6 +630,8 @@ mod tests {
             (32, 128, 10),
             (32, 300, 6),
             (48, 128, 3),
+            (32, 13, 5),
+            (48, 64, 7),
         ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
@@ -648,6 +655,42 @@ mod tests {
                     assert!((c32.map(f64::from) - &expected).amax() < 1e-4, "f32 {m}x{k}x{n} {op_a:?} {op_b:?}");
                 }
             }
+        }
+    }
+
+    /// A descent folded into the kernel's product gives the bits of the product by `matmul`
+    /// followed by `SgdRule`'s step, wherever the kernel takes it — tiny products (which
+    /// `matmul` sums in the plain loop) and transposed left factors included.
+    #[test]
+    fn folded_descents_give_the_bits_of_the_product_then_the_step() {
+        let mut folded = 0;
+        for op_a in [Op::Plain, Op::Transposed] {
+            for (m, k, n) in
+                [(16, 2, 4), (16, 2, 5), (64, 2, 1), (16, 3, 4), (32, 9, 7), (64, 17, 3), (256, 1, 2), (48, 64, 6)]
+            {
+                let a = match op_a {
+                    Op::Plain => numbered(m, k, 0.13),
+                    Op::Transposed => numbered(k, m, 0.13),
+                }
+                .map(|v| v as f32);
+                let b = numbered(k, n, 0.07).map(|v| v as f32);
+                let w = numbered(m, n, 0.01).map(|v| v as f32);
+                for lambda in [0.0, 1e-3] {
+                    let mut g = DMatrix::zeros(m, n);
+                    matmul(&mut g, &a, op_a, &b, Op::Plain);
+                    let stepped = w.zip_map(&g, |w, g| crate::descent::step(w, g, 0.1, lambda));
+                    let mut c = DMatrix::from_element(m, n, f32::NAN);
+                    let taken = descend_product(&mut c, (&a, op_a), (&b, Op::Plain), &w, 0.1, lambda);
+                    assert_eq!(taken.is_some(), descent_folds((&a, op_a), &b), "{m}x{k}x{n} {op_a:?}");
+                    if taken.is_some() {
+                        folded += 1;
+                        assert_eq!(c, stepped, "{m}x{k}x{n} {op_a:?} λ = {lambda}");
+                    }
+                }
+            }
+        }
+        if can_descend::<f32>() {
+            assert!(folded >= 20, "the kernel took {folded} of the descents");
         }
     }
 

@@ -84,8 +84,17 @@ fn folded_steps_give_the_bits_of_the_stored_gradients_steps() {
     // (inputs, hidden, batch, threads): batch 1 and small batches of many inputs (the folding
     // kernel's shapes), the digits MLP's 64 inputs at batch 32 (whole 16-row blocks), a product
     // split across two threads, and layers too narrow to fold.
-    let cases =
-        [(784, 128, 1, 1), (300, 40, 7, 1), (64, 128, 32, 1), (1024, 256, 8, 2), (64, 32, 1, 1), (784, 64, 100, 1)];
+    let cases = [
+        (784, 128, 1, 1),
+        (300, 40, 7, 1),
+        (64, 128, 32, 1),
+        (1024, 256, 8, 2),
+        (64, 32, 1, 1),
+        (784, 64, 100, 1),
+        (7, 16, 16, 1),
+        (7, 32, 3, 1),
+        (7, 32, 20, 1),
+    ];
     for (inputs, hidden, rows, count) in cases {
         for decay in decays {
             threads::set(count);
