@@ -665,9 +665,18 @@ mod tests {
     fn folded_descents_give_the_bits_of_the_product_then_the_step() {
         let mut folded = 0;
         for op_a in [Op::Plain, Op::Transposed] {
-            for (m, k, n) in
-                [(16, 2, 4), (16, 2, 5), (64, 2, 1), (16, 3, 4), (32, 9, 7), (64, 17, 3), (256, 1, 2), (48, 64, 6)]
-            {
+            for (m, k, n) in [
+                (16, 2, 4),
+                (16, 2, 5),
+                (64, 2, 1),
+                (16, 3, 4),
+                (32, 9, 7),
+                (64, 17, 3),
+                (256, 1, 2),
+                (48, 64, 6),
+                (32, 100, 5),
+                (16, 300, 3),
+            ] {
                 let a = match op_a {
                     Op::Plain => numbered(m, k, 0.13),
                     Op::Transposed => numbered(k, m, 0.13),
@@ -704,6 +713,9 @@ mod tests {
             (57600, 25, 30),
             // The small-K kernel's parts of 1032 rows: 64 vector blocks and a scalar tail of 8.
             (2056, 26, 30),
+            // Whole 16-row blocks (a transposed `a` is packed), split into parts of 2056 rows
+            // (128 blocks and a scalar tail of 8) on two threads.
+            (4112, 24, 12),
             (30, 57600, 25),
             (57600, 30, 25),
             (97, 301, 203),
