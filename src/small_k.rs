@@ -1,6 +1,7 @@
 //! Products with a short inner dimension and a tall, column-major left factor — a convolution's
 //! `X·Wᵀ` (K = C·KH·KW + 1, 26 for SimpleConvNet's first layer, against 57 600 rows) and its
-//! input gradient's `G·W` — by a kernel of the crate's own, in `f32` on CPUs with AVX2 and FMA.
+//! input gradient's `G·W` — and products of 16 or 32 rows (a small batch's forward products), by
+//! a kernel of the crate's own, in `f32` on CPUs with AVX2 and FMA.
 //!
 //! faer packs both factors into blocks sized for a long K, and at K = 26 that packing is most of
 //! the work: it ran `57600×26 · 26×30` at 32–34 GFLOP/s where the `gemm` crate ran 55–58 (which
@@ -30,8 +31,9 @@ use std::arch::x86_64::{
     _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
-/// The longest inner dimension the kernel takes for more than [`FEW_ROWS`] rows: its advantage
-/// is not packing, which matters less as K grows (and faer's blocks suit a long K).
+/// The longest inner dimension the kernel takes for more than [`FEW_ROWS`] rows, or with a
+/// packed left factor (the panel's size): its advantage is not packing, which matters less as K
+/// grows (and faer's blocks suit a long K).
 const MAX_K: usize = 64;
 
 /// From this many rows the kernel beats faer at any row count (below, faer's dispatch is cheap

@@ -7,13 +7,13 @@
 //! - **into the gradient's buffer**: the product writes the new values there, and the optimizer
 //!   makes them the value by exchanging the two buffers (O(1), and undone by exchanging them
 //!   back if another parameter's update fails);
-//! - **deferred, in place**: when the step certainly leaves every value finite — by a bound on
-//!   `|W|` ([`matmul::descent_bound`]): the largest `|W|` read once, then carried from step to
-//!   step by the bound itself, until anything else writes `W` — the layer keeps a copy of the
-//!   factors `a` and `b` and writes nothing; the optimizer, once every other parameter's update
-//!   has succeeded, writes the new values over `W`. A batch-1 MNIST step (784 × 128 weights,
-//!   401 KB) then writes `W` alone, where the exchange wrote a second buffer of that size every
-//!   step.
+//! - **deferred, in place**: when the factors are small next to `W` (as at batch 1) and the
+//!   step certainly leaves every value finite — by a bound on `|W|` ([`matmul::descent_bound`]):
+//!   the largest `|W|` read once, then carried from step to step by the bound itself, until
+//!   anything else writes `W` — the layer keeps a copy of the factors `a` and `b` and writes
+//!   nothing; the optimizer, once every other parameter's update has succeeded, writes the new
+//!   values over `W`. A batch-1 MNIST step (784 × 128 weights, 401 KB) then writes `W` alone,
+//!   where the exchange wrote a second buffer of that size every step.
 //!
 //! Both write the bits that [`SgdRule`](crate::SgdRule)'s pass over a stored gradient writes.
 
