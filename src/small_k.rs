@@ -195,7 +195,9 @@ pub(crate) unsafe fn product(o: Operands) -> bool {
         }
     } else {
         // Each 16 rows of a transposed `a` copied once into a column-major panel (4 KiB at
-        // most), then read for every block of columns.
+        // most), then read for every block of columns. The panel's writes are unchecked: a
+        // caller breaking the contract must stop here, not write past it.
+        assert!(o.k <= MAX_K && o.a_cs == 1, "small_k: a packed `a` needs K ≤ {MAX_K} and unit column stride");
         let mut panel = [0.0f32; ROWS * MAX_K];
         for i in (0..blocks).step_by(ROWS) {
             // SAFETY: rows i..i + 16 are inside `a`, whose column stride is 1 and k ≤ MAX_K
