@@ -83,7 +83,8 @@ fn folded_steps_give_the_bits_of_the_stored_gradients_steps() {
     let decays = [WeightDecay::None, WeightDecay::L2(1e-3), WeightDecay::Decoupled(0.05)];
     // (inputs, hidden, batch, threads): batch 1 and small batches of many inputs (the folding
     // kernel's shapes), the digits MLP's 64 inputs at batch 32 (whole 16-row blocks), a product
-    // split across two threads, and layers too narrow to fold.
+    // split across two threads, layers too narrow to fold, and second layers of 16 or 32 inputs
+    // whose gradient Hᵀ·δ folds with Hᵀ packed (batches of 16, 3 and 20).
     let cases = [
         (784, 128, 1, 1),
         (300, 40, 7, 1),
@@ -249,9 +250,9 @@ fn set_first_weight(net: &mut Sequential<f32>, (row, col): (usize, usize), value
 
 #[test]
 fn a_weight_near_the_largest_f32_takes_the_step_through_the_buffer() {
-    // A weight of f32::MAX: the step cannot be proven finite in advance, so the
-    // kernel writes the new values into the gradient's buffer and checks them; a small step
-    // keeps them finite, and the bits are SgdRule's.
+    // A weight of f32::MAX: the step cannot be proven finite in advance, so the kernel writes
+    // the new values into the gradient's buffer and checks them; a small step keeps them finite,
+    // and the bits are SgdRule's.
     let (x, t) = batch(1, 784, 0.3, 1.0);
     let mut nets = Vec::new();
     for folds in [true, false] {
