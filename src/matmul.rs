@@ -179,11 +179,11 @@ pub(crate) fn matmul_views<T: Real>(c: ViewMut<'_, T>, a: View<'_, T>, op_a: Op,
         elem_bytes: std::mem::size_of::<T>(),
     };
     let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
-    let small_k = small_k_kernel::<T>(m, k, (a_rs, a_cs));
+    let small_k = kernel_takes::<T>((m, n, k), (a_rs, a_cs));
     in_parts(whole, strides, &|p| {
         #[cfg(target_arch = "x86_64")]
         if small_k {
-            // SAFETY: `small_k_kernel` checked that `T` is `f32`, that `a`'s row or column stride
+            // SAFETY: `kernel_takes` checked that `T` is `f32`, that `a`'s row or column stride
             // is 1 (and its K fits the kernel's panel when it is the column stride) and that the
             // CPU has AVX2 and FMA; the part's pointers and strides address its elements as argued
             // for faer's call below.
@@ -250,15 +250,15 @@ pub(crate) fn descend_in_place<T: Real>(
 /// Whether [`descend_product`] and [`descend_in_place`] take the product `op_a(a)·b`.
 pub(crate) fn descent_folds<T: Real>((a, op_a): (&DMatrix<T>, Op), b: &DMatrix<T>) -> bool {
     let (m, k) = op_a.shape(a.shape());
-    kernel_descends::<T>((m, b.ncols(), k), op_a.strides(a.shape()))
+    kernel_takes::<T>((m, b.ncols(), k), op_a.strides(a.shape()))
 }
 
-/// Whether the small-K kernel takes a descent whose product is `m × k · k × n`, the left factor
-/// with (row, column) strides `a_strides`: exactly where [`matmul_views`] computes the product by
-/// the kernel — not an empty product, nor one for the plain loop, whose sums round each product
-/// before adding it where the kernel fuses the two (the folded step would then differ from the
-/// stored gradient's).
-fn kernel_descends<T: Real>((m, n, k): (usize, usize, usize), a_strides: (usize, usize)) -> bool {
+/// Whether the small-K kernel computes the product `m × k · k × n`, the left factor with (row,
+/// column) strides `a_strides` — for [`matmul_views`] and for a descent alike, so that a folded
+/// step is taken exactly where the stored gradient would come from the kernel: not an empty
+/// product, nor one for the plain loop, whose sums round each product before adding it where the
+/// kernel fuses the two.
+fn kernel_takes<T: Real>((m, n, k): (usize, usize, usize), a_strides: (usize, usize)) -> bool {
     m > 0 && n > 0 && k > 0 && m * n * k > PLAIN_LOOP_MAX && small_k_kernel::<T>(m, k, a_strides)
 }
 
@@ -305,7 +305,7 @@ fn descend<T: Real>(
     assert!(k == k_b && (rows, cols) == (m, n), "descend: ({m}×{k})·({k_b}×{n}) into {rows}x{cols}");
     let (a_rs, a_cs) = op_a.strides(a.shape());
     let (b_rs, b_cs) = op_b.strides(b.shape());
-    if !kernel_descends::<T>((m, n, k), (a_rs, a_cs)) {
+    if !kernel_takes::<T>((m, n, k), (a_rs, a_cs)) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
@@ -323,7 +323,7 @@ fn descend<T: Real>(
         };
         let strides = Strides { c_cs: m, a_rs, a_cs, b_rs, b_cs };
         let finite = AtomicBool::new(true);
-        // `T` is `f32` (`small_k_kernel`): the casts are exact.
+        // `T` is `f32` (`kernel_takes`): the casts are exact.
         let (lr, lambda) = (lr.to_f64() as f32, lambda.to_f64() as f32);
         in_parts(whole, strides, &|p| {
             // `w` is laid out as `c`: this part's block of it starts at the same offset.
