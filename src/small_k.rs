@@ -30,6 +30,7 @@ use std::arch::x86_64::{
     _mm256_permute2f128_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_sub_ps,
     _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
+use std::mem::MaybeUninit;
 
 /// The longest inner dimension the kernel takes for more than [`FEW_ROWS`] rows, or with a
 /// packed left factor (the panel's size): its advantage is not packing, which matters less as K
@@ -198,15 +199,18 @@ pub(crate) unsafe fn product(o: Operands) -> bool {
         // most), then read for every block of columns. The panel's writes are unchecked: a
         // caller breaking the contract must stop here, not write past it.
         assert!(o.k <= MAX_K && o.a_cs == 1, "small_k: a packed `a` needs K ≤ {MAX_K} and unit column stride");
-        let mut panel = [0.0f32; ROWS * MAX_K];
+        // Left uninitialized: `pack` writes its first 16·k values, all the blocks read (zeroing
+        // all 4 KiB on every call was 2.7% of a digits-mlp run's instructions, in `memset`).
+        let mut panel = MaybeUninit::<[f32; ROWS * MAX_K]>::uninit();
+        let panel = panel.as_mut_ptr().cast::<f32>();
         for i in (0..blocks).step_by(ROWS) {
             // SAFETY: rows i..i + 16 are inside `a`, whose column stride is 1 and k ≤ MAX_K
-            // (the caller's contract).
-            unsafe { pack(o, i, &mut panel) };
+            // (the caller's contract); the panel holds 16·MAX_K values.
+            unsafe { pack(o, i, panel) };
             for j in (0..o.n).step_by(COLS) {
-                // SAFETY: the panel holds rows i..i + 16 of `a` with column stride 16; columns
-                // j..j + 6 (or to n) are inside the operands.
-                check = _mm256_add_ps(check, unsafe { block_at(o, (panel.as_ptr(), ROWS), i, j) });
+                // SAFETY: the panel holds rows i..i + 16 of `a` with column stride 16, all 16·k
+                // values written by `pack`; columns j..j + 6 (or to n) are inside the operands.
+                check = _mm256_add_ps(check, unsafe { block_at(o, (panel.cast_const(), ROWS), i, j) });
             }
         }
     }
@@ -217,14 +221,16 @@ pub(crate) unsafe fn product(o: Operands) -> bool {
 
 /// Copies rows `i..i + 16` of `a` — each row's `k` values contiguous (column stride 1) — into
 /// `panel`, column-major with column stride 16: eight columns at a time as 8 × 8 transposes in
-/// registers, the last `k mod 8` one by one.
+/// registers, the last `k mod 8` one by one. Writes every one of the panel's first `16·k`
+/// values.
 ///
 /// # Safety
-/// As [`product`], for those rows; `a`'s column stride 1 and `k` at most [`MAX_K`].
+/// As [`product`], for those rows; `a`'s column stride 1, `k` at most [`MAX_K`], and `panel`
+/// valid for writes of `16·MAX_K` values.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn pack(o: Operands, i: usize, panel: &mut [f32; ROWS * MAX_K]) {
+unsafe fn pack(o: Operands, i: usize, panel: *mut f32) {
     let whole = o.k / 8 * 8;
     for half in [0, 8] {
         // SAFETY: rows i + half..i + half + 8 of `a` are inside it, each with k contiguous values.
@@ -235,13 +241,13 @@ unsafe fn pack(o: Operands, i: usize, panel: &mut [f32; ROWS * MAX_K]) {
             for (c, column) in columns.into_iter().enumerate() {
                 let at = (p + c) * ROWS + half;
                 // SAFETY: at + 8 ≤ k·16 ≤ the panel's length.
-                unsafe { _mm256_storeu_ps(panel.as_mut_ptr().add(at), column) };
+                unsafe { _mm256_storeu_ps(panel.add(at), column) };
             }
         }
-        for (p, column) in panel.chunks_exact_mut(ROWS).enumerate().take(o.k).skip(whole) {
-            for (out, row) in column.iter_mut().skip(half).zip(rows) {
-                // SAFETY: a[i + half + r, p] is inside `a` (p < k).
-                *out = unsafe { *row.add(p) };
+        for p in whole..o.k {
+            for (r, row) in rows.iter().enumerate() {
+                // SAFETY: a[i + half + r, p] is inside `a` (p < k), and p·16 + half + r < k·16.
+                unsafe { panel.add(p * ROWS + half + r).write(*row.add(p)) };
             }
         }
     }
