@@ -337,11 +337,12 @@ pub enum Error {
     /// Training produced a non-finite loss or gradient, or an update would have made a parameter
     /// or the optimizer's state non-finite; the update was not applied, so the parameters and the
     /// optimizer's state are those before the failed step. The message names the likely cause
-    /// (see [`Divergence::hint`]).
+    /// (see [`Divergence::hint`]). The message numbers the epoch and the step from 1, as
+    /// everything printed does; the fields count from 0.
     #[error(
         "training diverged{}{}: loss {loss}; {cause}; the update was not applied. {}",
-        .epoch.map(|e| format!(" at epoch {e}")).unwrap_or_default(),
-        .step.map(|s| format!(", step {s}")).unwrap_or_default(),
+        .epoch.map(|e| format!(" at epoch {}", e.saturating_add(1))).unwrap_or_default(),
+        .step.map(|s| format!(", step {}", s.saturating_add(1))).unwrap_or_default(),
         .cause.hint()
     )]
     Diverged {

@@ -207,6 +207,11 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// optimizer's state non-finite: parameters and optimizer state then hold the values before
     /// the failed step, and the error carries the epoch, the step, the history of the epochs
     /// done and the [cause](crate::Divergence).
+    ///
+    /// A [schedule](FitConfig::schedule) sets the optimizer's learning rate epoch by epoch from
+    /// the rate it has when `fit` starts; when `fit` returns, with or without an error, the
+    /// optimizer has that rate again, so a second `fit` with the same configuration schedules
+    /// from the same base rate.
     fn fit(&mut self, x: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
     where
         Self: Sized,
@@ -406,12 +411,32 @@ impl<T: Real> Optimizer<T> for GradientCopier<T> {
     }
 }
 
-/// The training loop behind [`Network::fit`].
+/// [`Network::fit`]: the training loop, then the optimizer's learning rate as it was before
+/// the schedule changed it.
 fn fit<T: Real, N: Network<T>>(
     net: &mut N,
     x: &DMatrix<T>,
     t: &DMatrix<T>,
     config: &mut FitConfig<T>,
+) -> Result<History> {
+    let base_rate = config.optimizer.learning_rate();
+    let result = run(net, x, t, config, base_rate);
+    // The rate changed only through `set_learning_rate` after the configuration, this rate
+    // included, was validated, so setting it back cannot fail.
+    if config.optimizer.learning_rate().to_bits() != base_rate.to_bits() {
+        let restored = config.optimizer.set_learning_rate(base_rate);
+        debug_assert!(restored.is_ok(), "{restored:?}");
+    }
+    result
+}
+
+/// The training loop behind [`Network::fit`], the learning rate scheduled from `base_rate`.
+fn run<T: Real, N: Network<T>>(
+    net: &mut N,
+    x: &DMatrix<T>,
+    t: &DMatrix<T>,
+    config: &mut FitConfig<T>,
+    base_rate: f64,
 ) -> Result<History> {
     config.validate()?;
     if x.nrows() == 0 || x.ncols() == 0 {
@@ -477,7 +502,6 @@ fn fit<T: Real, N: Network<T>>(
     }
     // A first layer that reads samples in place gets the gathered batch as it is (feed.rs).
     let by_samples = net.takes_samples();
-    let base_rate = config.optimizer.learning_rate();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
     history.first_epoch = config.start_epoch;
     let mut best: Option<(f64, usize, Vec<DMatrix<T>>)> = None;

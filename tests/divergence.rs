@@ -65,6 +65,26 @@ fn diverges(optimizer: impl Optimizer<f64> + Clone + 'static, epochs: usize) -> 
     (cause, epoch, message)
 }
 
+/// A run that diverges after its first epoch under a schedule: the message numbers the epoch
+/// and the step from 1, as everything printed does (the fields count from 0), and the optimizer
+/// is left at its base learning rate, as before `fit`, not at the failed epoch's.
+#[test]
+fn a_divergence_is_printed_from_1_and_leaves_the_base_rate() {
+    let (x, t) = data();
+    let base = 1e300;
+    let schedule = Schedule::Exponential { gamma: 0.5 };
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(base)).epochs(4).schedule(schedule);
+    let err = regressor().fit(&x, &t, &mut config).expect_err("the run diverges");
+    let Error::Diverged { epoch: Some(epoch), step: Some(step), .. } = &err else {
+        panic!("expected Diverged, got {err:?}")
+    };
+    // After the first epoch: the failed epoch's rate was not the base rate.
+    assert!(*epoch >= 1, "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&format!("at epoch {}, step {}:", epoch + 1, step + 1)), "{message}");
+    assert_eq!(config.optimizer().learning_rate(), base);
+}
+
 #[test]
 fn a_huge_learning_rate_in_f64_is_refused_and_blamed() {
     for epochs in [1, 3] {

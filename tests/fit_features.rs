@@ -108,6 +108,11 @@ fn schedules_follow_their_formulas_and_reach_the_optimizer() {
         FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4)).epochs(4).schedule(Schedule::Step { every: 1, gamma: 0.5 });
     let h = classifier(0).fit(&x, &t, &mut config).unwrap();
     assert_eq!(h.learning_rate, vec![0.4, 0.2, 0.1, 0.05]);
+    // The optimizer is back at its base rate: a second fit with the same configuration
+    // schedules from it again, not from the last epoch's rate.
+    assert_eq!(config.optimizer().learning_rate(), 0.4);
+    let again = classifier(0).fit(&x, &t, &mut config).unwrap();
+    assert_eq!(again.learning_rate, h.learning_rate);
     let bad = FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.4)).schedule(Schedule::Exponential { gamma: 0.0 });
     let mut bad = bad;
     assert!(matches!(classifier(0).fit(&x, &t, &mut bad), Err(Error::InvalidConfig { .. })));
