@@ -355,11 +355,13 @@ pub(crate) fn can_descend<T: Real>() -> bool {
 /// columns (or rows) and the matching storage of the factors, across the crate's threads.
 fn in_parts(whole: Product, strides: Strides, part: &(dyn Fn(Product) + Sync)) {
     let Product { m, n, k, .. } = whole;
-    let (per, by_columns) = split(m, n, k);
+    let (per, parts, by_columns) = split(m, n, k);
     let size = if by_columns { n } else { m };
     let elem_bytes = whole.elem_bytes;
-    crate::threads::run_parts(size.div_ceil(per), &|index| {
-        let (from, to) = (index * per, ((index + 1) * per).min(size));
+    crate::threads::run_parts(parts, &|index| {
+        // The last part runs to the end (see `split`).
+        let to = if index + 1 == parts { size } else { (index + 1) * per };
+        let from = index * per;
         // Part `index` is the output's columns (or rows) `from..to`: the same product on offset
         // pointers, each output computed exactly as in the whole product.
         let p = if by_columns {
@@ -472,17 +474,25 @@ const SPLIT_MIN: usize = 1 << 20;
 /// so that parts stay balanced (a 100-column output splits 56 + 44) with few ragged edge tiles.
 const SPLIT_ALIGN: usize = 8;
 
-/// How to split an `m × n` output over `k`: the columns (or rows) per part, and whether by
-/// columns (else by rows), along the longer side; one part per thread when the product is large,
-/// else a single part.
-fn split(m: usize, n: usize, k: usize) -> (usize, bool) {
+/// How to split an `m × n` output over `k`: the columns (or rows) per part, the number of
+/// parts, and whether by columns (else by rows), along the longer side; one part per thread when
+/// the product is large, else a single part. Every part but the last has `per` columns (rows);
+/// the last runs to the end, and is never narrower than [`SPLIT_ALIGN`]: a sliver left over
+/// (17 columns on two threads would be 16 + 1) joins the part before it, since faer sums a
+/// product of one column (or row) in another order than the same column of a wider one.
+fn split(m: usize, n: usize, k: usize) -> (usize, usize, bool) {
     let by_columns = n >= m;
     let side = if by_columns { n } else { m };
-    let parts = crate::threads::get().min(side / SPLIT_ALIGN);
-    if m * n * k < SPLIT_MIN || parts < 2 {
-        return (side, by_columns);
+    let threads = crate::threads::get().min(side / SPLIT_ALIGN);
+    if m * n * k < SPLIT_MIN || threads < 2 {
+        return (side, 1, by_columns);
     }
-    (side.div_ceil(parts).next_multiple_of(SPLIT_ALIGN), by_columns)
+    let per = side.div_ceil(threads).next_multiple_of(SPLIT_ALIGN);
+    let mut parts = side.div_ceil(per);
+    if side - (parts - 1) * per < SPLIT_ALIGN {
+        parts -= 1;
+    }
+    (per, parts, by_columns)
 }
 
 /// Products with at most this many multiply-adds (`m·n·k`) are computed by [`plain_product`]:
@@ -729,6 +739,15 @@ mod tests {
             (100, 4320, 100),
             (4320, 100, 100),
             (100, 100, 4320),
+            // Sides whose last part would be a sliver (17 = 16 + 1 on two threads, 33 = 16 + 16
+            // + 1 and 49 = 24 + 24 + 1 on three): faer sums a one-column (or one-row) product in
+            // another order, so such a part joins the one before it.
+            (16, 3863, 17),
+            (17, 3863, 16),
+            (32, 1000, 33),
+            (33, 1000, 32),
+            (48, 1000, 49),
+            (49, 1000, 48),
         ];
         for (m, k, n) in shapes {
             for op_a in [Op::Plain, Op::Transposed] {
@@ -751,7 +770,7 @@ mod tests {
                         (c, c32)
                     };
                     let (one, one32) = product(1);
-                    for threads in [2, 3] {
+                    for threads in [2, 3, 5] {
                         let (many, many32) = product(threads);
                         let same = one.iter().zip(many.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
                         let same32 = one32.iter().zip(many32.iter()).all(|(x, y)| x.to_bits() == y.to_bits());
