@@ -2,6 +2,7 @@
 
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul, Op};
+use crate::simd::wide;
 use crate::{Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -290,10 +291,19 @@ impl<T: Real> Layer<T> for Dense<T> {
 /// over plain slices vectorizes; nalgebra's per-column `add_scalar_mut` does not.
 fn add_bias<T: Real>(y: &mut DMatrix<T>, bias: &DMatrix<T>) {
     let rows = y.nrows().max(1);
-    for (column, &b) in y.as_mut_slice().chunks_exact_mut(rows).zip(bias.as_slice()) {
-        for v in column {
-            *v += b;
+    let add = |y: &mut [T]| {
+        for (column, &b) in y.chunks_exact_mut(rows).zip(bias.as_slice()) {
+            for v in column {
+                *v += b;
+            }
         }
+    };
+    // Wide vector instructions from 64 values (a digits-mlp fit: 1.1% fewer instructions);
+    // below, the wide call's dispatch costs more than it saves.
+    if y.len() >= 64 {
+        wide(|| add(y.as_mut_slice()));
+    } else {
+        add(y.as_mut_slice());
     }
 }
 
