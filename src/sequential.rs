@@ -358,13 +358,18 @@ impl<T: Real> Sequential<T> {
                 *any.downcast::<Chain<T>>().map_err(|_| Error::NotCloneable { layer: LayerId::kind("chain") })?
             }
             None => {
-                let mut failed = LayerId::kind("layer");
+                // The first layer that cannot be copied in itself: a container that cannot is
+                // passed over for the child that stops it (the walk visits a container first).
+                let mut failed: Option<(String, &'static str)> = None;
                 walk::layers(&self.chain, &mut String::new(), &mut |p, layer| {
-                    if layer.clone_box().is_none() {
-                        failed = LayerId::at(p, layer.kind());
+                    let within =
+                        |(path, _): &(String, &str)| p.strip_prefix(path.as_str()).is_some_and(|r| r.starts_with('.'));
+                    if layer.clone_box().is_none() && failed.as_ref().is_none_or(within) {
+                        failed = Some((p.to_string(), layer.kind()));
                     }
                 });
-                return Err(Error::NotCloneable { layer: failed });
+                let layer = failed.map_or_else(|| LayerId::kind("layer"), |(path, kind)| LayerId::at(&path, kind));
+                return Err(Error::NotCloneable { layer });
             }
         };
         Ok(Sequential {

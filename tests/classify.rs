@@ -203,6 +203,15 @@ fn a_layer_without_clone_box_is_named() {
     let e = net.try_clone().unwrap_err();
     assert!(matches!(&e, Error::NotCloneable { layer } if layer.path.as_deref() == Some("1.body.1")), "{e:?}");
     assert!(net.summary().to_string().contains("opaque"));
+    // With several, the first one is named (not the last, nor a container holding it).
+    let net = Sequential::<f64>::builder(2)
+        .add(Chain::new().add(Tanh).add(Opaque))
+        .add(Opaque)
+        .add(Residual::identity(Chain::new().add(Opaque)))
+        .build(0)
+        .unwrap();
+    let e = net.try_clone().unwrap_err();
+    assert!(matches!(&e, Error::NotCloneable { layer } if layer.path.as_deref() == Some("0.1")), "{e:?}");
 }
 
 #[test]
