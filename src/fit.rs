@@ -405,6 +405,6 @@ impl<T: Real> FitConfig<T> {
             d.validate()?;
         }
         self.optimizer.validate()?;
-        self.schedule.validate()
+        self.schedule.validate_for(self.optimizer.learning_rate())
     }
 }

@@ -25,7 +25,8 @@ pub trait Loss<T: Real>: Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::TargetShapeMismatch`], [`Error::NonFinite`], [`Error::LabelOutOfRange`] (class
-    /// indices) or [`Error::TargetOutOfRange`] (e.g. binary cross-entropy targets outside [0, 1]).
+    /// indices) or [`Error::TargetOutOfRange`] (e.g. binary cross-entropy targets outside [0, 1],
+    /// or softmax cross-entropy probability rows with a negative entry or not summing to 1).
     fn check_targets(&self, width: usize, t: &DMatrix<T>) -> Result<()>;
 
     /// The loss `E(y, t)`.
@@ -207,11 +208,52 @@ const ROW_BLOCK: usize = 64;
 ///
 /// Targets are either one-hot rows (`n × classes`, any probability rows work) or class indices
 /// (`n × 1`, each an integer in `0..classes`). With at least two classes the two forms cannot be
-/// confused.
+/// confused. Probability rows must be probabilities — the gradient `softmax(y) − t` is that of
+/// the loss only for rows summing to 1: a negative entry, or a row whose sum differs from 1 by
+/// more than [`SUM_TOLERANCE`](SoftmaxCrossEntropy::SUM_TOLERANCE), is an
+/// [`Error::TargetOutOfRange`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SoftmaxCrossEntropy;
 
 impl SoftmaxCrossEntropy {
+    /// How far from 1 the sum of a row of probability targets may be: `1e-3`, or
+    /// `columns × f32::EPSILON` for rows of more than about 8 400 columns.
+    ///
+    /// Rows computed in `f32` are off by rounding: a softmax row by a few units in the last place
+    /// (~1e-7), a row divided by its own `f32` sum by up to about `columns × 2⁻²⁴` (the sum's
+    /// rounding). The tolerance covers both with a wide margin, while a row off by more (a
+    /// label listed twice, a missed normalization) is refused: its gradient would be wrong by
+    /// `(sum − 1)·softmax(y)`. One-hot rows are exact.
+    pub const SUM_TOLERANCE: f64 = 1e-3;
+
+    /// Checks rows of probability targets (already checked finite): entries ≥ 0, summing to 1
+    /// within [`SUM_TOLERANCE`](Self::SUM_TOLERANCE) (or `columns × f32::EPSILON`, if larger).
+    /// Rows in order; a negative entry is named by its column, a bad sum by the row's last.
+    fn check_probabilities<T: Real>(loss: &'static str, t: &DMatrix<T>) -> Result<()> {
+        let tolerance = Self::SUM_TOLERANCE.max(t.ncols() as f64 * f64::from(f32::EPSILON));
+        for (row, r) in t.row_iter().enumerate() {
+            let mut sum = 0.0;
+            for (col, &v) in r.iter().enumerate() {
+                let v = v.to_f64();
+                if v < 0.0 {
+                    return Err(Error::TargetOutOfRange { loss, row, col, value: v, expected: "probabilities >= 0" });
+                }
+                sum += v;
+            }
+            if (sum - 1.0).abs() > tolerance {
+                return Err(Error::TargetOutOfRange {
+                    loss,
+                    row,
+                    col: t.ncols().saturating_sub(1),
+                    value: sum,
+                    expected:
+                        "rows of probabilities summing to 1 (the value given is the row's sum, at its last column)",
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The target probability of class `j` in row `i`.
     #[inline]
     fn target<T: Real>(t: &DMatrix<T>, i: usize, j: usize) -> T {
@@ -255,7 +297,8 @@ impl<T: Real> Loss<T> for SoftmaxCrossEntropy {
             }
             Ok(())
         } else if t.ncols() == width {
-            check_finite("targets", t)
+            check_finite("targets", t)?;
+            Self::check_probabilities(name, t)
         } else {
             Err(Error::TargetShapeMismatch {
                 loss: name,

@@ -2,7 +2,8 @@
 //! probabilities from a network's outputs, and [`Evaluation`], the result of
 //! [`Network::evaluate`](crate::Network::evaluate).
 
-use crate::check::check_rows;
+use crate::check::{check_finite, check_rows};
+use crate::init::check_size;
 use crate::layer::softmax_rows;
 use crate::{Dims, Error, Real, Result};
 use nalgebra::DMatrix;
@@ -120,10 +121,14 @@ pub fn probabilities<T: Real>(y: &DMatrix<T>) -> DMatrix<T> {
 
 /// The class index of every row of targets `t` for outputs of `k` columns: one-hot rows (their
 /// argmax), a column of class indices, or for `k == 1` a column of 0/1 targets (at least 0.5 is
-/// class 1).
+/// class 1). Refuses a class index that is not an integer in `0..k` (NaN included) and a
+/// non-finite value in the other forms.
 fn target_classes<T: Real>(k: usize, t: &DMatrix<T>, what: &'static str) -> Result<Vec<usize>> {
     match (k, t.ncols()) {
-        (1, 1) => Ok(t.iter().map(|&v| usize::from(v >= T::cast(0.5))).collect()),
+        (1, 1) => {
+            check_finite("targets", t)?;
+            Ok(t.iter().map(|&v| usize::from(v >= T::cast(0.5))).collect())
+        }
         (k, 1) if k >= 2 => (0..t.nrows())
             .map(|row| {
                 let v = t[(row, 0)];
@@ -135,7 +140,10 @@ fn target_classes<T: Real>(k: usize, t: &DMatrix<T>, what: &'static str) -> Resu
                 }
             })
             .collect(),
-        (k, c) if c == k => Ok((0..t.nrows()).map(|i| argmax(t, i)).collect()),
+        (k, c) if c == k => {
+            check_finite("targets", t)?;
+            Ok((0..t.nrows()).map(|i| argmax(t, i)).collect())
+        }
         _ => Err(Error::TargetShapeMismatch {
             loss: what,
             expected: format!("{k} columns or 1 column of class indices"),
@@ -152,7 +160,8 @@ fn target_classes<T: Real>(k: usize, t: &DMatrix<T>, what: &'static str) -> Resu
 /// # Errors
 /// [`Error::InvalidConfig`] for `k = 0` or outputs of fewer than two columns;
 /// [`Error::RowCountMismatch`]; [`Error::TargetShapeMismatch`]; [`Error::LabelOutOfRange`] for
-/// a class index that is not an integer in `0..classes`.
+/// a class index that is not an integer in `0..classes` (NaN included); [`Error::NonFinite`]
+/// for a NaN or infinite value in one-hot rows.
 ///
 /// # Example
 /// ```
@@ -218,12 +227,16 @@ impl ConfusionMatrix {
     /// Counts `actual` against `predicted` (class indices in `0..classes`, one pair per sample).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for 0 classes; [`Error::RowCountMismatch`] if the slices differ in
-    /// length; [`Error::LabelOutOfRange`] (naming the position) for an index not below `classes`.
+    /// [`Error::InvalidConfig`] for 0 classes; [`Error::TooLarge`] when the `classes × classes`
+    /// counts would exceed [`max_elements`](crate::max_elements); [`Error::RowCountMismatch`] if
+    /// the slices differ in length; [`Error::LabelOutOfRange`] (naming the position) for an index
+    /// not below `classes`.
     pub fn new(classes: usize, actual: &[usize], predicted: &[usize]) -> Result<Self> {
         if classes == 0 {
             return Err(Error::InvalidConfig { name: "classes", value: "0".into(), expected: ">= 1" });
         }
+        // Before allocating: a failed allocation aborts the process.
+        check_size("confusion matrix", classes, classes)?;
         if actual.len() != predicted.len() {
             return Err(Error::RowCountMismatch {
                 what: "the predicted labels",
@@ -249,7 +262,9 @@ impl ConfusionMatrix {
     ///
     /// # Errors
     /// [`Error::EmptyInput`] for outputs without columns; [`Error::RowCountMismatch`];
-    /// [`Error::TargetShapeMismatch`]; [`Error::LabelOutOfRange`].
+    /// [`Error::TargetShapeMismatch`]; [`Error::LabelOutOfRange`] for a class index that is not
+    /// an integer in `0..classes` (NaN included); [`Error::NonFinite`] for a NaN or infinite
+    /// value in other targets; [`Error::TooLarge`] as [`new`](Self::new).
     pub fn from_outputs<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<Self> {
         check_rows("the predictions", y, t)?;
         let predicted = classes(y)?;
@@ -367,14 +382,20 @@ impl fmt::Display for ConfusionMatrix {
 /// `y` and `t` are on the same side of 0.5. An empty set has accuracy 0.
 ///
 /// # Errors
-/// [`Error::RowCountMismatch`]; [`Error::TargetShapeMismatch`] for targets of another width.
+/// [`Error::RowCountMismatch`]; [`Error::TargetShapeMismatch`] for targets of another width;
+/// [`Error::LabelOutOfRange`] for a class index that is not an integer in `0..classes` (NaN
+/// included), as [`top_k_accuracy`]; [`Error::NonFinite`] for a NaN or infinite value in
+/// one-hot rows or in the 0/1 targets of a single output.
 pub fn accuracy<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<f64> {
     let right = count_right(y, t)?;
+    // The targets' values, checked as top_k_accuracy checks them.
+    target_classes(y.ncols(), t, "accuracy")?;
     Ok(if y.nrows() == 0 { 0.0 } else { right as f64 / y.nrows() as f64 })
 }
 
-/// The number of rows of `y` that match targets `t`, as [`accuracy`] counts them (and with its
-/// errors). `fit` adds these up over an epoch's batches.
+/// The number of rows of `y` that match targets `t`, as [`accuracy`] counts them (with its shape
+/// errors; the targets' values are not checked: `fit` adds these up over an epoch's batches,
+/// whose targets its loss has checked, and a regression's single output takes any target).
 pub(crate) fn count_right<T: Real>(y: &DMatrix<T>, t: &DMatrix<T>) -> Result<usize> {
     check_rows("the predictions", y, t)?;
     let k = y.ncols();

@@ -45,12 +45,37 @@ impl Schedule {
     fn unfloored(&self, base: f64, epoch: usize, epochs: usize) -> f64 {
         match *self {
             Schedule::Constant => base,
-            Schedule::Step { every, gamma } => base * gamma.powi((epoch / every.max(1)) as i32),
-            Schedule::Exponential { gamma } => base * gamma.powi(epoch as i32),
+            Schedule::Step { every, gamma } => base * power(gamma, epoch / every.max(1)),
+            Schedule::Exponential { gamma } => base * power(gamma, epoch),
             Schedule::Cosine { min_learning_rate } => {
                 let progress = epoch as f64 / epochs.max(1) as f64;
                 min_learning_rate + (base - min_learning_rate) * (1.0 + (std::f64::consts::PI * progress).cos()) / 2.0
             }
+        }
+    }
+
+    /// Checks the schedule for an optimizer whose rate is `base_rate` (`η₀`) when `fit` starts:
+    /// the checks of its own settings, and a [`Cosine`](Schedule::Cosine) minimum below
+    /// `base_rate` (else the rate would climb instead of anneal).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting: a `Step` of 0 epochs, a `gamma` outside
+    /// (0, 1], a `min_learning_rate` that is negative, not finite, or not below `base_rate`.
+    pub fn validate_for(&self, base_rate: f64) -> Result<()> {
+        self.validate()?;
+        match *self {
+            Schedule::Cosine { min_learning_rate: m } if m >= base_rate || base_rate.is_nan() => {
+                Err(Error::InvalidConfig {
+                    name: "schedule min_learning_rate",
+                    value: format!(
+                        "{} with a learning rate of {}",
+                        crate::check::number(m),
+                        crate::check::number(base_rate)
+                    ),
+                    expected: "less than the optimizer's learning rate η₀ (the rate fit starts from)",
+                })
+            }
+            _ => Ok(()),
         }
     }
 
@@ -68,5 +93,14 @@ impl Schedule {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// `gamma^n`: `powi` (as before, bit for bit) while `n` fits an `i32`; beyond, `powf`, so that
+/// epochs from 2³¹ on do not wrap to a negative power.
+fn power(gamma: f64, n: usize) -> f64 {
+    match i32::try_from(n) {
+        Ok(n) => gamma.powi(n),
+        Err(_) => gamma.powf(n as f64),
     }
 }

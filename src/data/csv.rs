@@ -137,8 +137,8 @@ pub fn read_csv<T: Real>(path: impl AsRef<Path>, options: &CsvOptions) -> Result
 /// [`Error::Io`](crate::Error::Io) for an unreadable file or corrupt gzip data; otherwise
 /// [`Error::Data`](crate::Error::Data) holding [`DataError::DataFileNotFound`];
 /// [`DataError::BadCell`] (with line, column and text) for a feature that is not a finite number
-/// or a label that is not an integer ≥ 0; [`DataError::RowWidth`]; [`DataError::NoFeatures`]
-/// for lines of one cell (a label alone); [`DataError::EmptyDataFile`] when no line holds data;
+/// in `T` (`inf`, or `1e300` when reading `f32`) or a label that is not an integer ≥ 0;
+/// [`DataError::RowWidth`]; [`DataError::NoFeatures`] for lines of one cell (a label alone); [`DataError::EmptyDataFile`] when no line holds data;
 /// [`DataError::FileTooLarge`].
 pub fn read_labeled_csv<T: Real>(path: impl AsRef<Path>) -> Result<(DMatrix<T>, Vec<usize>)> {
     read_csv(path, &CsvOptions::new())
@@ -214,7 +214,16 @@ fn read<T: Real>(
             };
             if j != label_at {
                 match cell.parse::<f64>() {
-                    Ok(v) if v.is_finite() => values.push(T::cast(v)),
+                    Ok(v) if v.is_finite() => {
+                        // Finite in f64 may still overflow a smaller `T` (1e300 in f32).
+                        let v = T::cast(v);
+                        if !v.is_finite() {
+                            return Err(
+                                bad("a finite number in the range of the type read into (±3.4e38 for f32)").into()
+                            );
+                        }
+                        values.push(v);
+                    }
                     _ => return Err(bad("a finite number").into()),
                 }
             } else {

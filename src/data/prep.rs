@@ -224,7 +224,10 @@ impl<T: Real> Standardizer<T> {
     ///
     /// # Errors
     /// [`Error::EmptyInput`] for a matrix without rows; [`Error::NonFinite`] for a NaN or
-    /// infinite value.
+    /// infinite value, or for a column whose mean or variance overflows `f64` (`f64` values
+    /// beyond about ±1e154; never `f32` data), as [`Whitener`](super::Whitener) refuses an
+    /// overflowing covariance: `row` 0 and the column, as if the means (then the deviations)
+    /// were a row.
     pub fn fit(train: &DMatrix<T>) -> Result<Self> {
         if train.nrows() == 0 {
             return Err(Error::EmptyInput { what: "data to fit a standardizer on", got: Dims::from(train) });
@@ -232,7 +235,7 @@ impl<T: Real> Standardizer<T> {
         check_finite("data to fit a standardizer on", train)?;
         let n = train.nrows() as f64;
         let (mut mean, mut std) = (Vec::with_capacity(train.ncols()), Vec::with_capacity(train.ncols()));
-        for col in train.column_iter() {
+        for (j, col) in train.column_iter().enumerate() {
             let first = col.iter().next().map_or(0.0, |v| v.to_f64());
             let m0 = col.iter().map(|v| v.to_f64()).sum::<f64>() / n;
             // A second pass corrects the rounding of the first (exact for constant columns).
@@ -240,7 +243,18 @@ impl<T: Real> Standardizer<T> {
             let var = col.iter().map(|v| (v.to_f64() - m).powi(2)).sum::<f64>() / n;
             let constant = col.iter().all(|v| v.to_f64() == first);
             let s = T::cast(var.sqrt());
-            mean.push(if constant { T::cast(first) } else { T::cast(m) });
+            let m = if constant { T::cast(first) } else { T::cast(m) };
+            // Sums that overflow give an infinite or NaN mean or deviation (as Whitener refuses
+            // an overflowing covariance); an infinite deviation would map the column to 0.
+            for (what, v) in [
+                ("mean of the data to fit a standardizer on", m),
+                ("standard deviation of the data to fit a standardizer on", s),
+            ] {
+                if !v.is_finite() {
+                    return Err(Error::NonFinite { what, row: 0, col: j, value: v.to_f64() });
+                }
+            }
+            mean.push(m);
             // 1 / s overflows for 0 and subnormal deviations.
             let usable = s > T::zero() && (T::one() / s).to_f64().is_finite();
             std.push(if constant || !usable { T::one() } else { s });
