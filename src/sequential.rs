@@ -165,7 +165,20 @@ impl<T: Real> SequentialBuilder<T> {
             return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
         }
         if input.is_empty() {
-            return Err(Error::InvalidConfig { name: "input width", value: "0".into(), expected: ">= 1" });
+            let expected = match input {
+                Shape::Flat(_) => ">= 1",
+                Shape::Image { .. } => "channels, height and width >= 1",
+            };
+            return Err(Error::InvalidConfig { name: "input width", value: input.to_string(), expected });
+        }
+        // Every layer may count a sample's values: an image whose C·H·W overflows is refused
+        // here, whatever the first layer (model files are built through here too).
+        if input.checked_len().is_none() {
+            return Err(Error::InvalidConfig {
+                name: "input shape",
+                value: input.to_string(),
+                expected: "samples whose C·H·W values can be counted (in a usize)",
+            });
         }
         let output = chain.build(input, &mut seeded(seed, Stream::Init))?;
         walk::check_tree(&chain)?;

@@ -1,5 +1,6 @@
 //! [`Shape`]: the shape of one sample, as layers see it.
 
+use crate::{Error, LayerId, Result};
 use std::fmt;
 
 /// The shape of one sample (one row of a batch).
@@ -22,12 +23,30 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// Number of columns a sample of this shape takes in a batch matrix.
+    /// Number of columns a sample of this shape takes in a batch matrix, saturating at
+    /// `usize::MAX` for an image whose `C·H·W` overflows (see [`checked_len`](Shape::checked_len);
+    /// building a network refuses such shapes).
     pub fn len(&self) -> usize {
+        self.checked_len().unwrap_or(usize::MAX)
+    }
+
+    /// Number of columns a sample of this shape takes in a batch matrix, or `None` if `C·H·W`
+    /// overflows `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
         match *self {
-            Shape::Flat(n) => n,
-            Shape::Image { channels, height, width } => channels.saturating_mul(height).saturating_mul(width),
+            Shape::Flat(n) => Some(n),
+            Shape::Image { channels, height, width } => channels.checked_mul(height)?.checked_mul(width),
         }
+    }
+
+    /// [`checked_len`](Shape::checked_len), or [`Error::InputShape`] naming `layer` (a kind) when
+    /// `C·H·W` overflows: layers call it on their input when built.
+    pub(crate) fn counted(&self, layer: &'static str) -> Result<usize> {
+        self.checked_len().ok_or_else(|| Error::InputShape {
+            layer: LayerId::kind(layer),
+            expected: "samples whose C·H·W values can be counted (in a usize)".into(),
+            got: *self,
+        })
     }
 
     /// Whether a sample of this shape has no features.

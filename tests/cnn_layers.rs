@@ -268,3 +268,36 @@ fn fit_never_makes_a_batch_of_one_with_batch_norm() {
     let history = with_bn.fit(&x, &t, &mut config().batch_size(1)).unwrap();
     assert_eq!(history.steps, 2 * 5);
 }
+
+/// A network of every image layer copies (`try_clone`): the copy predicts the same bits, saves
+/// the same bytes, and trains on its own — the original is untouched.
+#[test]
+fn every_image_layer_copies() {
+    let net = || {
+        Sequential::<f64>::builder_shaped(image(1, 8, 8))
+            .add(Conv2d::new(1, 4, (3, 3)).with_padding(1))
+            .add(BatchNorm::new(4))
+            .add(Relu)
+            .add(MaxPool2d::new((2, 2)))
+            .add(Conv2d::new(4, 4, (3, 3)).with_padding(1))
+            .add(AvgPool2d::new((2, 2)))
+            .add(GlobalAvgPool::new())
+            .add(Dense::new(4, 3))
+            .build(4)
+            .unwrap()
+    };
+    let x = uniform(12, 64, 0.0, 1.0, 8);
+    let t = DMatrix::from_fn(12, 1, |i, _| (i % 3) as f64);
+    let mut original = net();
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(2).batch_size(4);
+    original.fit(&x, &t, &mut config).unwrap();
+    let mut copy = original.try_clone().unwrap();
+    let bits = |m: DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(copy.predict(&x).unwrap()), bits(original.predict(&x).unwrap()));
+    let saved = original.to_bytes().unwrap();
+    assert_eq!(copy.to_bytes().unwrap(), saved);
+    let mut config = FitConfig::new(SoftmaxCrossEntropy, Adam::new(0.01)).epochs(2).batch_size(4);
+    copy.fit(&x, &t, &mut config).unwrap();
+    assert_ne!(copy.to_bytes().unwrap(), saved, "the copy trained");
+    assert_eq!(original.to_bytes().unwrap(), saved, "the original did not");
+}

@@ -50,7 +50,8 @@ pub enum BatchNormPreset {
 /// [`min_training_batch`](Layer::min_training_batch) — it joins it to the batch before.
 ///
 /// # Shapes
-/// `x, y: N × D` or `N × (C·H·W)`; `γ, β` and the running statistics `1 × D` or `1 × C`.
+/// `x, y: N × D` or `N × (C·H·W)`; `γ, β` and the running statistics `1 × D` or `1 × C`, at most
+/// [`max_elements`](crate::max_elements) each (checked when built).
 ///
 /// # Parameters, in order
 /// `gamma` (starts at 1), `beta` (starts at 0); neither decays ([`Decay::Exempt`]).
@@ -217,6 +218,10 @@ impl<T: Real> BatchNorm<T> {
 }
 
 impl<T: Real> Layer<T> for BatchNorm<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }
@@ -239,16 +244,20 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             });
         }
         let (features, plane) = match input {
-            Shape::Flat(d) => (d, 1),
-            Shape::Image { channels, height, width } => (channels, height * width),
+            Shape::Flat(d) => (d, Some(1)),
+            Shape::Image { channels, height, width } => (channels, height.checked_mul(width)),
         };
-        if features != self.features || features == 0 || plane == 0 {
+        if features != self.features || features == 0 || plane == Some(0) {
             return Err(Error::InputShape {
                 layer: LayerId::kind(KIND),
                 expected: format!("{} features, or an image of {} channels", self.features, self.features),
                 got: input,
             });
         }
+        crate::init::check_size("batch_norm parameters (gamma, beta, running statistics)", 1, features)?;
+        // C·H·W counts, so H·W does (`plane` is Some) and forward's products cannot overflow.
+        input.counted(KIND)?;
+        let plane = plane.unwrap_or_default();
         self.gamma = Param::new("gamma", DMatrix::from_element(1, features, T::one()), Decay::Exempt);
         self.beta = Param::new("beta", DMatrix::zeros(1, features), Decay::Exempt);
         self.running_mean = DMatrix::zeros(1, features);

@@ -46,8 +46,9 @@ const INFERENCE_COL_ELEMENTS: usize = 1 << 22;
 /// `F·C·KH·KW + F` parameters, each held twice (value and gradient): 16 bytes a parameter in
 /// `f64`, 8 in `f32`; an optimizer with state adds one or two copies. A training batch of `N`
 /// images also keeps its im2col matrix and that matrix's gradient, `OH·OW·N × C·KH·KW` each —
-/// usually far more than the weights. The weight may have at most
-/// [`max_elements`](crate::max_elements) elements.
+/// usually far more than the weights. The weight, one sample's output (`F·OH·OW`) and one
+/// sample's im2col matrix (`OH·OW × C·KH·KW`, plus a column with a bias) may each have at most
+/// [`max_elements`](crate::max_elements) elements, checked when built.
 ///
 /// # Example
 /// ```
@@ -201,6 +202,10 @@ impl<T: Real> Conv2d<T> {
 }
 
 impl<T: Real> Layer<T> for Conv2d<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }
@@ -224,6 +229,9 @@ impl<T: Real> Layer<T> for Conv2d<T> {
         }
         let k = g.patch_len();
         crate::init::check_size("conv2d weight", self.filters, k)?;
+        // Checked now, not when `predict` allocates them (an allocation failure aborts).
+        crate::init::check_size("conv2d output per sample (filters x OH·OW)", self.filters, g.positions())?;
+        crate::init::check_size("conv2d im2col per sample (OH·OW x C·KH·KW + bias)", g.positions(), self.col_len(&g))?;
         let weight = self.init.matrix::<T>(k, self.filters, rng)?.transpose();
         let bias = match self.bias {
             Some(_) => Some(DMatrix::zeros(1, self.filters)),

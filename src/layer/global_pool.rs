@@ -37,13 +37,20 @@ impl GlobalAvgPool {
 }
 
 impl<T: Real> Layer<T> for GlobalAvgPool {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(*self))
+    }
+
     fn kind(&self) -> &'static str {
         KIND
     }
 
     fn build(&mut self, input: Shape, _rng: &mut SeededRng) -> Result<Shape> {
+        self.dims = None;
         match input {
             Shape::Image { channels, height, width } if channels > 0 && height > 0 && width > 0 => {
+                // C·H·W counts, so H·W and the products in forward do too.
+                input.counted(KIND)?;
                 self.dims = Some((channels, height * width));
                 Ok(Shape::Flat(channels))
             }

@@ -66,6 +66,18 @@ impl Pooling {
             let limit = u32::MAX as usize / 2;
             return Err(Error::TooLarge { what: "pooling input", rows: 1, cols: input.len(), limit });
         }
+        let (output, index) = match self.kind {
+            MAX_KIND => ("max_pool2d output per sample (C x OH·OW)", "max_pool2d window index (outputs x KH·KW)"),
+            _ => ("avg_pool2d output per sample (C x OH·OW)", "avg_pool2d window index (outputs x KH·KW)"),
+        };
+        crate::init::check_size(output, g.channels, g.positions())?;
+        // `inputs` holds up to KH·KW columns per output, indexed by u32 `starts`: bound it before
+        // building it (both products count: Windows::new and the check above).
+        let (outputs, area) = (g.channels * g.positions(), g.kh * g.kw);
+        let limit = crate::max_elements().min(u32::MAX as usize);
+        if outputs.checked_mul(area).is_none_or(|n| n > limit) {
+            return Err(Error::TooLarge { what: index, rows: outputs, cols: area, limit });
+        }
         self.inputs.clear();
         self.starts.clear();
         self.starts.push(0);
@@ -258,6 +270,10 @@ fn max_only<T: Real>(pool: &Pooling, n: usize, first_out: usize, x: &[T], y: &mu
 }
 
 impl<T: Real> Layer<T> for MaxPool2d<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn kind(&self) -> &'static str {
         MAX_KIND
     }
@@ -372,6 +388,10 @@ impl<T: Real> AvgPool2d<T> {
 }
 
 impl<T: Real> Layer<T> for AvgPool2d<T> {
+    fn clone_box(&self) -> Option<Box<dyn Layer<T>>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn kind(&self) -> &'static str {
         AVG_KIND
     }

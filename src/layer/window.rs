@@ -35,10 +35,15 @@ pub(crate) struct Windows {
 impl Windows {
     /// The geometry for `input`, with `OH = (H + 2P − KH) / S + 1` (and the same for widths).
     ///
+    /// Every count the layers take from it — `C·H·W`, `C·KH·KW`, `OH·OW` — fits in a `usize`,
+    /// so the methods below and the layers' loops need no checked arithmetic.
+    ///
     /// # Errors
-    /// [`Error::InputShape`] unless `input` is an image with no zero dimension;
+    /// [`Error::InputShape`] unless `input` is an image with no zero dimension whose `C·H·W` and
+    /// `C·KH·KW` can be counted;
     /// [`Error::InvalidConfig`] for a zero kernel size or stride;
-    /// [`Error::WindowMismatch`] for a window larger than the padded input.
+    /// [`Error::WindowMismatch`] for a window larger than the padded input, or whose `KH·KW`
+    /// pixels or output positions `OH·OW` cannot be counted.
     pub(crate) fn new(
         layer: &'static str,
         input: Shape,
@@ -60,6 +65,7 @@ impl Windows {
                 got: input,
             });
         }
+        input.counted(layer)?;
         for (name, value) in [("kernel height", kh), ("kernel width", kw), ("stride", stride)] {
             if value == 0 {
                 return Err(Error::InvalidConfig { name, value: "0".into(), expected: ">= 1" });
@@ -81,17 +87,24 @@ impl Windows {
         if kh > ph || kw > pw {
             return Err(mismatch("the window is larger than the padded input"));
         }
-        Ok(Windows {
-            channels,
-            height,
-            width,
-            kh,
-            kw,
-            stride,
-            padding,
-            out_h: (ph - kh) / stride + 1,
-            out_w: (pw - kw) / stride + 1,
-        })
+        let Some(area) = kh.checked_mul(kw) else {
+            return Err(mismatch("the window's KH·KW pixels are too many to count"));
+        };
+        if channels.checked_mul(area).is_none() {
+            return Err(Error::InputShape {
+                layer: LayerId::kind(layer),
+                expected: format!(
+                    "at most {} channels, so that the C·{kh}·{kw} values under a {kh}x{kw} window can be counted",
+                    usize::MAX / area
+                ),
+                got: input,
+            });
+        }
+        let (out_h, out_w) = ((ph - kh) / stride + 1, (pw - kw) / stride + 1);
+        if out_h.checked_mul(out_w).is_none() {
+            return Err(mismatch("the output's OH·OW positions are too many to count"));
+        }
+        Ok(Windows { channels, height, width, kh, kw, stride, padding, out_h, out_w })
     }
 
     /// The output shape for `channels` output planes.
@@ -99,17 +112,18 @@ impl Windows {
         Shape::Image { channels, height: self.out_h, width: self.out_w }
     }
 
-    /// Output positions per image plane, `OH·OW`.
+    /// Output positions per image plane, `OH·OW` (counted in [`new`](Self::new)).
     pub(crate) fn positions(&self) -> usize {
         self.out_h * self.out_w
     }
 
-    /// Values per input image, `C·H·W`.
+    /// Values per input image, `C·H·W` (counted in [`new`](Self::new)).
     pub(crate) fn input_len(&self) -> usize {
         self.channels * self.height * self.width
     }
 
-    /// Values per window over all channels, `C·KH·KW`: the im2col matrix's columns.
+    /// Values per window over all channels, `C·KH·KW`: the im2col matrix's columns (counted in
+    /// [`new`](Self::new)).
     pub(crate) fn patch_len(&self) -> usize {
         self.channels * self.kh * self.kw
     }
@@ -308,5 +322,14 @@ mod tests {
         assert!(matches!(Windows::new("c", image(0, 3, 3), (1, 1), 1, 0), Err(Error::InputShape { .. })));
         assert!(matches!(Windows::new("c", Shape::Flat(9), (1, 1), 1, 0), Err(Error::InputShape { .. })));
         assert!(matches!(Windows::new("c", image(1, 3, 3), (1, 1), 1, usize::MAX), Err(Error::WindowMismatch { .. })));
+        // Counts that overflow: C·H·W, KH·KW, C·KH·KW, OH·OW.
+        let huge = 1usize << 33;
+        assert!(matches!(Windows::new("c", image(huge, huge, 1), (1, 1), 1, 0), Err(Error::InputShape { .. })));
+        let err = Windows::new("c", image(1, 3, 3), (huge, huge), huge, huge - 1);
+        assert!(matches!(err, Err(Error::WindowMismatch { why, .. }) if why.contains("KH·KW")), "{err:?}");
+        let err = Windows::new("c", image(huge, 1, 1), (huge, 1), 1, huge / 2);
+        assert!(matches!(err, Err(Error::InputShape { .. })), "{err:?}");
+        let err = Windows::new("c", image(1, 3, 3), (3, 3), 1, 1 << 32);
+        assert!(matches!(err, Err(Error::WindowMismatch { why, .. }) if why.contains("OH·OW")), "{err:?}");
     }
 }
