@@ -1,6 +1,5 @@
 //! [`Shape`]: the shape of one sample, as layers see it.
 
-use crate::{Error, LayerId, Result};
 use std::fmt;
 
 /// The shape of one sample (one row of a batch).
@@ -37,16 +36,6 @@ impl Shape {
             Shape::Flat(n) => Some(n),
             Shape::Image { channels, height, width } => channels.checked_mul(height)?.checked_mul(width),
         }
-    }
-
-    /// [`checked_len`](Shape::checked_len), or [`Error::InputShape`] naming `layer` (a kind) when
-    /// `C·H·W` overflows: layers call it on their input when built.
-    pub(crate) fn counted(&self, layer: &'static str) -> Result<usize> {
-        self.checked_len().ok_or_else(|| Error::InputShape {
-            layer: LayerId::kind(layer),
-            expected: "samples whose C·H·W values can be counted (in a usize)".into(),
-            got: *self,
-        })
     }
 
     /// Whether a sample of this shape has no features.

@@ -256,7 +256,7 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
         }
         crate::init::check_size("batch_norm parameters (gamma, beta, running statistics)", 1, features)?;
         // C·H·W counts, so H·W does (`plane` is Some) and forward's products cannot overflow.
-        input.counted(KIND)?;
+        super::counted(input, KIND)?;
         let plane = plane.unwrap_or_default();
         self.gamma = Param::new("gamma", DMatrix::from_element(1, features, T::one()), Decay::Exempt);
         self.beta = Param::new("beta", DMatrix::zeros(1, features), Decay::Exempt);

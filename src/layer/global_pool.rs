@@ -50,7 +50,7 @@ impl<T: Real> Layer<T> for GlobalAvgPool {
         match input {
             Shape::Image { channels, height, width } if channels > 0 && height > 0 && width > 0 => {
                 // C·H·W counts, so H·W and the products in forward do too.
-                input.counted(KIND)?;
+                super::counted(input, KIND)?;
                 self.dims = Some((channels, height * width));
                 Ok(Shape::Flat(channels))
             }

@@ -509,6 +509,16 @@ impl<T: Real> Input<'_, T> {
     }
 }
 
+/// The values in a sample of shape `input` ([`Shape::checked_len`]), or [`Error::InputShape`]
+/// naming `layer` (a kind) when `C·H·W` overflows: layers call it on their input when built.
+pub(crate) fn counted(input: Shape, layer: &'static str) -> Result<usize> {
+    input.checked_len().ok_or_else(|| crate::Error::InputShape {
+        layer: crate::LayerId::kind(layer),
+        expected: "samples whose C·H·W values can be counted (in a usize)".into(),
+        got: input,
+    })
+}
+
 /// Checks that `grad_y` matches the layer output `y`, and that both have `batch` rows (the
 /// input's samples) and `out_dim` columns.
 pub(crate) fn check_backward_shapes<T: Real>(

@@ -65,7 +65,7 @@ impl Windows {
                 got: input,
             });
         }
-        input.counted(layer)?;
+        super::counted(input, layer)?;
         for (name, value) in [("kernel height", kh), ("kernel width", kw), ("stride", stride)] {
             if value == 0 {
                 return Err(Error::InvalidConfig { name, value: "0".into(), expected: ">= 1" });
