@@ -281,11 +281,16 @@ fn frozen_rng() -> SeededRng {
 /// afterwards.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] for an invalid tolerance; whatever the layer's forward or backward
-/// returns for `x`; [`Error::ShapeMismatch`] if the input gradient the layer wrote is not of
-/// `x`'s shape.
+/// [`Error::InvalidConfig`] for an invalid tolerance; [`Error::EmptyInput`] for an `x` without
+/// rows or columns (nothing to compare); [`Error::NonFinite`] for a value of `x` that is not
+/// finite; whatever the layer's forward or backward returns for `x`; [`Error::ShapeMismatch`] if
+/// the input gradient the layer wrote is not of `x`'s shape.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     tol.validate()?;
+    if x.is_empty() {
+        return Err(Error::EmptyInput { what: "x", got: x.into() });
+    }
+    crate::check::check_finite("x", x)?;
     let buffers = collect_buffers(layer);
     let report = check_layer_inner(layer, x, tol);
     restore_buffers(layer, &buffers);

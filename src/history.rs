@@ -35,15 +35,16 @@ pub struct EpochStats {
 }
 
 impl EpochStats {
-    /// The epoch's number as printed: [`epoch`](EpochStats::epoch)` + 1`.
+    /// The epoch's number as printed: [`epoch`](EpochStats::epoch)` + 1` (`usize::MAX` for the
+    /// epoch `usize::MAX`).
     pub fn number(&self) -> usize {
-        self.epoch + 1
+        self.epoch.saturating_add(1)
     }
 }
 
 impl fmt::Display for EpochStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "epoch {:>4}  loss {:.6}  accuracy {:.4}", self.epoch + 1, self.loss, self.accuracy)?;
+        write!(f, "epoch {:>4}  loss {:.6}  accuracy {:.4}", self.epoch as u128 + 1, self.loss, self.accuracy)?;
         if let (Some(l), Some(a)) = (self.val_loss, self.val_accuracy) {
             write!(f, "  val_loss {l:.6}  val_accuracy {a:.4}")?;
         }

@@ -211,3 +211,40 @@ fn exponential_schedule_at_huge_epochs_decays() {
     let history = net.fit(&x, &t, &mut config).unwrap();
     assert_eq!(history.epochs(), 1);
 }
+
+#[test]
+fn a_histogram_of_more_bins_than_any_matrix_is_refused_before_training() {
+    use backprop::diagnostics::Diagnostics;
+    let huge = Diagnostics::every_epoch().histograms(usize::MAX);
+    assert!(matches!(huge.validate(), Err(Error::InvalidConfig { name: "histogram bins", .. })));
+    let (x, t) = (rows(2, 1, &[0.0, 1.0]), rows(2, 1, &[0.0, 1.0]));
+    let mut net = Sequential::<f64>::builder(1).add(Dense::new(1, 1)).build(0).unwrap();
+    let before = net.to_bytes().unwrap();
+    let mut config =
+        FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).diagnostics(Diagnostics::every_epoch().histograms(1 << 60));
+    let err = net.fit(&x, &t, &mut config).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { name: "histogram bins", .. }), "{err:?}");
+    assert_eq!(net.to_bytes().unwrap(), before);
+}
+
+#[test]
+fn the_last_epoch_numbers_print_without_overflow() {
+    let mut history = backprop::History::default();
+    history.loss.push(0.5);
+    history.first_epoch = usize::MAX;
+    let csv = history.to_csv();
+    assert!(csv.lines().nth(1).unwrap().starts_with("18446744073709551616,0.5,"), "{csv}");
+}
+
+#[test]
+fn a_layer_check_needs_rows_and_finite_inputs() {
+    use backprop::gradcheck::check_layer;
+    let mut dense = Dense::<f64>::new(2, 2);
+    backprop::Layer::build(&mut dense, backprop::Shape::Flat(2), &mut backprop::seeded(0, backprop::Stream::Init))
+        .unwrap();
+    let err = check_layer(&mut dense, &DMatrix::zeros(0, 2), Tolerance::default()).unwrap_err();
+    assert!(matches!(err, Error::EmptyInput { what: "x", .. }), "{err:?}");
+    let err = check_layer(&mut dense, &rows(1, 2, &[0.5, f64::NAN]), Tolerance::default()).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { .. }), "{err:?}");
+    assert!(check_layer(&mut dense, &rows(1, 2, &[0.5, 0.25]), Tolerance::default()).unwrap().passed());
+}

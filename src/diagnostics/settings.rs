@@ -94,6 +94,12 @@ impl Diagnostics {
         if self.every == 0 {
             return invalid("diagnostics every", "0 epochs".into(), ">= 1 epoch");
         }
+        // Each layer's histogram holds `bins` counts: bounded as any matrix of the crate is
+        // (a huge count passed here, then failed reserving its memory).
+        if self.bins > crate::max_elements() {
+            let expected = "at most max_elements() bins (see backprop::set_max_elements)";
+            return invalid("histogram bins", self.bins.to_string(), expected);
+        }
         if let Some((low, high)) = self.range {
             if !(low.is_finite() && high.is_finite() && low < high) {
                 return invalid("histogram_range", format!("[{low}, {high}]"), "finite bounds with low < high");

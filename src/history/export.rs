@@ -17,7 +17,8 @@ impl History {
         for (i, loss) in self.loss.iter().enumerate() {
             csv.push_str(&format!(
                 "{},{},{},{},{},{},{}\n",
-                self.first_epoch + i + 1,
+                // Numbered from 1, in u128: the public `first_epoch` may be usize::MAX.
+                self.first_epoch as u128 + i as u128 + 1,
                 loss,
                 opt(&self.accuracy, i),
                 opt(&self.val_loss, i),
@@ -40,7 +41,7 @@ impl History {
         for d in &self.diagnostics {
             let mut line = |path: &str, kind: &str, statistic: &str, value: Option<f64>| {
                 if let Some(v) = value {
-                    csv.push_str(&format!("{},{path},{kind},{statistic},{v}\n", d.epoch + 1));
+                    csv.push_str(&format!("{},{path},{kind},{statistic},{v}\n", d.epoch as u128 + 1));
                 }
             };
             for l in &d.layers {
