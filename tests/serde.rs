@@ -64,3 +64,29 @@ fn history_as_json_beside_csv() {
     bad.loss[0] = f64::NAN;
     assert!(matches!(bad.to_json(), Err(backprop::Error::InvalidConfig { .. })));
 }
+
+/// The diagnostics' numbers are checked as the lists are: a NaN would be written as `null`,
+/// which does not read back as a number; the file already there stays as it was.
+#[test]
+fn history_json_refuses_non_finite_diagnostics() {
+    let x = DMatrix::from_row_slice(4, 2, &[0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
+    let t = DMatrix::from_row_slice(4, 1, &[0.0, 1.0, 1.0, 0.0]);
+    let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 3)).add(Tanh).add(Dense::new(3, 1)).build(0).unwrap();
+    let diagnostics = backprop::diagnostics::Diagnostics::every_epoch().histograms(4);
+    let mut config = FitConfig::new(SquaredError::half_sum(), Sgd::new(0.5)).epochs(2).diagnostics(diagnostics);
+    let history = net.fit(&x, &t, &mut config).unwrap();
+    let json = history.to_json().unwrap();
+    assert_eq!(serde_json::from_str::<History>(&json).unwrap(), history);
+    let path = std::env::temp_dir().join(format!("backprop-serde-diag-{}.json", std::process::id()));
+    history.write_json(&path).unwrap();
+    let mut bad = history.clone();
+    bad.diagnostics[1].layers[0].mean = f64::NAN;
+    let err = bad.write_json(&path).unwrap_err();
+    assert!(err.to_string().contains("diagnostics mean NaN of 0 at epoch 2"), "{err}");
+    let mut bad = history.clone();
+    bad.diagnostics[0].params[0].update_ratio = Some(f64::INFINITY);
+    let err = bad.to_json().unwrap_err();
+    assert!(err.to_string().contains("update_ratio inf"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), json);
+    std::fs::remove_file(&path).unwrap();
+}

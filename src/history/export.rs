@@ -126,13 +126,37 @@ impl History {
             ("learning_rate", &self.learning_rate),
             ("seconds", &self.seconds),
         ];
+        let not_finite = |value: String| crate::Error::InvalidConfig {
+            name: "history",
+            value,
+            expected: "finite numbers (JSON has no NaN or infinity)",
+        };
         for (name, values) in lists {
             if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-                return Err(crate::Error::InvalidConfig {
-                    name: "history",
-                    value: format!("{name} {v} at epoch {}", self.first_epoch + i + 1),
-                    expected: "finite numbers (JSON has no NaN or infinity)",
-                });
+                return Err(not_finite(format!("{name} {v} at epoch {}", self.first_epoch as u128 + i as u128 + 1)));
+            }
+        }
+        // The diagnostics' numbers too: serde_json writes a NaN as `null`, which it cannot read
+        // back as a number (and which an absent optional number also writes).
+        for d in &self.diagnostics {
+            let layers = d.layers.iter().flat_map(|l| {
+                let range = l.histogram.as_ref().map(|h| [("histogram low", h.low), ("histogram high", h.high)]);
+                [("mean", Some(l.mean)), ("std", Some(l.std)), ("saturated", l.saturated), ("dead", l.dead)]
+                    .into_iter()
+                    .filter_map(|(what, v)| v.map(|v| (what, v)))
+                    .chain(range.into_iter().flatten())
+                    .map(move |(what, v)| (&l.path, what, v))
+            });
+            let params = d.params.iter().flat_map(|p| {
+                [("grad_norm", Some(p.grad_norm)), ("weight_norm", Some(p.weight_norm))]
+                    .into_iter()
+                    .chain([("update_norm", Some(p.update_norm)), ("update_ratio", p.update_ratio)])
+                    .filter_map(|(what, v)| v.map(|v| (what, v)))
+                    .map(move |(what, v)| (&p.path, what, v))
+            });
+            if let Some((path, what, v)) = layers.chain(params).find(|(_, _, v)| !v.is_finite()) {
+                let epoch = d.epoch as u128 + 1;
+                return Err(not_finite(format!("diagnostics {what} {v} of {path} at epoch {epoch}")));
             }
         }
         serde_json::to_string(self).map_err(|e| crate::Error::InvalidConfig {
