@@ -590,9 +590,12 @@ pub fn images_svg(
     if per_row == 0 || height == 0 || width == 0 || cell == 0 {
         return Err(fail(format!("no images of {height}x{width} pixels to draw")));
     }
+    let Some(pixels) = height.checked_mul(width) else {
+        return Err(fail(format!("images of {height}x{width} pixels are too large to draw")));
+    };
     for (label, images) in rows {
         for (k, image) in images.iter().enumerate() {
-            if image.len() != height * width {
+            if image.len() != pixels {
                 return Err(fail(format!("image {k} of {label} has {} values, not {height}x{width}", image.len())));
             }
             if let Some(v) = image.iter().find(|v| !v.is_finite()) {
@@ -605,13 +608,19 @@ pub fn images_svg(
     let (label_width, gap) = (120_u32, 8_u32);
     let tile = |n: usize| as_u32(n).and_then(|n| n.checked_mul(cell));
     let (tile_w, tile_h) = (tile(width).ok_or_else(too_large)?, tile(height).ok_or_else(too_large)?);
-    let fig_w = as_u32(per_row)
-        .and_then(|k| k.checked_mul(tile_w + gap))
+    // Every sum below is checked here once, and the figure's sides fit the drawing's i32
+    // coordinates, so the positions computed while drawing cannot overflow.
+    let fig_w = tile_w
+        .checked_add(gap)
+        .and_then(|step| as_u32(per_row)?.checked_mul(step))
         .and_then(|w| w.checked_add(label_width + gap))
+        .filter(|&w| i32::try_from(w).is_ok())
         .ok_or_else(too_large)?;
-    let fig_h = as_u32(rows.len())
-        .and_then(|r| r.checked_mul(tile_h + gap))
+    let fig_h = tile_h
+        .checked_add(gap)
+        .and_then(|step| as_u32(rows.len())?.checked_mul(step))
         .and_then(|h| h.checked_add(gap))
+        .filter(|&h| i32::try_from(h).is_ok())
         .ok_or_else(too_large)?;
     render(path, (fig_w, fig_h), |root| {
         for (r, (label, images)) in rows.iter().enumerate() {

@@ -248,3 +248,17 @@ fn a_layer_check_needs_rows_and_finite_inputs() {
     assert!(matches!(err, Error::NonFinite { .. }), "{err:?}");
     assert!(check_layer(&mut dense, &rows(1, 2, &[0.5, 0.25]), Tolerance::default()).unwrap().passed());
 }
+
+#[test]
+fn a_histogram_total_saturates() {
+    use backprop::diagnostics::Diagnostics;
+    let (x, t) = (rows(2, 1, &[0.0, 1.0]), rows(2, 1, &[0.0, 1.0]));
+    let mut net = Sequential::<f64>::builder(1).add(Dense::new(1, 1)).build(0).unwrap();
+    let mut config =
+        FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).diagnostics(Diagnostics::every_epoch().histograms(2));
+    let history = net.fit(&x, &t, &mut config).unwrap();
+    let mut histogram = history.diagnostics[0].layers[0].histogram.clone().unwrap();
+    assert_eq!(histogram.total(), 2);
+    histogram.counts = vec![u64::MAX, 1];
+    assert_eq!(histogram.total(), u64::MAX);
+}

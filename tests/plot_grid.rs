@@ -71,3 +71,18 @@ fn images_svg_draws_each_pixel_and_refuses_wrong_sizes() {
     assert!(is_plot_error(images_svg(&path, (2, 3), 5, &[])));
     assert!(!path.exists());
 }
+
+/// Sizes whose products or sums overflow are refused as too large (they panicked in debug
+/// builds and wrapped in release), and nothing is written.
+#[test]
+fn images_svg_refuses_sizes_that_overflow() {
+    let path = temp("overflow");
+    let err = images_svg(&path, (usize::MAX, 2), 10, &[("a", vec![vec![0.0]])]).unwrap_err();
+    assert!(matches!(&err, Error::Plot { message, .. } if message.contains("too large")), "{err:?}");
+    let err = images_svg(&path, (1, 1), u32::MAX, &[("a", vec![vec![0.0]; 3])]).unwrap_err();
+    assert!(matches!(&err, Error::Plot { message, .. } if message.contains("too large")), "{err:?}");
+    // Past i32 coordinates: 2³¹ pixels wide.
+    let err = images_svg(&path, (1, 1), 1 << 31, &[("a", vec![vec![0.0]])]).unwrap_err();
+    assert!(matches!(&err, Error::Plot { message, .. } if message.contains("too large")), "{err:?}");
+    assert!(!path.exists());
+}

@@ -152,6 +152,7 @@ impl Histogram {
     /// The values counted in the bins (not [`below`](Histogram::below) or
     /// [`above`](Histogram::above)).
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        // Saturating: the counts are public, and a sum past u64 must not panic.
+        self.counts.iter().fold(0, |sum: u64, &c| sum.saturating_add(c))
     }
 }
