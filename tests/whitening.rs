@@ -279,3 +279,18 @@ fn digits_whiten_to_the_covariance_the_formula_gives() {
         assert!(c.iter().all(|v| v.is_finite()));
     }
 }
+
+/// Data on a scale whose variances underflow `f64` (ε with them) is refused when fitted — it
+/// whitened every row to NaN — and a result past `f32` is refused, not returned as infinity.
+#[test]
+fn scales_past_the_floating_point_range_are_errors() {
+    let tiny = DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 1e-160, 0.0]);
+    let err = Whitener::fit(&tiny, Whitening::zca()).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { .. }), "{err:?}");
+    assert!(err.to_string().contains("too small"), "{err}");
+    let x = DMatrix::from_row_slice(3, 2, &[0.0f32, 1.0, 1.0, 0.0, 2.0, 2.5]);
+    let whitener = Whitener::fit(&x, Whitening::zca()).unwrap();
+    let err = whitener.inverse_transform(&DMatrix::from_row_slice(1, 2, &[3e38f32, 3e38])).unwrap_err();
+    assert!(matches!(err, Error::NonFinite { .. }), "{err:?}");
+    assert!(whitener.inverse_transform(&whitener.transform(&x).unwrap()).is_ok());
+}

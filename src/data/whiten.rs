@@ -137,7 +137,8 @@ impl<T: Real> Whitener<T> {
     /// [`Error::InvalidConfig`] for a relative epsilon that is not finite and > 0;
     /// [`Error::EmptyInput`] for data without columns; [`Error::TooFewRows`] for fewer than 2
     /// rows (a covariance needs two samples); [`Error::NonFinite`] for a NaN or infinite value,
-    /// or for data so large that its covariance overflows `f64`; [`Error::TooLarge`] when the
+    /// for data so large that its covariance overflows `f64`, or so small (around 1e-160) that
+    /// `1/√(λ+ε)` does; [`Error::TooLarge`] when the
     /// `d × d` covariance would exceed [`MAX_ELEMENTS`](crate::MAX_ELEMENTS).
     pub fn fit(train: &DMatrix<T>, settings: Whitening) -> Result<Self> {
         let what = "data to fit a whitener on";
@@ -192,6 +193,13 @@ impl<T: Real> Whitener<T> {
             // U·diag(s)·Uᵀ and U·diag(1/s)·Uᵀ.
             WhiteningKind::Zca => (scaled(-0.5) * eigenvectors.transpose(), scaled(0.5) * eigenvectors.transpose()),
         };
+        // Variances so small that ε underflows to 0 (data around 1e-160) leave 1/√0 = ∞ in the
+        // matrices, which would whiten every row to NaN.
+        check_finite("the whitening matrix (the data's variances are too small for f64: scale them up)", &forward)?;
+        check_finite(
+            "the unwhitening matrix (the data's variances are too large for f64: scale them down)",
+            &backward,
+        )?;
         Ok(Whitener {
             kind: settings.kind,
             mean,
@@ -208,7 +216,8 @@ impl<T: Real> Whitener<T> {
     ///
     /// # Errors
     /// [`Error::WidthMismatch`] when `x` has another number of columns than the training data;
-    /// [`Error::NonFinite`] for a NaN or infinite value.
+    /// [`Error::NonFinite`] for a NaN or infinite value, in `x` or in the result (whose values
+    /// may overflow `T`).
     pub fn transform(&self, x: &DMatrix<T>) -> Result<DMatrix<T>> {
         check_width("a whitener fitted on the training data", self.mean.len(), x)?;
         check_finite("data to whiten", x)?;
@@ -216,7 +225,10 @@ impl<T: Real> Whitener<T> {
         for (mut col, m) in centred.column_iter_mut().zip(&self.mean) {
             col.add_scalar_mut(-m);
         }
-        Ok((centred * &self.forward).map(T::cast))
+        let z = (centred * &self.forward).map(T::cast);
+        // Finite in f64, but perhaps not in `T` (f32 overflows from 3.4e38).
+        check_finite("whitened data (too large for the scalar type)", &z)?;
+        Ok(z)
     }
 
     /// The original features of whitened rows `z`: `z·diag(√(λ+ε))·Uᵀ + μ` (PCA) or
@@ -231,7 +243,9 @@ impl<T: Real> Whitener<T> {
         for (mut col, m) in x.column_iter_mut().zip(&self.mean) {
             col.add_scalar_mut(*m);
         }
-        Ok(x.map(T::cast))
+        let x = x.map(T::cast);
+        check_finite("unwhitened data (too large for the scalar type)", &x)?;
+        Ok(x)
     }
 
     /// PCA or ZCA.
