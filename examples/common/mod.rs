@@ -16,12 +16,17 @@ use std::str::FromStr;
 /// Runs `run` as a program: `-h`/`--help` prints `usage` and exits 0; an error is printed to
 /// standard error as `error: <message>`, each cause on a line `  caused by: <cause>`, and the
 /// program exits with status 1.
+///
+/// Arguments are checked against the usage line first: an option (`--name`) it does not name,
+/// or more arguments than its `[...]` groups hold, is an error (they were ignored, and
+/// `05_linear_regression --bogus` drew to a file named `--bogus`).
 pub fn main(usage: &str, run: impl FnOnce() -> Result<(), Box<dyn Error>>) -> ExitCode {
     if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
         println!("{usage}");
         return ExitCode::SUCCESS;
     }
-    match run() {
+    let checked = check_args(usage, std::env::args().skip(1).collect()).map_err(Box::<dyn Error>::from);
+    match checked.and_then(|()| run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.is::<std::num::ParseIntError>() || e.is::<std::num::ParseFloatError>() {
@@ -38,6 +43,29 @@ pub fn main(usage: &str, run: impl FnOnce() -> Result<(), Box<dyn Error>>) -> Ex
             ExitCode::FAILURE
         }
     }
+}
+
+/// Checks `args` against the usage line (the first line of `usage`): every `--option` must be
+/// one it names, and there may be at most as many arguments as its `[...]` groups after the
+/// example's name hold (a group's count is its longest alternative: `[seed | --numpy-start]`
+/// holds one, `[--course-weights W1 W2]` three).
+fn check_args(usage: &str, args: Vec<String>) -> Result<(), String> {
+    let line = usage.lines().next().unwrap_or_default();
+    // What follows `--example <name>` (and a `--` after it).
+    let tail = line.split_once("--example ").map_or("", |(_, rest)| rest);
+    let tail = tail.split_once(' ').map_or("", |(_, rest)| rest).trim_start_matches("-- ");
+    let mut most = 0;
+    for group in tail.split('[').skip(1) {
+        let inside = group.split(']').next().unwrap_or_default();
+        most += inside.split('|').map(|alternative| alternative.split_whitespace().count()).max().unwrap_or(0);
+    }
+    if let Some(option) = args.iter().find(|a| a.starts_with("--") && !tail.contains(a.as_str())) {
+        return Err(format!("unknown option {option:?}"));
+    }
+    if args.len() > most {
+        return Err(format!("{} arguments given, at most {most} expected", args.len()));
+    }
+    Ok(())
 }
 
 /// A command-line argument that does not parse.
