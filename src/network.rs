@@ -46,7 +46,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite, or if the
     /// update would leave a non-finite parameter or optimizer state — the update is then not
     /// applied (parameters and optimizer state are as before; the gradients are consumed);
-    /// shape errors from the layers or the loss; optimizer errors.
+    /// for a [`Sequential`](crate::Sequential), [`Error::NonFinite`] instead when the step
+    /// diverged on a batch holding a NaN or an infinity (in `x` or `t`, named by row and
+    /// column: the batch is looked at only then); shape errors from the layers or the loss;
+    /// optimizer errors.
     fn train_step(
         &mut self,
         x: &DMatrix<T>,

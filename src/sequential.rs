@@ -429,13 +429,21 @@ impl<T: Real> Sequential<T> {
         // Plain gradient descent may be folded into the layers' weight-gradient products (see
         // `Optimizer::plain_descent`): planned before the passes, and ended whatever happens.
         let descent = optimizer.plain_descent().filter(|_| can_descend::<T>());
-        if descent.is_none() {
-            return self.step_body(input, t, loss, optimizer, rng);
+        let result = if descent.is_none() {
+            self.step_body(input, t, loss, optimizer, rng)
+        } else {
+            self.plan_descent(descent);
+            let result = self.step_body(input, t, loss, optimizer, rng);
+            self.plan_descent(None);
+            result
+        };
+        match result {
+            // train_step takes its batch as checked; when a step diverges on a batch that holds
+            // a NaN or an infinity, that value is named rather than the learning rate blamed.
+            // Checked on this path only, so a step that succeeds pays nothing.
+            Err(diverged @ Error::Diverged { .. }) => Err(non_finite_in(input, t).err().unwrap_or(diverged)),
+            result => result,
         }
-        self.plan_descent(descent);
-        let result = self.step_body(input, t, loss, optimizer, rng);
-        self.plan_descent(None);
-        result
     }
 
     /// [`step_on`](Sequential::step_on) after its input check: forward, loss, backward, update.
@@ -508,6 +516,20 @@ impl<T: Real> Sequential<T> {
         }
         check_finite("x", x)
     }
+}
+
+/// The first NaN or infinity of a batch's inputs (`"x"`, at its row and column as `train_step`'s
+/// `x`) or of its targets, as an [`Error::NonFinite`].
+fn non_finite_in<T: Real>(input: Input<'_, T>, t: &DMatrix<T>) -> Result<()> {
+    match input {
+        Input::Rows(x) => check_finite("x", x)?,
+        Input::Samples(xs) => check_finite("x", xs).map_err(|e| match e {
+            // xs is the transpose of x: its row is x's column.
+            Error::NonFinite { what, row, col, value } => Error::NonFinite { what, row: col, col: row, value },
+            e => e,
+        })?,
+    }
+    check_finite("targets", t)
 }
 
 /// Plans `descent` on the parameters of `layer` and of the layers below it, through the crate's

@@ -427,6 +427,29 @@ fn backward_with_the_wrong_grad_y_shape() {
     assert!(matches!(err, Error::ShapeMismatch { what: "grad_y", expected: Dims(6, 2), .. }), "{err:?}");
 }
 
+/// `backward` handed an `x` of another batch than the forward pass's `y` (and a `grad_y` that
+/// matches `y`) names `x` as the odd one out, not `y`; nothing is written.
+#[test]
+fn backward_with_x_of_another_batch_names_x() {
+    let x = inputs(); // 6 × 2
+    let other = x.rows(0, 4).into_owned();
+    let mut dense = Dense::<f64>::new(2, 3);
+    dense.build(Shape::Flat(2), &mut seeded(5, Stream::Init)).unwrap();
+    let mut y = DMatrix::zeros(0, 0);
+    dense.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
+    let grad_y = DMatrix::from_element(6, 3, 0.5);
+    let err = dense.backward(&other, &y, &grad_y, None).unwrap_err();
+    assert!(
+        matches!(err, Error::ShapeMismatch { what: "x", expected: Dims(6, 2), got: Dims(4, 2), .. }),
+        "{err:?}"
+    );
+    dense.visit_params(&mut |p| assert!(p.grad().is_none(), "a failed backward marked a gradient fresh"));
+    let mut y = DMatrix::zeros(0, 0);
+    Sigmoid.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
+    let err = Sigmoid.backward(&other, &y, &DMatrix::zeros(6, 2), None).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { what: "x", got: Dims(4, 2), .. }), "{err:?}");
+}
+
 #[test]
 fn backward_without_a_training_forward_pass() {
     // Dropout needs the mask of a training forward pass; inference leaves none.

@@ -168,6 +168,44 @@ fn a_refused_step_keeps_the_optimizer_state() {
     }
 }
 
+/// `train_step` takes its batch as checked, but a step that diverges on a NaN or an infinity in
+/// its batch names that value (row and column as `x`'s, or the targets'), not the learning rate;
+/// nothing is applied. A finite batch that diverges is still `Diverged`.
+#[test]
+fn a_step_diverging_on_a_bad_batch_names_the_value() {
+    let (x, t) = data();
+    let loss = SquaredError::mean();
+    let mut rng = backprop::seeded(0, backprop::Stream::Train);
+    for (bad_x, row, col) in [(true, 2, 1), (false, 3, 0)] {
+        let (mut x, mut t) = (x.clone(), t.clone());
+        if bad_x {
+            x[(row, col)] = f64::NAN;
+        } else {
+            t[(row, col)] = f64::INFINITY;
+        }
+        // As rows, and sample by sample (fit's path: the transpose, named as x).
+        for samples in [false, true] {
+            let mut net = regressor();
+            let mut optimizer = Sgd::new(0.01);
+            let before = bits(&net, &optimizer);
+            let err = if samples {
+                net.train_step_samples(&x.transpose(), &t, &loss, &mut optimizer, &mut rng).unwrap_err()
+            } else {
+                net.train_step(&x, &t, &loss, &mut optimizer, &mut rng).unwrap_err()
+            };
+            let what = if bad_x { "x" } else { "targets" };
+            assert!(
+                matches!(err, Error::NonFinite { what: w, row: r, col: c, .. } if w == what && r == row && c == col),
+                "{what}, samples {samples}: {err:?}"
+            );
+            assert_eq!(bits(&net, &optimizer), before, "{what}");
+        }
+    }
+    let mut optimizer = Sgd::new(1e308);
+    let err = regressor().train_step(&(&x * 1e10), &t, &loss, &mut optimizer, &mut rng).unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }), "{err:?}");
+}
+
 /// An optimizer written outside the crate that sends a weight to infinity: the training step
 /// puts the values and its exported state back, and blames the update.
 #[derive(Debug, Clone, Default)]

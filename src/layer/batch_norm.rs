@@ -2,7 +2,7 @@
 
 use super::reduce;
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
-use crate::{Error, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 pub(crate) const KIND: &str = "batch_norm";
@@ -328,7 +328,7 @@ impl<T: Real> Layer<T> for BatchNorm<T> {
             return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         };
         debug_assert_eq!(cached_n, n);
-        check_backward_shapes(KIND, x.nrows(), y, grad_y, x.ncols())?;
+        check_backward_shapes(KIND, Dims::from(x), y, grad_y, x.ncols())?;
         let m = n * plane;
         let mut dx = grad_x;
         if let Some(dx) = dx.as_deref_mut() {

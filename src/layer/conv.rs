@@ -3,7 +3,7 @@
 use super::window::Windows;
 use super::{ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul_views, Op, View, ViewMut};
-use crate::{Error, Init, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 pub(crate) const KIND: &str = "conv2d";
@@ -292,7 +292,7 @@ impl<T: Real> Layer<T> for Conv2d<T> {
         if self.col_batch != Some(n) {
             return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         }
-        super::check_backward_shapes(KIND, x.nrows(), y, grad_y, self.filters * g.positions())?;
+        super::check_backward_shapes(KIND, Dims::from(x), y, grad_y, self.filters * g.positions())?;
         let (rows, k) = (g.positions() * n, g.patch_len());
         let grad = View::new(grad_y.as_slice(), rows, self.filters);
         let col = View::new(&self.col, rows, self.col_len(&g));

@@ -3,7 +3,7 @@
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul, Op};
 use crate::simd::wide;
-use crate::{Error, Init, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 const KIND: &str = "dense";
@@ -185,7 +185,7 @@ impl<T: Real> Dense<T> {
     fn param_grads(&mut self, x: &DMatrix<T>, op: Op, y: &DMatrix<T>, grad_y: &DMatrix<T>) -> Result<()> {
         let (batch, features) = op.shape(x.shape());
         self.check_features(features)?;
-        check_backward_shapes(KIND, batch, y, grad_y, self.out_dim)?;
+        check_backward_shapes(KIND, Dims(batch, features), y, grad_y, self.out_dim)?;
         // A planned step of gradient descent folded into the weight gradient's product, where
         // the kernel takes it; else (or if a new weight is not finite) the gradient itself.
         if !self.weight.descend((x, op.transposed()), grad_y) {

@@ -1,7 +1,7 @@
 //! Dropout: randomly silencing units while training.
 
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
-use crate::{Error, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 use rand::RngExt;
 
@@ -128,7 +128,7 @@ impl<T: Real> Layer<T> for Dropout<T> {
         if !self.has_mask || self.mask.shape() != x.shape() {
             return Err(Error::NoForwardCache { layer: LayerId::kind(KIND) });
         }
-        check_backward_shapes(KIND, x.nrows(), y, grad_y, x.ncols())?;
+        check_backward_shapes(KIND, Dims::from(x), y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
             dx.zip_zip_apply(grad_y, &self.mask, |d, g, m| *d = g * m);

@@ -3,7 +3,7 @@
 use super::parts;
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
 use crate::simd::wide;
-use crate::{Activation, Real, Result, SeededRng};
+use crate::{Activation, Dims, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 /// From this many values a pass runs [wide](crate::simd::wide): below, the wide call's dispatch
@@ -65,7 +65,7 @@ impl<T: Real, A: Activation> Layer<T> for A {
         grad_y: &DMatrix<T>,
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
-        check_backward_shapes(self.name(), x.nrows(), y, grad_y, x.ncols())?;
+        check_backward_shapes(self.name(), Dims::from(x), y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
             let (x, y, g, dx) = (x.as_slice(), y.as_slice(), grad_y.as_slice(), dx.as_mut_slice());

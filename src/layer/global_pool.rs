@@ -1,7 +1,7 @@
 //! Global average pooling: one mean per channel.
 
 use super::{check_backward_shapes, ensure_shape, Layer, Shape};
-use crate::{Error, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 pub(crate) const KIND: &str = "global_avg_pool";
@@ -88,7 +88,7 @@ impl<T: Real> Layer<T> for GlobalAvgPool {
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
         let (c, hw) = self.check_input(x)?;
-        check_backward_shapes(KIND, x.nrows(), y, grad_y, c)?;
+        check_backward_shapes(KIND, Dims::from(x), y, grad_y, c)?;
         let Some(dx) = grad_x else { return Ok(()) };
         let n = x.nrows();
         ensure_shape(dx, n, c * hw);

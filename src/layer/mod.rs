@@ -519,24 +519,27 @@ pub(crate) fn counted(input: Shape, layer: &'static str) -> Result<usize> {
     })
 }
 
-/// Checks that `grad_y` matches the layer output `y`, and that both have `batch` rows (the
-/// input's samples) and `out_dim` columns.
+/// Checks that `grad_y` matches the layer output `y`, and that both have a row per sample of the
+/// input `x` (`batch × features`, as the layer reads it) and `out_dim` columns. When `y` and
+/// `grad_y` agree with each other and with `out_dim` but not with `x`'s batch, `x` is the odd
+/// one out, and the error names it.
 pub(crate) fn check_backward_shapes<T: Real>(
     layer: &'static str,
-    batch: usize,
+    x: Dims,
     y: &DMatrix<T>,
     grad_y: &DMatrix<T>,
     out_dim: usize,
 ) -> Result<()> {
+    let mismatch =
+        |what, expected, got| crate::Error::ShapeMismatch { layer: crate::LayerId::kind(layer), what, expected, got };
+    let (Dims(batch, features), ys) = (x, Dims::from(y));
+    if ys == Dims::from(grad_y) && ys.1 == out_dim && ys.0 != batch {
+        return Err(mismatch("x", Dims(ys.0, features), x));
+    }
     let expected = Dims(batch, out_dim);
     for (what, m) in [("y", y), ("grad_y", grad_y)] {
         if Dims::from(m) != expected {
-            return Err(crate::Error::ShapeMismatch {
-                layer: crate::LayerId::kind(layer),
-                what,
-                expected,
-                got: Dims::from(m),
-            });
+            return Err(mismatch(what, expected, Dims::from(m)));
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 use super::parts;
 use super::window::{add_assign, Windows};
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
-use crate::{Error, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 pub(crate) const MAX_KIND: &str = "max_pool2d";
@@ -318,7 +318,7 @@ impl<T: Real> Layer<T> for MaxPool2d<T> {
         if self.argmax_batch != Some(n) {
             return Err(Error::NoForwardCache { layer: LayerId::kind(MAX_KIND) });
         }
-        check_backward_shapes(MAX_KIND, x.nrows(), y, grad_y, g.channels * g.positions())?;
+        check_backward_shapes(MAX_KIND, Dims::from(x), y, grad_y, g.channels * g.positions())?;
         let Some(dx) = grad_x else { return Ok(()) };
         ensure_shape(dx, n, g.input_len());
         // Each channel's windows read and write only that channel's inputs: parts of whole
@@ -426,7 +426,7 @@ impl<T: Real> Layer<T> for AvgPool2d<T> {
     ) -> Result<()> {
         let g = self.pool.check_input(x)?;
         let n = x.nrows();
-        check_backward_shapes(AVG_KIND, x.nrows(), y, grad_y, g.channels * g.positions())?;
+        check_backward_shapes(AVG_KIND, Dims::from(x), y, grad_y, g.channels * g.positions())?;
         let Some(dx) = grad_x else { return Ok(()) };
         ensure_shape(dx, n, g.input_len());
         let scale = T::one() / T::cast((g.kh * g.kw) as f64);

@@ -1,7 +1,7 @@
 //! The softmax layer.
 
 use super::{check_backward_shapes, ensure_shape, Layer, Shape};
-use crate::{Real, Result, SeededRng};
+use crate::{Dims, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
 const KIND: &str = "softmax";
@@ -70,7 +70,7 @@ impl<T: Real> Layer<T> for Softmax {
         grad_y: &DMatrix<T>,
         grad_x: Option<&mut DMatrix<T>>,
     ) -> Result<()> {
-        check_backward_shapes(KIND, x.nrows(), y, grad_y, x.ncols())?;
+        check_backward_shapes(KIND, Dims::from(x), y, grad_y, x.ncols())?;
         if let Some(dx) = grad_x {
             ensure_shape(dx, x.nrows(), x.ncols());
             for i in 0..y.nrows() {
