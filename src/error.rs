@@ -336,7 +336,8 @@ pub enum Error {
     },
     /// Training produced a non-finite loss or gradient, or an update would have made a parameter
     /// or the optimizer's state non-finite; the update was not applied, so the parameters and the
-    /// optimizer's state are those before the failed step. The message names the likely cause
+    /// optimizer's state are those before the failed step (in a `fit` with early stopping, the
+    /// parameters are the best epoch's, named by the history's `best_epoch`). The message names the likely cause
     /// (see [`Divergence::hint`]). The message numbers the epoch and the step from 1, as
     /// everything printed does; the fields count from 0.
     #[error(

@@ -208,8 +208,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// [`min_training_batch`](Network::min_training_batch), and [`Error::Diverged`] if training
     /// produces a non-finite loss or gradient, or an update that would make a parameter or the
     /// optimizer's state non-finite: parameters and optimizer state then hold the values before
-    /// the failed step, and the error carries the epoch, the step, the history of the epochs
-    /// done and the [cause](crate::Divergence).
+    /// the failed step — with [early stopping](FitConfig::early_stopping), the parameters are
+    /// those of the best epoch done, as when it stops — and the error carries the epoch, the
+    /// step, the history of the epochs done (with its `best_epoch`) and the
+    /// [cause](crate::Divergence).
     ///
     /// A [schedule](FitConfig::schedule) sets the optimizer's learning rate epoch by epoch from
     /// the rate it has when `fit` starts; when `fit` returns, with or without an error, the
@@ -530,9 +532,11 @@ fn run<T: Real, N: Network<T>>(
         if batch == n {
             // Full batch: the data itself, no copy.
             let measured = probe.as_mut().and_then(|p| p.select(epoch, 0, 1));
-            tally
-                .step(net, config, Input::Rows(x), t, &mut train_rng, measured)
-                .map_err(|e| in_run(e, epoch, &tally, &history))?;
+            let stepped = tally.step(net, config, Input::Rows(x), t, &mut train_rng, measured);
+            if let Err(e) = stepped {
+                config.feed = feed;
+                return Err(with_best(net, in_run(e, epoch, &tally, &history), best));
+            }
             if progress.wants_batches() {
                 progress.batch(tally.loss / n as f64, tally.correct / n as f64);
             }
@@ -557,7 +561,7 @@ fn run<T: Real, N: Network<T>>(
                 let stepped = tally.step(net, config, inputs, targets, &mut train_rng, measured);
                 if let Err(e) = stepped {
                     config.feed = feed;
-                    return Err(in_run(e, epoch, &tally, &history));
+                    return Err(with_best(net, in_run(e, epoch, &tally, &history), best));
                 }
                 if progress.wants_batches() {
                     tally.rows += rows.len();
@@ -669,6 +673,22 @@ fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
             history: Some(Box::new(history.clone())),
         },
         e => e,
+    }
+}
+
+/// A run that diverged with early stopping on ends as early stopping promises, with the best
+/// epoch's parameters (the error's history names it in `best_epoch`); any other error as it is.
+fn with_best<T: Real, N: Network<T>>(net: &mut N, e: Error, best: Option<(f64, usize, Vec<DMatrix<T>>)>) -> Error {
+    match (e, best) {
+        (Error::Diverged { epoch, step, loss, cause, history }, Some((_, best_epoch, values))) => {
+            restore(net, &values);
+            let history = history.map(|mut h| {
+                h.best_epoch = Some(best_epoch);
+                h
+            });
+            Error::Diverged { epoch, step, loss, cause, history }
+        }
+        (e, _) => e,
     }
 }
 

@@ -439,10 +439,7 @@ fn backward_with_x_of_another_batch_names_x() {
     dense.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();
     let grad_y = DMatrix::from_element(6, 3, 0.5);
     let err = dense.backward(&other, &y, &grad_y, None).unwrap_err();
-    assert!(
-        matches!(err, Error::ShapeMismatch { what: "x", expected: Dims(6, 2), got: Dims(4, 2), .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::ShapeMismatch { what: "x", expected: Dims(6, 2), got: Dims(4, 2), .. }), "{err:?}");
     dense.visit_params(&mut |p| assert!(p.grad().is_none(), "a failed backward marked a gradient fresh"));
     let mut y = DMatrix::zeros(0, 0);
     Sigmoid.forward_train(&x, &mut y, &mut seeded(0, Stream::Train)).unwrap();

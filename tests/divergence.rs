@@ -261,6 +261,63 @@ fn an_optimizer_of_your_own_is_checked_and_undone() {
     assert_eq!(bits(&net, config.optimizer()).0, bits(&replay, &Wild::default()).0);
 }
 
+/// Gradient descent that overshoots after three steps (a rate far too large, still finite) and
+/// overflows at its sixth.
+#[derive(Debug, Clone, Default)]
+struct Overshoot {
+    steps: u64,
+}
+
+impl Optimizer<f64> for Overshoot {
+    fn name(&self) -> &'static str {
+        "overshoot"
+    }
+    fn learning_rate(&self) -> f64 {
+        0.05
+    }
+    fn set_learning_rate(&mut self, _: f64) -> backprop::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.steps += 1;
+        let rate = match self.steps {
+            1..=3 => 0.05,
+            4 | 5 => 3.0,
+            _ => 1e308,
+        };
+        for p in params.iter_mut() {
+            let Some((mut w, g)) = p.take_update() else { continue };
+            for (w, &g) in w.iter_mut().zip(g.iter()) {
+                *w -= rate * g;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Early stopping promises the best epoch's parameters "in any case": a run that diverges after
+/// its best epoch ends with them, as the same run stopped before the failed step does.
+#[test]
+fn a_diverged_run_with_early_stopping_ends_at_its_best_epoch() {
+    let (x, t) = data();
+    let config = |epochs| {
+        FitConfig::new(SquaredError::mean(), Overshoot::default())
+            .epochs(epochs)
+            .validation_data(&x, &t)
+            .early_stopping(100)
+    };
+    let mut net = regressor();
+    let err = net.fit(&x, &t, &mut config(10)).unwrap_err();
+    let Error::Diverged { epoch: Some(5), history: Some(history), .. } = err else { panic!("{err:?}") };
+    let mut replay = regressor();
+    let replayed = replay.fit(&x, &t, &mut config(5)).unwrap();
+    let best = replayed.best_epoch.unwrap();
+    // The overshooting steps made the last epochs worse: the best is before them.
+    assert!(best < 4, "best epoch {best}, losses {:?}", replayed.val_loss);
+    assert_eq!(history.best_epoch, Some(best));
+    assert_eq!(bits(&net, &Sgd::new(0.1)).0, bits(&replay, &Sgd::new(0.1)).0);
+}
+
 /// An optimizer by index, with learning rate `lr` and weight decay `decay`.
 fn any_optimizer(which: usize, lr: f64, decay: WeightDecay) -> Box<dyn Optimizer<f64>> {
     match which {
