@@ -31,7 +31,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let arg = std::env::args().nth(1);
     let numpy_start = arg.as_deref() == Some("--numpy-start");
-    let seed: u64 = if numpy_start { 0 } else { arg.map(|s| s.parse()).transpose()?.unwrap_or(0) };
+    let seed: u64 = if numpy_start { 0 } else { common::parse("seed", arg.as_deref(), 0)? };
 
     // The four input patterns and the XOR of each.
     let (x, t) = xor_data();

@@ -74,7 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Some(i) => (args[..i].first(), Some(&args[i + 1..])),
         None => (args.first(), None),
     };
-    let seed: u64 = seed.map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let seed: u64 = common::parse("seed", seed.map(String::as_str), 0)?;
     let course = match course_args {
         Some([w1, w2]) => Some((parse_matrix(w1, 2, 3)?, parse_matrix(w2, 3, 1)?)),
         Some(_) => {

@@ -35,7 +35,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(args.next().unwrap_or_else(|| "linear_regression.svg".into()));
-    let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
+    let seed: u64 = common::parse("seed", args.next().as_deref(), 0)?;
     let (n, true_a, true_b, noise) = (100, 2.0, 3.0, 0.1);
 
     // 100 points with x uniform in [-1, 1) and y = 2x + 3 + N(0, 0.1²), drawn from the seed's

@@ -21,11 +21,19 @@ use nalgebra::DMatrix;
 use std::f64::consts::PI;
 use std::path::PathBuf;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+mod common;
+
+const USAGE: &str = "usage: cargo run --release --features plot --example 05b_universal_approximation [picture.svg] [seed] [epochs]\n\nA 1-H-1 sigmoid network fitted to sin(x) for H = 2, 5 and 50, drawn beside the target. seed: default 0; epochs: default 2000.";
+
+fn main() -> std::process::ExitCode {
+    common::main(USAGE, run)
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(args.next().unwrap_or_else(|| "universal_approximation.svg".into()));
-    let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(0);
-    let epochs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2000);
+    let seed: u64 = common::parse("seed", args.next().as_deref(), 0)?;
+    let epochs: usize = common::parse("epochs", args.next().as_deref(), 2000)?;
 
     let n = 64;
     let x = DMatrix::from_fn(n, 1, |i, _| -PI + 2.0 * PI * i as f64 / (n - 1) as f64);

@@ -93,9 +93,17 @@ pub fn arg<T: FromStr>(index: usize, name: &'static str, default: T) -> Result<T
 where
     T::Err: Error + 'static,
 {
-    match std::env::args().nth(index) {
+    parse(name, std::env::args().nth(index).as_deref(), default)
+}
+
+/// An argument `value` named `name`, parsed; `default` when absent.
+pub fn parse<T: FromStr>(name: &'static str, value: Option<&str>, default: T) -> Result<T, BadArg>
+where
+    T::Err: Error + 'static,
+{
+    match value {
         None => Ok(default),
-        Some(value) => value.parse().map_err(|e: T::Err| BadArg { name, value, cause: Box::new(e) }),
+        Some(value) => value.parse().map_err(|e: T::Err| BadArg { name, value: value.into(), cause: Box::new(e) }),
     }
 }
 
