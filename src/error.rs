@@ -143,6 +143,13 @@ pub enum Error {
         /// What is wrong.
         why: &'static str,
     },
+    /// A chain inside a network holds no layers (a network without layers is
+    /// [`Error::InvalidConfig`]).
+    #[error("{layer} holds no layers; a chain needs at least one")]
+    EmptyChain {
+        /// The chain, by its path in the network.
+        layer: LayerId,
+    },
     /// A training batch too small for a layer: batch normalization needs at least two samples
     /// to estimate a variance.
     #[error("{layer} needs training batches of at least {min} samples, got {got}")]
@@ -421,6 +428,7 @@ impl Error {
             | Error::InputShape { layer, .. }
             | Error::WindowMismatch { layer, .. }
             | Error::BatchTooSmall { layer, .. }
+            | Error::EmptyChain { layer }
             | Error::NoForwardCache { layer }
             | Error::NotBuilt { layer } => {
                 layer.path = Some(match layer.path.take() {

@@ -316,6 +316,12 @@ fn build_errors_name_nested_paths() {
     assert!(matches!(&err, Error::LayerChain { layer, expected: 6, got: 5 } if layer.path() == "1.body.2"), "{err:?}");
     assert_eq!(err.to_string(), "layer 1.body.2 (dense) expects 6 input features, but the layers before it give 5");
 
+    // A chain without layers, anywhere in the tree, is named by its path.
+    let body = Chain::new().add(Dense::new(4, 4)).add(Chain::new());
+    let err = Sequential::<f64>::builder(4).add(Tanh).add(Residual::identity(body)).build(0).unwrap_err();
+    assert!(matches!(&err, Error::EmptyChain { layer } if layer.path() == "1.body.1"), "{err:?}");
+    assert_eq!(err.to_string(), "layer 1.body.1 (chain) holds no layers; a chain needs at least one");
+
     let body = Chain::new().add(Dense::new(4, 3));
     let err = Sequential::<f64>::builder(4).add(Residual::identity(body)).build(0).unwrap_err();
     assert!(
@@ -324,7 +330,9 @@ fn build_errors_name_nested_paths() {
     );
 
     let empty = Sequential::<f64>::builder(4).add(Chain::new()).build(0).unwrap_err();
-    assert!(matches!(&empty, Error::InvalidConfig { .. }), "{empty:?}");
+    assert!(matches!(&empty, Error::EmptyChain { layer } if layer.path() == "0"), "{empty:?}");
+    let none = Sequential::<f64>::builder(4).build(0).unwrap_err();
+    assert!(matches!(&none, Error::InvalidConfig { name: "layers", .. }), "{none:?}");
 }
 
 /// A layer with children and a parameter of its own is refused when built (the walk would not

@@ -54,7 +54,8 @@ impl<T: Real> Default for Chain<T> {
 }
 
 impl<T: Real> Chain<T> {
-    /// An empty chain; [`add`](Chain::add) layers to it. (A chain without layers does not build.)
+    /// An empty chain; [`add`](Chain::add) layers to it. (A chain without layers does not build:
+    /// [`Error::EmptyChain`].)
     pub fn new() -> Self {
         Chain { layers: Vec::new(), outputs: Vec::new(), grads: Vec::new(), shapes: Vec::new() }
     }
@@ -188,7 +189,7 @@ impl<T: Real> Layer<T> for Chain<T> {
 
     fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
         if self.layers.is_empty() {
-            return Err(Error::InvalidConfig { name: "layers", value: "none".into(), expected: "at least one layer" });
+            return Err(Error::EmptyChain { layer: LayerId::kind(KIND) });
         }
         let mut shape = input;
         self.shapes.clear();
