@@ -1,6 +1,7 @@
 //! Preparing data for training: label encodings, train/test splits, standardization.
 
 use super::Preprocessor;
+use crate::check::check_finite;
 use crate::init::check_size;
 use crate::{seeded, Dims, Error, Real, Result, SeededRng, Stream};
 use nalgebra::DMatrix;
@@ -330,16 +331,6 @@ impl<T: Real> Preprocessor<T> for Standardizer<T> {
 pub(super) fn check_width<T: Real>(what: &'static str, expected: usize, x: &DMatrix<T>) -> Result<()> {
     if x.ncols() != expected {
         return Err(Error::WidthMismatch { what, expected, got: x.ncols() });
-    }
-    Ok(())
-}
-
-/// Refuses a NaN or infinite value, naming the first one's row and column.
-pub(super) fn check_finite<T: Real>(what: &'static str, x: &DMatrix<T>) -> Result<()> {
-    for (j, col) in x.column_iter().enumerate() {
-        if let Some((i, v)) = col.iter().enumerate().find(|(_, v)| !v.to_f64().is_finite()) {
-            return Err(Error::NonFinite { what, row: i, col: j, value: v.to_f64() });
-        }
     }
     Ok(())
 }

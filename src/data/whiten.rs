@@ -1,7 +1,8 @@
 //! PCA and ZCA whitening: decorrelating the features and scaling them to unit variance.
 
-use super::prep::{check_finite, check_width};
+use super::prep::check_width;
 use super::Preprocessor;
+use crate::check::check_finite;
 use crate::init::check_size;
 use crate::{Dims, Error, Real, Result};
 use nalgebra::DMatrix;
