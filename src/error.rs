@@ -332,6 +332,26 @@ pub enum Error {
         /// The gradient's shape.
         got: Dims,
     },
+    /// An optimizer written outside the crate replaced a parameter (`*params[i] = Param::new(..)`)
+    /// instead of changing its values: the step was undone, the parameter put back as it was.
+    #[error(
+        "the {optimizer} optimizer replaced parameter {index} ({name}, {expected}) with another \
+         ({replacement}, {got}); an optimizer changes a parameter's values in place. The step was undone"
+    )]
+    ParamReplaced {
+        /// The optimizer's [name](crate::Optimizer::name).
+        optimizer: &'static str,
+        /// Position of the parameter in the network's parameter order.
+        index: usize,
+        /// The parameter's role, e.g. `"weight"`.
+        name: &'static str,
+        /// Its shape.
+        expected: Dims,
+        /// The role of the parameter put in its place.
+        replacement: &'static str,
+        /// The shape of the parameter put in its place.
+        got: Dims,
+    },
     /// An optimizer's state does not fit: the parameters of a step differ from the ones it was
     /// created for, or a state to import is not one the optimizer exports.
     #[error("{optimizer} state: {mismatch}")]

@@ -3,7 +3,7 @@
 use crate::check::check_finite;
 use crate::layer::{walk, Input};
 use crate::matmul::can_descend;
-use crate::optim::checked_step;
+use crate::optim::{checked_step, Undo};
 use crate::Residual;
 use crate::{
     seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, PlainDescent, Real, Result,
@@ -56,7 +56,7 @@ pub struct Sequential<T: Real> {
     penalty_list: Vec<&'static Param<T>>,
     /// The values before a step of an optimizer that does not check its own updates (see
     /// [`Optimizer::checks_updates`]), kept from step to step.
-    undo: Vec<DMatrix<T>>,
+    undo: Undo<T>,
 }
 
 /// Short: the shapes, each layer's path and kind, and the parameter count — not the matrices
@@ -190,7 +190,7 @@ impl<T: Real> SequentialBuilder<T> {
             grad_y: DMatrix::zeros(0, 0),
             param_list: Vec::new(),
             penalty_list: Vec::new(),
-            undo: Vec::new(),
+            undo: Undo::default(),
         })
     }
 }
@@ -393,7 +393,7 @@ impl<T: Real> Sequential<T> {
             grad_y: DMatrix::zeros(0, 0),
             param_list: Vec::new(),
             penalty_list: Vec::new(),
-            undo: Vec::new(),
+            undo: Undo::default(),
         })
     }
 

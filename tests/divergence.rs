@@ -261,6 +261,110 @@ fn an_optimizer_of_your_own_is_checked_and_undone() {
     assert_eq!(bits(&net, config.optimizer()).0, bits(&replay, &Wild::default()).0);
 }
 
+/// An optimizer written outside the crate that breaks its contract on its second step: it
+/// replaces parameter 0 with one of another shape (or role), or updates it and then fails.
+#[derive(Debug, Clone)]
+struct Rogue {
+    steps: u64,
+    fault: Fault,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    Reshape,
+    ReshapeNan,
+    Rename,
+    FailPartWay,
+}
+
+impl Optimizer<f64> for Rogue {
+    fn name(&self) -> &'static str {
+        "rogue"
+    }
+    fn learning_rate(&self) -> f64 {
+        0.01
+    }
+    fn set_learning_rate(&mut self, _: f64) -> backprop::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.steps += 1;
+        for p in params.iter_mut() {
+            let Some((mut w, g)) = p.take_update() else { continue };
+            for (w, &g) in w.iter_mut().zip(g.iter()) {
+                *w -= 0.01 * g;
+            }
+        }
+        if self.steps < 2 {
+            return Ok(());
+        }
+        let (rows, cols) = params[0].value().shape();
+        let value = if self.fault == Fault::ReshapeNan { f64::NAN } else { 1.0 };
+        match self.fault {
+            Fault::Reshape | Fault::ReshapeNan => {
+                *params[0] = Param::new("weight", DMatrix::from_element(rows + 1, cols, value), params[0].decay())
+            }
+            Fault::Rename => *params[0] = Param::new("other", params[0].value().clone(), params[0].decay()),
+            Fault::FailPartWay => return Err(Error::InvalidConfig { name: "rogue", value: "2".into(), expected: "1" }),
+        }
+        Ok(())
+    }
+    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
+        vec![("steps".into(), DMatrix::from_element(1, 1, self.steps as f64))]
+    }
+    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
+        self.steps = state.first().map_or(0, |(_, m)| m[(0, 0)] as u64);
+        Ok(())
+    }
+}
+
+/// An optimizer that replaces a parameter rather than updating it, or fails part way through
+/// its step, has the step undone: the network's values (and shapes) and the optimizer's state
+/// are those before it, and the network still predicts, saves and trains.
+#[test]
+fn an_optimizer_that_breaks_its_contract_is_undone() {
+    let (x, t) = data();
+    let loss = SquaredError::mean();
+    for fault in [Fault::Reshape, Fault::ReshapeNan, Fault::Rename, Fault::FailPartWay] {
+        let mut net = regressor();
+        let mut optimizer = Rogue { steps: 0, fault };
+        let mut rng = backprop::seeded(0, backprop::Stream::Train);
+        net.train_step(&x, &t, &loss, &mut optimizer, &mut rng).unwrap();
+        let before = bits(&net, &optimizer);
+        let err = net.train_step(&x, &t, &loss, &mut optimizer, &mut rng).unwrap_err();
+        match fault {
+            Fault::FailPartWay => assert!(matches!(err, Error::InvalidConfig { name: "rogue", .. }), "{err:?}"),
+            Fault::Rename => assert!(
+                matches!(err, Error::ParamReplaced { index: 0, name: "weight", replacement: "other", .. }),
+                "{err:?}"
+            ),
+            _ => assert!(
+                matches!(
+                    err,
+                    Error::ParamReplaced {
+                        index: 0,
+                        name: "weight",
+                        expected: backprop::Dims(2, 1),
+                        got: backprop::Dims(3, 1),
+                        ..
+                    }
+                ),
+                "{fault:?}: {err:?}"
+            ),
+        }
+        assert_eq!(bits(&net, &optimizer), before, "{fault:?}");
+        assert_eq!(net.params()[0].name(), "weight");
+        net.predict(&x).unwrap();
+        net.to_bytes().unwrap();
+        net.train_step(&x, &t, &loss, &mut Sgd::new(0.01), &mut rng).unwrap();
+        // In fit with early stopping (which restores a snapshot at the end), the same.
+        let mut net = regressor();
+        let mut config = FitConfig::new(loss.clone(), Rogue { steps: 0, fault }).epochs(5).early_stopping(3);
+        assert!(net.fit(&x, &t, &mut config).is_err(), "{fault:?}");
+        net.predict(&x).unwrap();
+    }
+}
+
 /// Gradient descent that overshoots after three steps (a rate far too large, still finite) and
 /// overflows at its sixth.
 #[derive(Debug, Clone, Default)]

@@ -4,22 +4,77 @@
 //! The crate's optimizers keep it themselves, in the passes they make anyway (see
 //! [`Optimizer::checks_updates`]); an optimizer written outside the crate gets the checks here:
 //! the gradients before the step, the values and the exported state after it, and what was there
-//! before put back when one is not finite.
+//! before put back when one is not finite, when a parameter was replaced rather than updated, or
+//! when the step failed part way.
 
 use super::Optimizer;
 use crate::check::all_finite;
 use crate::layer::ensure_shape;
-use crate::{Divergence, Error, Param, Real, Result};
+use crate::{Decay, Dims, Divergence, Error, Param, Real, Result};
 use nalgebra::DMatrix;
+
+/// What [`checked_step`] puts back after a failed step of an optimizer that does not check its
+/// own updates: each parameter's values, role and decay before it. Kept from step to step, so a
+/// step copies into it without allocating.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Undo<T: Real> {
+    values: Vec<DMatrix<T>>,
+    roles: Vec<(&'static str, Decay)>,
+}
+
+impl<T: Real> Undo<T> {
+    /// Copies every parameter's values and role.
+    fn save(&mut self, params: &[&mut Param<T>]) {
+        self.values.resize_with(params.len(), || DMatrix::zeros(0, 0));
+        for (copy, p) in self.values.iter_mut().zip(params.iter()) {
+            ensure_shape(copy, p.value().nrows(), p.value().ncols());
+            copy.copy_from(p.value());
+        }
+        self.roles.clear();
+        self.roles.extend(params.iter().map(|p| (p.name(), p.decay())));
+    }
+
+    /// The first parameter the step replaced (another shape, role or decay) rather than updated,
+    /// as the error that names it.
+    fn replaced(&self, optimizer: &dyn Optimizer<T>, params: &[&mut Param<T>]) -> Option<Error> {
+        let saved = self.values.iter().zip(&self.roles);
+        let (index, (p, (copy, &(name, _)))) = params
+            .iter()
+            .zip(saved)
+            .enumerate()
+            .find(|(_, (p, (copy, &role)))| p.value().shape() != copy.shape() || (p.name(), p.decay()) != role)?;
+        Some(Error::ParamReplaced {
+            optimizer: optimizer.name(),
+            index,
+            name,
+            expected: Dims::from(copy),
+            replacement: p.name(),
+            got: p.dims(),
+        })
+    }
+
+    /// Puts the saved values back, and a replaced parameter as it was (its gradient consumed).
+    fn restore(&self, params: &mut [&mut Param<T>]) {
+        for ((copy, &(name, decay)), p) in self.values.iter().zip(&self.roles).zip(params.iter_mut()) {
+            if p.value().shape() == copy.shape() && (p.name(), p.decay()) == (name, decay) {
+                p.value_mut().copy_from(copy);
+            } else {
+                **p = Param::new(name, copy.clone(), decay);
+            }
+        }
+    }
+}
 
 /// Runs `optimizer`'s step on `params` so that no parameter or state value becomes non-finite:
 /// such a step is an [`Error::Diverged`] (with a NaN loss, which the training step fills in)
-/// after which the values and the state are those before it. `undo` is the copy of the values
-/// for optimizers that do not check their own updates, kept from step to step.
+/// after which the values and the state are those before it. An optimizer that does not check
+/// its own updates is watched: its step is undone (values, replaced parameters and exported
+/// state) when it leaves a non-finite value, replaces a parameter rather than updating it
+/// ([`Error::ParamReplaced`]), or returns an error part way.
 pub(crate) fn checked_step<T: Real>(
     optimizer: &mut dyn Optimizer<T>,
     params: &mut [&mut Param<T>],
-    undo: &mut Vec<DMatrix<T>>,
+    undo: &mut Undo<T>,
 ) -> Result<()> {
     if optimizer.checks_updates() {
         return optimizer.step(params);
@@ -30,32 +85,30 @@ pub(crate) fn checked_step<T: Real>(
             return Err(diverged(Divergence::Gradient { index, name: p.name() }));
         }
     }
-    undo.resize_with(params.len(), || DMatrix::zeros(0, 0));
-    for (copy, p) in undo.iter_mut().zip(params.iter()) {
-        ensure_shape(copy, p.value().nrows(), p.value().ncols());
-        copy.copy_from(p.value());
-    }
+    undo.save(params);
     let state = optimizer.state();
-    optimizer.step(params)?;
-    let bad_value = params.iter().position(|p| !all_finite(p.value().as_slice()));
-    let bad_state = if bad_value.is_some() {
-        None
-    } else {
-        // A state entry "<index>.<slot>" names its parameter; a counter names none.
-        optimizer.state().iter().find(|(_, m)| !all_finite(m.as_slice())).map(|(name, _)| {
-            name.split_once('.')
-                .and_then(|(i, _)| i.parse::<usize>().ok())
-                .unwrap_or(0)
-                .min(params.len().saturating_sub(1))
-        })
+    let failure = match optimizer.step(params) {
+        Err(e) => Some(e),
+        Ok(()) => undo.replaced(optimizer, params).or_else(|| {
+            let bad_value = params.iter().position(|p| !all_finite(p.value().as_slice()));
+            // A state entry "<index>.<slot>" names its parameter; a counter names none.
+            let bad_state = || {
+                optimizer.state().iter().find(|(_, m)| !all_finite(m.as_slice())).map(|(name, _)| {
+                    name.split_once('.')
+                        .and_then(|(i, _)| i.parse::<usize>().ok())
+                        .unwrap_or(0)
+                        .min(params.len().saturating_sub(1))
+                })
+            };
+            let index = bad_value.or_else(bad_state)?;
+            let name = params.get(index).map_or("parameter", |p| p.name());
+            Some(diverged(Divergence::Update { index, name }))
+        }),
     };
-    let Some(index) = bad_value.or(bad_state) else {
+    let Some(error) = failure else {
         return Ok(());
     };
-    for (copy, p) in undo.iter().zip(params.iter_mut()) {
-        p.value_mut().copy_from(copy);
-    }
+    undo.restore(params);
     optimizer.set_state(state)?;
-    let name = params.get(index).map_or("parameter", |p| p.name());
-    Err(diverged(Divergence::Update { index, name }))
+    Err(error)
 }

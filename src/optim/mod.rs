@@ -77,7 +77,7 @@ mod state;
 pub use adagrad::{AdaGrad, AdaGradRule};
 pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
-pub(crate) use checked::checked_step;
+pub(crate) use checked::{checked_step, Undo};
 pub use hyper::{AnyWeightDecay, Optim, UpdateRule, WeightDecay};
 pub use momentum::{Momentum, MomentumRule, Nesterov};
 pub use rmsprop::{RmsProp, RmsPropRule};
