@@ -156,8 +156,8 @@ pub struct GradReport {
 }
 
 impl GradReport {
-    /// Whether the check passed: every compared entry within the tolerance, every tensor with
-    /// at least one entry compared, and no kink at all if the checked function is smooth.
+    /// Whether the check passed: every compared entry within the tolerance, no tensor whose
+    /// entries were all left out as kinks, and no kink at all if the checked function is smooth.
     pub fn passed(&self) -> bool {
         let compared = |t: &TensorReport| t.checked > 0 || t.kinks == 0;
         let kinks_allowed = !self.smooth || self.kinks.is_empty();
@@ -284,7 +284,9 @@ fn frozen_rng() -> SeededRng {
 /// [`Error::InvalidConfig`] for an invalid tolerance; [`Error::EmptyInput`] for an `x` without
 /// rows or columns (nothing to compare); [`Error::NonFinite`] for a value of `x` that is not
 /// finite; whatever the layer's forward or backward returns for `x`; [`Error::ShapeMismatch`] if
-/// the input gradient the layer wrote is not of `x`'s shape.
+/// the input gradient the layer wrote is not of `x`'s shape; [`Error::MissingGradient`] or
+/// [`Error::GradientShape`] if `backward` left a parameter (numbered in the layer's order)
+/// without a gradient of its shape.
 pub fn check_layer(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Tolerance) -> Result<GradReport> {
     tol.validate()?;
     if x.is_empty() {
@@ -304,10 +306,28 @@ fn check_layer_inner(layer: &mut dyn Layer<f64>, x: &DMatrix<f64>, tol: Toleranc
     let mut dx = DMatrix::zeros(0, 0);
     layer.backward(x, &y, &r, Some(&mut dx))?;
     same_shape(layer.kind(), "grad_input", x, &dx)?;
+    // Every parameter must have a gradient of its own shape, as an optimizer's step requires: a
+    // missing one is not a zero gradient to compare, nor a wrong-shaped one a partial check.
     let mut param_grads = Vec::new();
+    let mut refused = None;
+    let mut index = 0;
     walk::params(&*layer, &mut String::new(), &mut |path, p| {
-        param_grads.push((path.to_string(), p.grad().cloned().unwrap_or_default()))
+        let name = p.name();
+        match p.grad() {
+            Some(g) if g.shape() == p.value().shape() => param_grads.push((path.to_string(), g.clone())),
+            Some(g) => {
+                let got = Dims::from(g);
+                refused.get_or_insert(Error::GradientShape { index, name, expected: p.dims(), got });
+            }
+            None => {
+                refused.get_or_insert(Error::MissingGradient { index, name });
+            }
+        }
+        index += 1;
     });
+    if let Some(e) = refused {
+        return Err(e);
+    }
 
     let mut cmp = Comparer::new(tol, layer.is_smooth());
     let mut xp = x.clone();

@@ -107,7 +107,9 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// [`Error::EmptyInput`], [`Error::FeatureMismatch`], [`Error::RowCountMismatch`],
     /// [`Error::NonFinite`] and the loss's target errors for bad data; [`Error::Diverged`] (with
-    /// no epoch) if the loss or a gradient is not finite.
+    /// no epoch) if the loss or a gradient is not finite; [`Error::MissingGradient`] or
+    /// [`Error::GradientShape`] if a layer's `backward` left a parameter without a gradient of
+    /// its shape (as a training step would).
     ///
     /// # Example: 실습 2's gradients at NumPy's seed-0 weights
     /// ```
@@ -387,7 +389,8 @@ pub(crate) fn gradients_with<T: Real, N: Network<T> + ?Sized>(
 }
 
 /// An optimizer that copies the gradients it is given and moves nothing: what turns a training
-/// step into [`Network::gradients`]. A parameter without a fresh gradient gets zeros.
+/// step into [`Network::gradients`]. A parameter without a fresh gradient of its own shape is
+/// an error, as in any optimizer's step.
 #[derive(Debug, Default)]
 pub(crate) struct GradientCopier<T: Real> {
     /// One gradient per parameter, in the optimizer's order.
@@ -408,10 +411,10 @@ impl<T: Real> Optimizer<T> for GradientCopier<T> {
     }
 
     fn step(&mut self, params: &mut [&mut Param<T>]) -> Result<()> {
-        self.grads = params
-            .iter()
-            .map(|p| p.grad().cloned().unwrap_or_else(|| DMatrix::zeros(p.value().nrows(), p.value().ncols())))
-            .collect();
+        // A gradient a layer did not write, or wrote in another shape, is the error a training
+        // step gives, not zeros: the gradients are those a step would apply.
+        crate::optim::check_gradients(params)?;
+        self.grads = params.iter().filter_map(|p| p.grad().cloned()).collect();
         Ok(())
     }
 }

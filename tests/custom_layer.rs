@@ -146,6 +146,83 @@ fn scale_layer_inside_a_network_gradients() {
     assert!(r.max_rel_error() <= 1e-6, "{r}");
 }
 
+/// A [`Scale`] whose `backward` forgets its parameter's gradient, or writes it one column wider.
+#[derive(Debug, Clone)]
+struct Careless {
+    inner: Scale<f64>,
+    wider: bool,
+}
+
+impl Layer<f64> for Careless {
+    fn kind(&self) -> &'static str {
+        "careless"
+    }
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        self.inner.build(input, rng)
+    }
+    fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> Result<()> {
+        self.inner.forward(x, y)
+    }
+    fn backward(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        grad_y: &DMatrix<f64>,
+        grad_x: Option<&mut DMatrix<f64>>,
+    ) -> Result<()> {
+        if self.wider {
+            self.inner.backward(x, y, grad_y, grad_x)?;
+            *self.inner.scale.grad_mut() = DMatrix::zeros(1, self.inner.width + 1);
+        } else if let Some(dx) = grad_x {
+            // ∂E/∂x only: the scale's gradient is never written.
+            let s = self.inner.scale().clone();
+            *dx = DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| grad_y[(i, j)] * s[j]);
+        }
+        Ok(())
+    }
+    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<f64>)) {
+        self.inner.visit_params(f)
+    }
+    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<f64>)) {
+        self.inner.visit_params_mut(f)
+    }
+}
+
+/// A layer whose `backward` leaves its parameter without a gradient, or with one of another
+/// shape, fails a gradient check and `Network::gradients` with the error a training step gives
+/// (it passed, comparing zeros or a part of the gradient).
+#[test]
+fn a_parameter_gradient_left_out_or_misshapen_is_refused() {
+    let x = uniform(4, 3, -1.0, 1.0, 2);
+    let t = uniform(4, 3, -1.0, 1.0, 3);
+    for wider in [false, true] {
+        let mut careless = Careless { inner: Scale::new(3), wider };
+        careless.build(Shape::Flat(3), &mut seeded(1, Stream::Init)).unwrap();
+        let expected = |e: &Error| match e {
+            Error::GradientShape { index: 0, name: "scale", expected: Dims(1, 3), got: Dims(1, 4) } => wider,
+            Error::MissingGradient { index: 0, name: "scale" } => !wider,
+            _ => false,
+        };
+        let err = check_layer(&mut careless, &x, Tolerance::default()).unwrap_err();
+        assert!(expected(&err), "wider {wider}: {err:?}");
+
+        let mut net = Sequential::<f64>::builder(3).add(Dense::new(3, 3)).add(careless).build(3).unwrap();
+        let before = net.params().iter().map(|p| p.value().clone()).collect::<Vec<_>>();
+        let err = net.gradients(&x, &t, &SquaredError::mean()).unwrap_err();
+        assert!(
+            matches!(err, Error::GradientShape { index: 2, .. } | Error::MissingGradient { index: 2, .. }),
+            "{err:?}"
+        );
+        let err = check_network(&mut net, &x, &t, &SquaredError::mean(), Tolerance::default()).unwrap_err();
+        assert!(
+            matches!(err, Error::GradientShape { index: 2, .. } | Error::MissingGradient { index: 2, .. }),
+            "{err:?}"
+        );
+        let after = net.params().iter().map(|p| p.value().clone()).collect::<Vec<_>>();
+        assert_eq!(before, after);
+    }
+}
+
 #[test]
 fn scale_layer_learns_a_scaling() {
     // Targets tanh(x ⊙ s) for a known s; a Scale followed by the built-in Tanh can fit them exactly.

@@ -765,7 +765,7 @@ pub(crate) fn check_eps(eps: f64) -> Result<()> {
 }
 
 /// Checks that every parameter has a fresh gradient of its own shape.
-fn check_gradients<T: Real>(params: &[&mut Param<T>]) -> Result<()> {
+pub(crate) fn check_gradients<T: Real>(params: &[&mut Param<T>]) -> Result<()> {
     for (index, param) in params.iter().enumerate() {
         let Some(grad) = param.grad() else {
             return Err(Error::MissingGradient { index, name: param.name() });

@@ -78,6 +78,7 @@ pub use adagrad::{AdaGrad, AdaGradRule};
 pub use adam::{Adam, AdamRule};
 pub use adamw::AdamW;
 pub(crate) use checked::{checked_step, Undo};
+pub(crate) use hyper::check_gradients;
 pub use hyper::{AnyWeightDecay, Optim, UpdateRule, WeightDecay};
 pub use momentum::{Momentum, MomentumRule, Nesterov};
 pub use rmsprop::{RmsProp, RmsPropRule};
