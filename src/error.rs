@@ -181,6 +181,17 @@ pub enum Error {
         /// The targets' shape.
         got: Dims,
     },
+    /// A loss wrote a gradient `∂E/∂y` of another shape than the predictions `y` (a loss written
+    /// outside the crate).
+    #[error("the {loss} loss wrote a gradient of shape {got} for predictions of shape {expected}; ∂E/∂y has the predictions' shape")]
+    LossGradientShape {
+        /// The loss's [name](crate::Loss::name).
+        loss: &'static str,
+        /// The predictions' shape.
+        expected: Dims,
+        /// The gradient's shape.
+        got: Dims,
+    },
     /// A matrix that must hold data has none.
     #[error("{what} is empty ({got}); at least one row and one column are required")]
     EmptyInput {

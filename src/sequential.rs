@@ -6,8 +6,8 @@ use crate::matmul::can_descend;
 use crate::optim::{checked_step, Undo};
 use crate::Residual;
 use crate::{
-    seeded, Chain, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, PlainDescent, Real, Result,
-    SeededRng, Shape, Stream, WeightDecay,
+    seeded, Chain, Dims, Divergence, Error, Layer, LayerId, Loss, Network, Optimizer, Param, PlainDescent, Real,
+    Result, SeededRng, Shape, Stream, WeightDecay,
 };
 use nalgebra::DMatrix;
 use std::any::Any;
@@ -458,6 +458,11 @@ impl<T: Real> Sequential<T> {
         self.chain.forward_train_from(input, &mut self.y, rng)?;
         // The targets' values were checked once for the whole set (train_step's contract).
         let value = loss.loss_and_grad_prechecked(&self.y, t, &mut self.grad_y)?;
+        if self.grad_y.shape() != self.y.shape() {
+            // A loss written outside the crate; the last layer would blame its own grad_y.
+            let (expected, got) = (Dims::from(&self.y), Dims::from(&self.grad_y));
+            return Err(Error::LossGradientShape { loss: loss.name(), expected, got });
+        }
         if !value.is_finite() {
             return Err(diverged(value, Divergence::Loss));
         }

@@ -993,15 +993,21 @@ impl backprop::Loss<f64> for MisshapenLossGradient {
     }
 }
 
-/// `check_loss` used to panic the same way on a gradient wider than the predictions.
+/// `check_loss` used to panic the same way on a gradient wider than the predictions; a training
+/// step named the last layer's `grad_y` (or passed, if that layer did not check it). Both name
+/// the loss now, and the step changes nothing.
 #[test]
-fn check_loss_of_a_gradient_of_the_wrong_shape_is_a_shape_mismatch() {
+fn a_loss_gradient_of_the_wrong_shape_names_the_loss() {
     use backprop::gradcheck::{check_loss, Tolerance};
     let (y, t) = (inputs(), inputs());
     let err = check_loss(&MisshapenLossGradient, &y, &t, Tolerance::default()).unwrap_err();
-    assert!(
-        matches!(&err, Error::ShapeMismatch { what: "gradient", expected: Dims(6, 2), got: Dims(6, 3), .. }),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Error::LossGradientShape { expected: Dims(6, 2), got: Dims(6, 3), .. }), "{err:?}");
     assert_eq!((bits(&y), bits(&t)), (bits(&inputs()), bits(&inputs())));
+
+    let mut net = Sequential::<f64>::builder(2).add(Dense::new(2, 2)).build(0).unwrap();
+    let before = net.to_bytes().unwrap();
+    let mut rng = seeded(0, Stream::Train);
+    let err = net.train_step(&y, &t, &MisshapenLossGradient, &mut Sgd::new(0.1), &mut rng).unwrap_err();
+    assert!(matches!(&err, Error::LossGradientShape { expected: Dims(6, 2), got: Dims(6, 3), .. }), "{err:?}");
+    assert_eq!(net.to_bytes().unwrap(), before);
 }
