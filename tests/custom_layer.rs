@@ -223,6 +223,72 @@ fn a_parameter_gradient_left_out_or_misshapen_is_refused() {
     }
 }
 
+/// A [`Scale`] whose output is one column wider than the shape its `build` declared.
+#[derive(Debug, Clone)]
+struct Sloppy(Scale<f64>);
+
+impl Layer<f64> for Sloppy {
+    fn kind(&self) -> &'static str {
+        "sloppy"
+    }
+    fn build(&mut self, input: Shape, rng: &mut SeededRng) -> Result<Shape> {
+        self.0.build(input, rng)
+    }
+    fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> Result<()> {
+        self.0.forward(x, y)?;
+        *y = y.clone().insert_column(0, 1.0);
+        Ok(())
+    }
+    fn backward(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &DMatrix<f64>,
+        grad_y: &DMatrix<f64>,
+        grad_x: Option<&mut DMatrix<f64>>,
+    ) -> Result<()> {
+        self.0.backward(x, y, grad_y, grad_x)
+    }
+    fn visit_params<'a>(&'a self, f: &mut dyn FnMut(&'a Param<f64>)) {
+        self.0.visit_params(f)
+    }
+    fn visit_params_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Param<f64>)) {
+        self.0.visit_params_mut(f)
+    }
+}
+
+/// A layer that writes another output than it declared when built is named, by its path, in
+/// prediction and training (the next layer or the loss's targets were blamed, or `predict`
+/// returned more columns than `output_width`), and nothing changes.
+#[test]
+fn a_layer_whose_output_is_not_as_built_is_named() {
+    let x = uniform(6, 3, -1.0, 1.0, 2);
+    let t = uniform(6, 3, -1.0, 1.0, 3);
+    let expected = |e: &Error, path: &str| {
+        matches!(e, Error::ShapeMismatch { layer, what: "its output", expected: Dims(_, 3), got: Dims(_, 4) }
+            if *layer == LayerId::at(path, "sloppy"))
+    };
+    let sloppy = || Sloppy(Scale::new(3));
+    // Last, in the middle, and inside a residual block's body.
+    let nets = [
+        Sequential::<f64>::builder(3).add(Dense::new(3, 3)).add(sloppy()).build(3).unwrap(),
+        Sequential::<f64>::builder(3).add(sloppy()).add(Tanh).add(Dense::new(3, 3)).build(3).unwrap(),
+        Sequential::<f64>::builder(3)
+            .add(Residual::identity(Chain::new().add(Dense::new(3, 3)).add(sloppy())))
+            .build(3)
+            .unwrap(),
+    ];
+    for (mut net, path) in nets.into_iter().zip(["1", "0", "0.body.1"]) {
+        let before = net.to_bytes().unwrap();
+        let err = net.predict(&x).unwrap_err();
+        assert!(expected(&err, path), "{err:?}");
+        let err = net.train_step(&x, &t, &SquaredError::mean(), &mut Sgd::new(0.1), &mut seeded(0, Stream::Train));
+        assert!(expected(&err.as_ref().unwrap_err(), path), "{err:?}");
+        let err = net.fit(&x, &t, &mut FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).batch_size(4)).unwrap_err();
+        assert!(expected(&err, path), "{err:?}");
+        assert_eq!(net.to_bytes().unwrap(), before);
+    }
+}
+
 #[test]
 fn scale_layer_learns_a_scaling() {
     // Targets tanh(x ⊙ s) for a known s; a Scale followed by the built-in Tanh can fit them exactly.

@@ -1,7 +1,7 @@
 //! A sequence of layers that is itself a layer.
 
 use super::{Input, Layer, LayerConfig, Shape};
-use crate::{Error, LayerId, Real, Result, SeededRng};
+use crate::{Dims, Error, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 use std::fmt::Display;
 
@@ -139,7 +139,9 @@ impl<T: Real> Chain<T> {
                 (None, Input::Rows(x)) => layer.forward_train(x, output, rng),
                 (None, Input::Samples(xs)) => layer.forward_train_samples(xs, output, rng),
             };
-            result.map_err(|e| e.within(i))?;
+            result
+                .and_then(|()| check_output(&self.shapes, i, layer.kind(), input.batch(), output))
+                .map_err(|e| e.within(i))?;
         }
         Ok(())
     }
@@ -169,6 +171,22 @@ impl<T: Real> Chain<T> {
         }
         Ok(())
     }
+}
+
+/// Checks that layer `i` (of kind `kind`) wrote the output it declared when built: a row per
+/// sample of the `batch` and the values of its output shape `shapes[i]`. A layer written outside
+/// the crate may not, and the layer after it (or the loss) would be blamed.
+fn check_output<T: Real>(shapes: &[Shape], i: usize, kind: &'static str, batch: usize, y: &DMatrix<T>) -> Result<()> {
+    let expected = Dims(batch, shapes.get(i).map_or(y.ncols(), |s| s.len()));
+    if Dims::from(y) != expected {
+        return Err(Error::ShapeMismatch {
+            layer: LayerId::kind(kind),
+            what: "its output",
+            expected,
+            got: Dims::from(y),
+        });
+    }
+    Ok(())
 }
 
 impl<T: Real> Layer<T> for Chain<T> {
@@ -217,7 +235,10 @@ impl<T: Real> Layer<T> for Chain<T> {
                 (_, true) => layer.forward(&other, y),
                 (_, false) => layer.forward(y, &mut other),
             };
-            result.map_err(|e| e.within(i))?;
+            let output = if into_y { &*y } else { &other };
+            result
+                .and_then(|()| check_output(&self.shapes, i, layer.kind(), x.nrows(), output))
+                .map_err(|e| e.within(i))?;
         }
         Ok(())
     }
