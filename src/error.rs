@@ -373,15 +373,17 @@ pub enum Error {
         mismatch: StateMismatch,
     },
     /// Training produced a non-finite loss or gradient, or an update would have made a parameter
-    /// or the optimizer's state non-finite; the update was not applied, so the parameters and the
-    /// optimizer's state are those before the failed step (in a `fit` with early stopping, the
+    /// or the optimizer's state non-finite, or a layer's running statistics; the update was not
+    /// applied, so the parameters, the layers' buffers and the optimizer's state are those before
+    /// the failed step (in a `fit` with early stopping, the
     /// parameters are the best epoch's, named by the history's `best_epoch`). The message names the likely cause
     /// (see [`Divergence::hint`]). The message numbers the epoch and the step from 1, as
     /// everything printed does; the fields count from 0.
     #[error(
-        "training diverged{}{}: loss {loss}; {cause}; the update was not applied. {}",
+        "training diverged{}{}: loss {}; {cause}; the update was not applied. {}",
         .epoch.map(|e| format!(" at epoch {}", e.saturating_add(1))).unwrap_or_default(),
         .step.map(|s| format!(", step {}", s.saturating_add(1))).unwrap_or_default(),
+        number(*.loss),
         .cause.hint()
     )]
     Diverged {
@@ -707,6 +709,9 @@ pub enum Divergence {
     },
     /// The L2 weight decay's loss term `½·λ·ΣW²` overflowed (the batch's loss itself was finite).
     Penalty,
+    /// A layer's running statistics (batch normalization's mean or variance) became non-finite
+    /// in the forward pass; they were put back.
+    Statistics,
     /// An optimizer that does not check its own updates (one written outside the crate) left a
     /// non-finite value; the training loop put the values before the step back.
     Update {
@@ -722,7 +727,7 @@ impl Divergence {
     /// for an overflowing step, the learning rate; for an overflowing decay, the weight decay.
     pub fn hint(&self) -> &'static str {
         match self {
-            Divergence::Loss | Divergence::Gradient { .. } => {
+            Divergence::Loss | Divergence::Gradient { .. } | Divergence::Statistics => {
                 "Likely causes: inputs on a large scale (standardize them) or a learning rate too large for them"
             }
             Divergence::LearningRate { .. } => "Likely cause: a learning rate too large (lower it)",
@@ -748,6 +753,7 @@ impl fmt::Display for Divergence {
                 write!(f, "the weight decay of parameter {index} ({name}) overflows")
             }
             Divergence::Penalty => write!(f, "the L2 weight decay's loss term overflows"),
+            Divergence::Statistics => write!(f, "a layer's running statistics (batch normalization's) are not finite"),
             Divergence::Update { index, name } => {
                 write!(f, "the optimizer's update of parameter {index} ({name}) is not finite")
             }

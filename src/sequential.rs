@@ -1,6 +1,7 @@
 //! [`Sequential`]: a chain of layers with an input shape, trained as a whole.
 
 use crate::check::check_finite;
+use crate::layer::buffer_undo::BufferUndo;
 use crate::layer::{walk, Input};
 use crate::matmul::can_descend;
 use crate::optim::{checked_step, Undo};
@@ -57,6 +58,8 @@ pub struct Sequential<T: Real> {
     /// The values before a step of an optimizer that does not check its own updates (see
     /// [`Optimizer::checks_updates`]), kept from step to step.
     undo: Undo<T>,
+    /// The layers' buffers before a step, put back if it fails.
+    buffer_undo: BufferUndo<T>,
 }
 
 /// Short: the shapes, each layer's path and kind, and the parameter count — not the matrices
@@ -184,13 +187,14 @@ impl<T: Real> SequentialBuilder<T> {
         walk::check_tree(&chain)?;
         Ok(Sequential {
             input,
-            chain,
             output,
             y: DMatrix::zeros(0, 0),
             grad_y: DMatrix::zeros(0, 0),
             param_list: Vec::new(),
             penalty_list: Vec::new(),
             undo: Undo::default(),
+            buffer_undo: BufferUndo::new(&chain),
+            chain,
         })
     }
 }
@@ -394,6 +398,7 @@ impl<T: Real> Sequential<T> {
             param_list: Vec::new(),
             penalty_list: Vec::new(),
             undo: Undo::default(),
+            buffer_undo: self.buffer_undo.clone(),
         })
     }
 
@@ -429,6 +434,7 @@ impl<T: Real> Sequential<T> {
         // Plain gradient descent may be folded into the layers' weight-gradient products (see
         // `Optimizer::plain_descent`): planned before the passes, and ended whatever happens.
         let descent = optimizer.plain_descent().filter(|_| can_descend::<T>());
+        self.buffer_undo.save(&self.chain);
         let result = if descent.is_none() {
             self.step_body(input, t, loss, optimizer, rng)
         } else {
@@ -437,6 +443,11 @@ impl<T: Real> Sequential<T> {
             self.plan_descent(None);
             result
         };
+        if result.is_err() {
+            // A failed step changes nothing: batch normalization's running statistics moved in
+            // the forward pass.
+            self.buffer_undo.restore(&mut self.chain);
+        }
         match result {
             // train_step takes its batch as checked; when a step diverges on a batch that holds
             // a NaN or an infinity, that value is named rather than the learning rate blamed.
@@ -465,6 +476,9 @@ impl<T: Real> Sequential<T> {
         }
         if !value.is_finite() {
             return Err(diverged(value, Divergence::Loss));
+        }
+        if !self.buffer_undo.all_finite(&self.chain) {
+            return Err(diverged(value, Divergence::Statistics));
         }
         // The first layer is not asked for ∂E/∂x: nobody needs it.
         self.chain.backward_from(input, &self.y, &self.grad_y, None)?;

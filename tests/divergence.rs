@@ -206,6 +206,56 @@ fn a_step_diverging_on_a_bad_batch_names_the_value() {
     assert!(matches!(err, Error::Diverged { .. }), "{err:?}");
 }
 
+/// A dense network with batch normalization: 2 → 3 → BN → 1.
+fn normalized<T: backprop::Real>() -> Sequential<T> {
+    Sequential::builder(2)
+        .add(Dense::new(2, 3))
+        .add(backprop::BatchNorm::new(3))
+        .add(Dense::new(3, 1))
+        .build(1)
+        .unwrap()
+}
+
+/// Batch normalization's running statistics move in the forward pass. A step that fails after
+/// them puts them back, and statistics that overflow (inputs on a huge, finite scale: their
+/// variance passes f32's range while the normalized outputs stay finite) are a divergence:
+/// the network is as before — it saves, loads and predicts as before — where it was left
+/// predicting constants or NaN, in files it could not read back.
+#[test]
+fn a_failed_step_puts_the_running_statistics_back() {
+    let (x, t) = data();
+    // f32, inputs around 1e20: the loss is finite, the running variance overflows.
+    let mut net = normalized::<f32>();
+    let before = net.to_bytes().unwrap();
+    let x32 = x.map(|v| v as f32 * 1e20);
+    let t32 = t.map(|v| v as f32);
+    let mut config = FitConfig::new(SquaredError::mean(), Sgd::new(0.01)).epochs(2);
+    let err = net.fit(&x32, &t32, &mut config).unwrap_err();
+    assert!(matches!(err, Error::Diverged { cause: Divergence::Statistics, epoch: Some(0), .. }), "{err:?}");
+    assert!(err.to_string().contains("standardize"), "{err}");
+    assert_eq!(net.to_bytes().unwrap(), before);
+    Sequential::<f32>::from_bytes(&net.to_bytes().unwrap()).unwrap();
+
+    // f64, a step whose loss is not finite after the forward pass moved the statistics.
+    let mut net = normalized::<f64>();
+    let before = net.to_bytes().unwrap();
+    let err =
+        net.fit(&(&x * 1e300), &(&t * 1e300), &mut FitConfig::new(SquaredError::mean(), Sgd::new(0.01))).unwrap_err();
+    assert!(matches!(err, Error::Diverged { epoch: Some(0), .. }), "{err:?}");
+    assert_eq!(net.to_bytes().unwrap(), before);
+    // A step that succeeds does move them.
+    net.fit(&x, &t, &mut FitConfig::new(SquaredError::mean(), Sgd::new(0.01)).epochs(1)).unwrap();
+    assert_ne!(net.to_bytes().unwrap(), before);
+}
+
+/// A huge finite loss prints short, as every number in a message does (it printed 251 digits).
+#[test]
+fn a_diverged_message_prints_a_huge_loss_short() {
+    let cause = Divergence::Gradient { index: 0, name: "weight" };
+    let err = Error::Diverged { epoch: Some(0), step: Some(0), loss: 1.5e250, cause, history: None };
+    assert!(err.to_string().starts_with("training diverged at epoch 1, step 1: loss 1.5e250; "), "{err}");
+}
+
 /// An optimizer written outside the crate that sends a weight to infinity: the training step
 /// puts the values and its exported state back, and blames the update.
 #[derive(Debug, Clone, Default)]

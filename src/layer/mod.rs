@@ -12,6 +12,7 @@
 //! which keeps the allocation when the shape has not changed.
 
 pub(crate) mod batch_norm;
+pub(crate) mod buffer_undo;
 pub(crate) mod chain;
 pub(crate) mod conv;
 mod dense;
