@@ -626,7 +626,7 @@ pub enum FormatError {
         limit: usize,
     },
     /// The file holds another scalar type than asked for.
-    #[error("tensor {tensor:?} is stored as {got}, expected {expected}")]
+    #[error("{}", wrong_dtype(.tensor, .got, .expected))]
     WrongDtype {
         /// The tensor (or `"file"` for the file's declared type).
         tensor: String,
@@ -758,6 +758,16 @@ impl fmt::Display for Divergence {
                 write!(f, "the optimizer's update of parameter {index} ({name}) is not finite")
             }
         }
+    }
+}
+
+/// [`FormatError::WrongDtype`]'s message: for the file as a whole, which type to read it as.
+fn wrong_dtype(tensor: &str, got: &str, expected: &str) -> String {
+    if tensor == "file" {
+        let got = got.to_lowercase();
+        format!("the file holds {got} values, not {expected}: read it as it was saved (Sequential::<{got}>)")
+    } else {
+        format!("tensor {tensor:?} is stored as {got}, expected {expected}")
     }
 }
 
