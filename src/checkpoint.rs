@@ -62,11 +62,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// The metadata entry holding the number of epochs done.
-const EPOCH: &str = "checkpoint.epoch";
+use crate::io::CHECKPOINT_EPOCH as EPOCH;
+/// The prefix of the optimizer state's tensor names.
+use crate::io::OPTIMIZER_PREFIX as PREFIX;
 /// The metadata entry holding the optimizer's name.
 const OPTIMIZER: &str = "checkpoint.optimizer";
-/// The prefix of the optimizer state's tensor names.
-const PREFIX: &str = "optimizer.";
 
 /// The optimizer's name for a state tensor of the file (`"<parameter index>.<slot>"` or a
 /// counter's name), from the file's name after the prefix: `"<parameter path>.<slot>"` since

@@ -384,19 +384,38 @@ pub(crate) fn assign_network_tensors<T: Real>(net: &mut Sequential<T>, values: V
     });
 }
 
+/// The metadata entry that makes a model file a checkpoint: the number of epochs done.
+pub(crate) const CHECKPOINT_EPOCH: &str = "checkpoint.epoch";
+/// The prefix of a checkpoint's tensors of optimizer state.
+pub(crate) const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// Whether tensor `name` of a file with metadata `meta` is a checkpoint's optimizer state, which
+/// reading the network (for inference, or its weights) leaves aside.
+fn optimizer_state(meta: &HashMap<String, String>, name: &str) -> bool {
+    name.starts_with(OPTIMIZER_PREFIX) && meta.contains_key(CHECKPOINT_EPOCH)
+}
+
 /// Checks the file's tensors against those the architecture declares, before the network is
 /// built: the numbers of values ([`FormatError::SizeMismatch`]), every tensor's type, and the name
 /// and shape of every declared one; when every layer declared its tensors (`all`), no tensor may
 /// be left over. The network then allocates (value and gradient) at most twice the file's data.
-fn check_declared<T: Real>(file: &TensorFile<'_>, declared: &[(String, (usize, usize))], all: bool) -> Result<()> {
-    let stored = file.iter().map(|(_, v)| v.shape().iter().fold(1usize, |a, &d| a.saturating_mul(d)));
+fn check_declared<T: Real>(
+    file: &TensorFile<'_>,
+    declared: &[(String, (usize, usize))],
+    all: bool,
+    aside: &dyn Fn(&str) -> bool,
+) -> Result<()> {
+    let stored = file
+        .iter()
+        .filter(|(name, _)| !aside(name))
+        .map(|(_, v)| v.shape().iter().fold(1usize, |a, &d| a.saturating_mul(d)));
     let stored = stored.fold(0usize, usize::saturating_add);
     let wanted = declared.iter().map(|(_, (r, c))| r.saturating_mul(*c)).fold(0usize, usize::saturating_add);
     // Kinds that declare nothing may hold more, never less.
     if wanted > stored || (all && wanted != stored) {
         return Err(Error::Format(FormatError::SizeMismatch { declared: wanted, stored }));
     }
-    for (name, view) in file.iter() {
+    for (name, view) in file.iter().filter(|(name, _)| !aside(name)) {
         if view.dtype() != dtype_of::<T>() {
             return Err(Error::Format(FormatError::WrongDtype {
                 tensor: name.to_string(),
@@ -411,7 +430,7 @@ fn check_declared<T: Real>(file: &TensorFile<'_>, declared: &[(String, (usize, u
     }
     if all {
         let names: HashSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
-        if let Some((name, _)) = file.iter().find(|(n, _)| !names.contains(n)) {
+        if let Some((name, _)) = file.iter().find(|(n, _)| !names.contains(n) && !aside(n)) {
             return Err(Error::Format(FormatError::UnexpectedTensor { name: name.to_string() }));
         }
     }
@@ -475,6 +494,8 @@ impl<T: Real> Sequential<T> {
     /// Rebuilds a network from the bytes of a file written by [`to_bytes`](Sequential::to_bytes)
     /// or [`save`](Sequential::save), without any code describing its architecture, from the
     /// crate's own layer kinds (see [`from_bytes_with`](Sequential::from_bytes_with) for others).
+    /// A checkpoint ([`save_checkpoint`](Sequential::save_checkpoint)) is such a file plus the
+    /// optimizer's state: it loads too, the state left aside (for inference).
     ///
     /// # Errors
     /// As [`from_bytes_with`](Sequential::from_bytes_with).
@@ -524,14 +545,15 @@ impl<T: Real> Sequential<T> {
                 "one layer.<path> entry for every layer, no more",
             ));
         }
-        check_declared::<T>(&file, &reader.declared, reader.all_declared)?;
+        let aside = |name: &str| optimizer_state(meta, name);
+        check_declared::<T>(&file, &reader.declared, reader.all_declared, &aside)?;
         // Only now, the file being what the architecture needs, is anything allocated.
         let mut net = builder.build(0)?;
         if reader.all_declared {
             // Every tensor is checked but its values: read them straight into the new network.
             fill_network(&mut net, &file)?;
         } else {
-            let values = read_network_tensors(&net, &file, &|_| false)?;
+            let values = read_network_tensors(&net, &file, &aside)?;
             assign_network_tensors(&mut net, values);
         }
         Ok(net)
@@ -539,14 +561,16 @@ impl<T: Real> Sequential<T> {
 
     /// Replaces this network's parameters and buffers with those in a file's bytes, keeping its
     /// architecture. Every name and shape is checked before anything is written: on error the
-    /// network is unchanged.
+    /// network is unchanged. A checkpoint's optimizer state is left aside.
     ///
     /// # Errors
     /// [`Error::Format`]: not safetensors, a tensor missing, extra, of another type or shape
     /// (the error names the tensor and both shapes), or holding NaN/infinity.
     pub fn load_weights_from_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         let file = parse(bytes)?;
-        let values = read_network_tensors(self, &file, &|_| false)?;
+        let empty = HashMap::new();
+        let meta = file.metadata().unwrap_or(&empty);
+        let values = read_network_tensors(self, &file, &|name| optimizer_state(meta, name))?;
         assign_network_tensors(self, values);
         Ok(())
     }

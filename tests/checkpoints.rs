@@ -208,6 +208,43 @@ fn load_into_trained(bytes: &[u8], name: &str) -> backprop::Result<usize> {
     result
 }
 
+/// A checkpoint is a model file plus the optimizer's state: it opens as a network for
+/// inference, and its weights load into one, the state left aside (both were refused: "the
+/// architecture needs 103 numbers but the file stores 298", "tensor optimizer.0.bias.m has no
+/// place"). A model file holding an optimizer-like tensor is still refused.
+#[test]
+fn a_checkpoint_opens_as_a_network() {
+    let (net, _, bytes) = trained("adam");
+    let (x, _) = blobs::<f64>();
+    let opened = Sequential::<f64>::from_bytes(&bytes).unwrap();
+    assert_eq!(bits(&opened), bits(&net));
+    assert_eq!(opened.predict(&x).unwrap(), net.predict(&x).unwrap());
+    let mut other = network::<f64>();
+    other.load_weights_from_bytes(&bytes).unwrap();
+    assert_eq!(bits(&other), bits(&net));
+
+    // Not a checkpoint (no epoch entry): an "optimizer." tensor is one too many.
+    let (meta, mut tensors) = {
+        let model = net.to_bytes().unwrap();
+        let file = safetensors::SafeTensors::deserialize(&model).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&model).unwrap();
+        let meta = header.metadata().clone().unwrap();
+        let tensors: Vec<(String, Vec<u8>, Vec<usize>)> =
+            file.tensors().into_iter().map(|(n, v)| (n, v.data().to_vec(), v.shape().to_vec())).collect();
+        (meta, tensors)
+    };
+    tensors.push(("optimizer.steps".into(), 1.0f64.to_le_bytes().to_vec(), vec![1, 1]));
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, d, s)| {
+            (n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F64, s.clone(), d).unwrap())
+        })
+        .collect();
+    let extra = safetensors::serialize(views, Some(meta)).unwrap();
+    assert!(Sequential::<f64>::from_bytes(&extra).is_err());
+    assert!(network::<f64>().load_weights_from_bytes(&extra).is_err());
+}
+
 #[test]
 fn another_optimizer_is_a_typed_error_and_changes_nothing() {
     let (_, _, adam) = trained("adam");

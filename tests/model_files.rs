@@ -60,7 +60,10 @@ fn loading_another_scalar_type_is_a_typed_error() {
     let err = Sequential::<f32>::from_bytes(&bytes).unwrap_err();
     assert!(matches!(err, Error::Format(FormatError::WrongDtype { .. })), "{err}");
     // It names the type to read it as, not a tensor called "file".
-    assert_eq!(err.to_string(), "model file: the file holds f64 values, not f32: read it as it was saved (Sequential::<f64>)");
+    assert_eq!(
+        err.to_string(),
+        "model file: the file holds f64 values, not f32: read it as it was saved (Sequential::<f64>)"
+    );
 }
 
 #[test]
