@@ -494,7 +494,14 @@ fn run<T: Real, N: Network<T>>(
     // normalization) is joined to the batch before it.
     let min_batch = net.min_training_batch().max(1);
     if n < min_batch {
-        return Err(Error::BatchTooSmall { layer: LayerId::kind("network"), min: min_batch, got: n });
+        // The layer that asks for it, by its path, where the network shows its layers.
+        let mut layer = LayerId::kind("network");
+        net.visit_outputs(&mut |path, l, _| {
+            if layer.path.is_none() && l.min_training_batch() == min_batch {
+                layer = LayerId::at(path, l.kind());
+            }
+        });
+        return Err(Error::BatchTooSmall { layer, min: min_batch, got: n });
     }
     let batch = batch.max(min_batch);
     let tail = n % batch;
