@@ -12,7 +12,9 @@
 //! 1. the last [`set`] in the program;
 //! 2. the environment variable `BACKPROP_THREADS` (a whole number ≥ 1, read once, at the first
 //!    product that could split; any other value is ignored);
-//! 3. the machine's cores ([`std::thread::available_parallelism`]).
+//! 3. the machine's cores ([`std::thread::available_parallelism`]);
+//!
+//! and never more than [`max`] (four per core, at least 64).
 //!
 //! `1` runs every product on the calling thread and starts no thread. Otherwise the products
 //! run on the crate's own [rayon](https://docs.rs/rayon) pool (not rayon's global pool, so it
@@ -50,17 +52,25 @@ pub const ENV_VAR: &str = "BACKPROP_THREADS";
 /// `0` returns to the default (`BACKPROP_THREADS`, else the machine's cores).
 ///
 /// Results do not depend on the count: it changes only speed. A count above the machine's cores
-/// is allowed (the threads then share cores).
+/// is allowed (the threads then share cores), up to [`max`]: a larger count is lowered to it
+/// (thousands of threads took minutes to start, and could abort the program for their stacks).
 pub fn set(threads: usize) {
     SET.store(threads, Ordering::Relaxed);
 }
 
-/// How many threads the crate's matrix products use (at least 1).
+/// How many threads the crate's matrix products use (at least 1, at most [`max`]).
 pub fn get() -> usize {
-    match SET.load(Ordering::Relaxed) {
+    let count = match SET.load(Ordering::Relaxed) {
         0 => *DEFAULT.get_or_init(default_count),
         n => n,
-    }
+    };
+    count.min(max())
+}
+
+/// The most threads the crate uses, whatever [`set`] or `BACKPROP_THREADS` ask: four per core,
+/// and at least 64.
+pub fn max() -> usize {
+    cores().saturating_mul(4).max(64)
 }
 
 /// `BACKPROP_THREADS` if it is a whole number ≥ 1, else the machine's cores.

@@ -107,7 +107,11 @@ fn the_count_is_set_in_code_and_falls_back_to_the_default() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let from_env =
         std::env::var(threads::ENV_VAR).ok().and_then(|v| v.trim().parse::<usize>().ok()).filter(|&n| n >= 1);
-    assert_eq!(default, from_env.unwrap_or(cores), "BACKPROP_THREADS, else the machine's cores");
+    assert_eq!(default, from_env.unwrap_or(cores).min(threads::max()), "BACKPROP_THREADS, else the machine's cores");
+    // A count past max() is lowered to it (a million threads took minutes to start, or aborted).
+    assert_eq!(threads::max(), (4 * cores).max(64));
+    threads::set(usize::MAX);
+    assert_eq!(threads::get(), threads::max());
     threads::set(3);
     assert_eq!(threads::get(), 3);
     assert_eq!(threads::install(|| 6 * 7), 42, "install runs the closure and returns its result");
