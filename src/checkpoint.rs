@@ -71,9 +71,12 @@ const OPTIMIZER: &str = "checkpoint.optimizer";
 /// The optimizer's name for a state tensor of the file (`"<parameter index>.<slot>"` or a
 /// counter's name), from the file's name after the prefix: `"<parameter path>.<slot>"` since
 /// format version 2, the optimizer's own name in version 1.
-/// `None` for a version-2 name that has a dot but names no parameter.
+/// A name that does not start with a layer's index (`"lr.scale"`, `"ema_1.0"`) is a counter's
+/// own, dots and all; `None` for one that does but names no parameter of the network.
 fn optimizer_name(file_name: &str, paths: &[String], version: &str) -> Option<String> {
-    if version == "1" || !file_name.contains('.') {
+    let first = file_name.split('.').next().unwrap_or_default();
+    let own = !first.is_empty() && !first.bytes().all(|b| b.is_ascii_digit());
+    if version == "1" || !file_name.contains('.') || own {
         return Some(file_name.to_string());
     }
     let (path, slot) = file_name.rsplit_once('.')?;

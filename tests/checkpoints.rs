@@ -795,3 +795,62 @@ fn an_optimizer_from_outside_the_crate_gets_the_defaults_and_checkpoints() {
     assert_eq!(other.load_checkpoint_from_bytes(&bytes, &mut config(Halving)).unwrap(), 3);
     assert_eq!(bits(&other), bits(&net));
 }
+
+/// An optimizer written outside the crate whose state has counters with dots in their names.
+#[derive(Debug, Default)]
+struct Dotted {
+    scale: f64,
+}
+
+impl Optimizer<f64> for Dotted {
+    fn name(&self) -> &'static str {
+        "dotted"
+    }
+    fn learning_rate(&self) -> f64 {
+        0.1
+    }
+    fn set_learning_rate(&mut self, _: f64) -> backprop::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, params: &mut [&mut Param<f64>]) -> backprop::Result<()> {
+        self.scale += 1.0;
+        for p in params.iter_mut() {
+            if let Some((mut value, grad)) = p.take_update() {
+                value.zip_apply(&grad, |w, g| *w -= 0.1 * g);
+            }
+        }
+        Ok(())
+    }
+    fn state(&self) -> Vec<(String, DMatrix<f64>)> {
+        let counter = DMatrix::from_element(1, 1, self.scale);
+        vec![("lr.scale".into(), counter.clone()), ("ema_1.0".into(), counter)]
+    }
+    fn set_state(&mut self, state: Vec<(String, DMatrix<f64>)>) -> backprop::Result<()> {
+        let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
+        if names != ["ema_1.0", "lr.scale"] && names != ["lr.scale", "ema_1.0"] {
+            return Err(Error::InvalidConfig {
+                name: "dotted state",
+                value: format!("{names:?}"),
+                expected: "its two counters",
+            });
+        }
+        self.scale = state[0].1[(0, 0)];
+        Ok(())
+    }
+}
+
+/// Counters whose names hold dots ("lr.scale") round-trip through a checkpoint: they were saved
+/// and then refused as tensors "with no place in the network".
+#[test]
+fn counters_with_dots_in_their_names_round_trip() {
+    let (x, t) = blobs::<f64>();
+    let mut net = network::<f64>();
+    let mut c = config(Dotted::default()).epochs(2);
+    net.fit(&x, &t, &mut c).unwrap();
+    let bytes = net.checkpoint_to_bytes(&c, 2).unwrap();
+    let mut other = network::<f64>();
+    let mut resumed = config(Dotted::default());
+    assert_eq!(other.load_checkpoint_from_bytes(&bytes, &mut resumed).unwrap(), 2);
+    assert_eq!(bits(&other), bits(&net));
+    assert_eq!(resumed.optimizer().state(), c.optimizer().state());
+}
