@@ -19,6 +19,12 @@
 //! checkpoint into them, and go on with [`FitConfig::start_epoch`]; the parameters then end
 //! bit-for-bit as those of an uninterrupted run (see [Resuming](FitConfig#resuming)).
 //!
+//! The example below stops its first run with a shorter `.epochs(5)`, which is the same run
+//! only because its learning rate is constant. A [schedule](crate::Schedule) that looks at the
+//! total (cosine) computes other rates for 5 epochs than for 10: to interrupt such a run, keep
+//! its `epochs` and stop it from the [callback](FitConfig::on_epoch) with
+//! [`Control::Stop`](crate::Control::Stop).
+//!
 //! ```
 //! use backprop::prelude::*;
 //! use nalgebra::DMatrix;

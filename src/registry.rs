@@ -201,6 +201,10 @@ impl<T: Real> Registry<T> {
     ///
     /// A file can say anything: `build` should refuse settings that make no sense (with
     /// [`LayerConfig::setting`]'s errors or its own) rather than allocate what they ask for.
+    ///
+    /// The kinds registered are leaves: a layer with children (a container) written outside the
+    /// crate saves, but does not load — build such blocks from [`Chain`](crate::Chain) and
+    /// [`Residual`](crate::Residual), which load with any registered children.
     pub fn register<L: Layer<T>>(
         mut self,
         kind: &str,

@@ -61,6 +61,10 @@ pub enum Decay {
 /// which cannot change it. The gradient is "fresh" after [`grad_mut`](Param::grad_mut) (called by
 /// `backward`) and consumed by the optimizer step, so a step without a backward pass before it is
 /// an error rather than a silent re-use of an old gradient.
+///
+/// `==` compares everything a parameter holds — value, gradient buffer, freshness, role and
+/// decay — so a trained network's parameters differ from those of its reloaded copy (whose
+/// gradients are zero); compare [`value`](Param::value)s to compare the weights.
 #[derive(Clone, PartialEq)]
 pub struct Param<T: Real> {
     name: &'static str,

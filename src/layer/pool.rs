@@ -168,8 +168,10 @@ macro_rules! pooling_builders {
 ///   `argmax` in the book's `Pooling` and PyTorch's CPU kernel. At a tie the function has a
 ///   kink, and a gradient check reports it as one.
 ///
-/// `OH = (H + 2P − KH) / S + 1`; the stride defaults to the window height (PyTorch's default;
-/// the book's `Pooling(pool_h, pool_w, stride=1)` defaults to 1 and its SimpleConvNet passes 2).
+/// `OH = (H + 2P − KH) / S + 1`, and across, `OW = (W + 2P − KW) / S + 1` with the same stride:
+/// the stride defaults to the window height (PyTorch's default is the window itself, the same for
+/// a square window; the book's `Pooling(pool_h, pool_w, stride=1)` defaults to 1 and its
+/// SimpleConvNet passes 2).
 ///
 /// # Shapes
 /// `x: N × (C·H·W)`, `y: N × (C·OH·OW)`. No parameters.
