@@ -203,8 +203,8 @@ impl<T: Real> Registry<T> {
     /// [`LayerConfig::setting`]'s errors or its own) rather than allocate what they ask for.
     ///
     /// The kinds registered are leaves: a layer with children (a container) written outside the
-    /// crate saves, but does not load — build such blocks from [`Chain`](crate::Chain) and
-    /// [`Residual`](crate::Residual), which load with any registered children.
+    /// crate saves, but does not load — build such blocks from [`Chain`] and
+    /// [`Residual`], which load with any registered children.
     pub fn register<L: Layer<T>>(
         mut self,
         kind: &str,
