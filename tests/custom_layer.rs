@@ -282,7 +282,7 @@ fn a_layer_whose_output_is_not_as_built_is_named() {
         let err = net.predict(&x).unwrap_err();
         assert!(expected(&err, path), "{err:?}");
         let err = net.train_step(&x, &t, &SquaredError::mean(), &mut Sgd::new(0.1), &mut seeded(0, Stream::Train));
-        assert!(expected(&err.as_ref().unwrap_err(), path), "{err:?}");
+        assert!(expected(err.as_ref().unwrap_err(), path), "{err:?}");
         let err = net.fit(&x, &t, &mut FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).batch_size(4)).unwrap_err();
         assert!(expected(&err, path), "{err:?}");
         assert_eq!(net.to_bytes().unwrap(), before);

@@ -409,7 +409,7 @@ fn an_optimizer_that_breaks_its_contract_is_undone() {
         net.train_step(&x, &t, &loss, &mut Sgd::new(0.01), &mut rng).unwrap();
         // In fit with early stopping (which restores a snapshot at the end), the same.
         let mut net = regressor();
-        let mut config = FitConfig::new(loss.clone(), Rogue { steps: 0, fault }).epochs(5).early_stopping(3);
+        let mut config = FitConfig::new(loss, Rogue { steps: 0, fault }).epochs(5).early_stopping(3);
         assert!(net.fit(&x, &t, &mut config).is_err(), "{fault:?}");
         net.predict(&x).unwrap();
     }

@@ -37,8 +37,10 @@ impl<T: Real> BufferUndo<T> {
             if values.len() == k {
                 values.push(DMatrix::zeros(0, 0));
             }
-            ensure_shape(&mut values[k], m.nrows(), m.ncols());
-            values[k].copy_from(m);
+            if let Some(copy) = values.get_mut(k) {
+                ensure_shape(copy, m.nrows(), m.ncols());
+                copy.copy_from(m);
+            }
             k += 1;
         });
     }
