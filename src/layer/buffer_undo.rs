@@ -28,6 +28,7 @@ impl<T: Real> BufferUndo<T> {
     }
 
     /// Copies the buffers' values.
+    #[inline]
     pub(crate) fn save(&mut self, chain: &Chain<T>) {
         if !self.any {
             return;
@@ -47,6 +48,7 @@ impl<T: Real> BufferUndo<T> {
 
     /// Whether every buffer value is finite (a running variance of inputs on a huge scale
     /// overflows).
+    #[inline]
     pub(crate) fn all_finite(&mut self, chain: &Chain<T>) -> bool {
         let mut finite = true;
         if self.any {

@@ -139,11 +139,28 @@ impl<T: Real> Chain<T> {
                 (None, Input::Rows(x)) => layer.forward_train(x, output, rng),
                 (None, Input::Samples(xs)) => layer.forward_train_samples(xs, output, rng),
             };
-            result
-                .and_then(|()| check_output(&self.shapes, i, layer.kind(), input.batch(), output))
-                .map_err(|e| e.within(i))?;
+            if let Err(e) = result {
+                // A layer before that wrote another output than it declared makes this one
+                // fail: name that one. Looked at only now, so a pass that succeeds pays nothing.
+                return Err(self.misshapen_output(input.batch(), i).unwrap_or_else(|| e.within(i)));
+            }
         }
-        Ok(())
+        // The last layer's output, which no layer after it reads.
+        let last = self.layers.len() - 1;
+        match self.layers.get(last) {
+            Some(layer) => {
+                check_output(&self.shapes, last, layer.as_ref(), input.batch(), y).map_err(|e| e.within(last))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The first of layers `0..end` whose kept output (of the last training pass, on `batch`
+    /// samples) is not what it declared when built, as the error that names it.
+    fn misshapen_output(&self, batch: usize, end: usize) -> Option<Error> {
+        let kept = self.layers.iter().zip(&self.outputs).take(end).enumerate();
+        kept.map(|(k, (layer, out))| check_output(&self.shapes, k, layer.as_ref(), batch, out).map_err(|e| e.within(k)))
+            .find_map(Result::err)
     }
 
     /// The backward pass after [`forward_train_from`](Chain::forward_train_from) of `input`.
@@ -173,20 +190,23 @@ impl<T: Real> Chain<T> {
     }
 }
 
-/// Checks that layer `i` (of kind `kind`) wrote the output it declared when built: a row per
-/// sample of the `batch` and the values of its output shape `shapes[i]`. A layer written outside
-/// the crate may not, and the layer after it (or the loss) would be blamed.
-fn check_output<T: Real>(shapes: &[Shape], i: usize, kind: &'static str, batch: usize, y: &DMatrix<T>) -> Result<()> {
-    let expected = Dims(batch, shapes.get(i).map_or(y.ncols(), |s| s.len()));
-    if Dims::from(y) != expected {
-        return Err(Error::ShapeMismatch {
-            layer: LayerId::kind(kind),
-            what: "its output",
-            expected,
-            got: Dims::from(y),
-        });
+/// Checks that layer `i` wrote the output it declared when built: a row per sample of the
+/// `batch` and the values of its output shape `shapes[i]`. A layer written outside the crate may
+/// not, and the layer after it (or the loss) would be blamed.
+#[inline]
+fn check_output<T: Real>(shapes: &[Shape], i: usize, layer: &dyn Layer<T>, batch: usize, y: &DMatrix<T>) -> Result<()> {
+    let columns = shapes.get(i).map_or(y.ncols(), |s| s.len());
+    if y.shape() == (batch, columns) {
+        return Ok(());
     }
-    Ok(())
+    Err(output_error(layer.kind(), Dims(batch, columns), Dims::from(y)))
+}
+
+/// [`check_output`]'s error, out of the way of every pass.
+#[cold]
+#[inline(never)]
+fn output_error(kind: &'static str, expected: Dims, got: Dims) -> Error {
+    Error::ShapeMismatch { layer: LayerId::kind(kind), what: "its output", expected, got }
 }
 
 impl<T: Real> Layer<T> for Chain<T> {
@@ -237,7 +257,7 @@ impl<T: Real> Layer<T> for Chain<T> {
             };
             let output = if into_y { &*y } else { &other };
             result
-                .and_then(|()| check_output(&self.shapes, i, layer.kind(), x.nrows(), output))
+                .and_then(|()| check_output(&self.shapes, i, layer.as_ref(), x.nrows(), output))
                 .map_err(|e| e.within(i))?;
         }
         Ok(())

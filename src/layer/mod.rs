@@ -528,6 +528,7 @@ pub(crate) fn counted(input: Shape, layer: &'static str) -> Result<usize> {
 /// input `x` (`batch × features`, as the layer reads it) and `out_dim` columns. When `y` and
 /// `grad_y` agree with each other and with `out_dim` but not with `x`'s batch, `x` is the odd
 /// one out, and the error names it.
+#[inline]
 pub(crate) fn check_backward_shapes<T: Real>(
     layer: &'static str,
     x: Dims,
@@ -535,17 +536,26 @@ pub(crate) fn check_backward_shapes<T: Real>(
     grad_y: &DMatrix<T>,
     out_dim: usize,
 ) -> Result<()> {
+    let expected = (x.0, out_dim);
+    if y.shape() == expected && grad_y.shape() == expected {
+        return Ok(());
+    }
+    Err(backward_shape_error(layer, x, Dims::from(y), Dims::from(grad_y), out_dim))
+}
+
+/// [`check_backward_shapes`]' error, out of the way of every layer's backward pass.
+#[cold]
+#[inline(never)]
+fn backward_shape_error(layer: &'static str, x: Dims, y: Dims, grad_y: Dims, out_dim: usize) -> crate::Error {
     let mismatch =
         |what, expected, got| crate::Error::ShapeMismatch { layer: crate::LayerId::kind(layer), what, expected, got };
-    let (Dims(batch, features), ys) = (x, Dims::from(y));
-    if ys == Dims::from(grad_y) && ys.1 == out_dim && ys.0 != batch {
-        return Err(mismatch("x", Dims(ys.0, features), x));
+    let Dims(batch, features) = x;
+    if y == grad_y && y.1 == out_dim && y.0 != batch {
+        return mismatch("x", Dims(y.0, features), x);
     }
     let expected = Dims(batch, out_dim);
-    for (what, m) in [("y", y), ("grad_y", grad_y)] {
-        if Dims::from(m) != expected {
-            return Err(mismatch(what, expected, Dims::from(m)));
-        }
+    if y != expected {
+        return mismatch("y", expected, y);
     }
-    Ok(())
+    mismatch("grad_y", expected, grad_y)
 }
