@@ -763,9 +763,12 @@ impl fmt::Display for Divergence {
 
 /// [`FormatError::WrongDtype`]'s message: for the file as a whole, which type to read it as.
 fn wrong_dtype(tensor: &str, got: &str, expected: &str) -> String {
-    if tensor == "file" {
+    let readable = matches!(got, "F32" | "F64");
+    if tensor == "file" && readable {
         let got = got.to_lowercase();
         format!("the file holds {got} values, not {expected}: read it as it was saved (Sequential::<{got}>)")
+    } else if tensor == "file" {
+        format!("the file holds {got} values, expected {expected}")
     } else {
         format!("tensor {tensor:?} is stored as {got}, expected {expected}")
     }

@@ -208,8 +208,8 @@ impl<T: Real> FitConfig<T> {
 
     /// Stops when the monitored loss (validation loss if there is validation data, else
     /// training loss) has not improved for `patience` epochs, and in any case ends training with
-    /// the parameters of the best epoch — also when training diverges after it (see
-    /// [`Error::Diverged`](crate::Error::Diverged)).
+    /// the parameters of the best epoch — also when a later step fails, training diverging
+    /// (see [`Error::Diverged`](crate::Error::Diverged)) or any other error.
     pub fn early_stopping(mut self, patience: usize) -> Self {
         self.patience = Some(patience);
         self

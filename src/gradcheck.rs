@@ -399,8 +399,9 @@ pub fn check_loss<L: Loss<f64> + ?Sized>(
 /// (`"0.weight"`, `"3.body.1.bias"`). The network's buffers are restored afterwards.
 ///
 /// # Errors
-/// As [`Network::gradients`]: bad data (checked before anything runs) or a non-finite loss or
-/// gradient.
+/// As [`Network::gradients`]: bad data (checked before anything runs), a non-finite loss or
+/// gradient, or a parameter gradient a layer left out or wrote in another shape
+/// ([`Error::MissingGradient`], [`Error::GradientShape`]).
 pub fn check_network<N: Network<f64> + ?Sized>(
     net: &mut N,
     x: &DMatrix<f64>,

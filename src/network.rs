@@ -45,7 +45,9 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// [`Error::Diverged`] (with no epoch) if the loss or a gradient is not finite, or if the
     /// update would leave a non-finite parameter or optimizer state — the update is then not
-    /// applied (parameters and optimizer state are as before; the gradients are consumed);
+    /// applied (parameters, the layers' buffers such as batch normalization's running
+    /// statistics, and optimizer state are as before; the gradients are consumed; running
+    /// statistics that overflow are a divergence too);
     /// for a [`Sequential`](crate::Sequential), [`Error::NonFinite`] instead when the step
     /// diverged on a batch holding a NaN or an infinity (in `x` or `t`, named by row and
     /// column: the batch is looked at only then); shape errors from the layers or the loss;
@@ -107,7 +109,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// # Errors
     /// [`Error::EmptyInput`], [`Error::FeatureMismatch`], [`Error::RowCountMismatch`],
     /// [`Error::NonFinite`] and the loss's target errors for bad data; [`Error::Diverged`] (with
-    /// no epoch) if the loss or a gradient is not finite; [`Error::MissingGradient`] or
+    /// no epoch) if the loss, a gradient or a layer's running statistics are not finite;
+    /// [`Error::MissingGradient`] or
     /// [`Error::GradientShape`] if a layer's `backward` left a parameter without a gradient of
     /// its shape (as a training step would).
     ///
@@ -211,7 +214,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// produces a non-finite loss or gradient, or an update that would make a parameter or the
     /// optimizer's state non-finite: parameters and optimizer state then hold the values before
     /// the failed step — with [early stopping](FitConfig::early_stopping), the parameters are
-    /// those of the best epoch done, as when it stops — and the error carries the epoch, the
+    /// those of the best epoch done, as when it stops (after any error of a step) — and the
+    /// error carries the epoch, the
     /// step, the history of the epochs done (with its `best_epoch`) and the
     /// [cause](crate::Divergence).
     ///
@@ -686,19 +690,22 @@ fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
     }
 }
 
-/// A run that diverged with early stopping on ends as early stopping promises, with the best
-/// epoch's parameters (the error's history names it in `best_epoch`); any other error as it is.
+/// A run that fails with early stopping on ends as early stopping promises, with the best
+/// epoch's parameters (a `Diverged` error's history names it in `best_epoch`).
 fn with_best<T: Real, N: Network<T>>(net: &mut N, e: Error, best: Option<(f64, usize, Vec<DMatrix<T>>)>) -> Error {
-    match (e, best) {
-        (Error::Diverged { epoch, step, loss, cause, history }, Some((_, best_epoch, values))) => {
-            restore(net, &values);
+    let Some((_, best_epoch, values)) = best else {
+        return e;
+    };
+    restore(net, &values);
+    match e {
+        Error::Diverged { epoch, step, loss, cause, history } => {
             let history = history.map(|mut h| {
                 h.best_epoch = Some(best_epoch);
                 h
             });
             Error::Diverged { epoch, step, loss, cause, history }
         }
-        (e, _) => e,
+        e => e,
     }
 }
 

@@ -325,6 +325,11 @@ enum Fault {
     ReshapeNan,
     Rename,
     FailPartWay,
+    /// Reorders the slice of references (allowed: the parameters stay as they are), then sends
+    /// the value now first to NaN.
+    SwapNan,
+    /// Only reorders the slice.
+    Swap,
 }
 
 impl Optimizer<f64> for Rogue {
@@ -356,6 +361,11 @@ impl Optimizer<f64> for Rogue {
             }
             Fault::Rename => *params[0] = Param::new("other", params[0].value().clone(), params[0].decay()),
             Fault::FailPartWay => return Err(Error::InvalidConfig { name: "rogue", value: "2".into(), expected: "1" }),
+            Fault::SwapNan => {
+                params.swap(0, 1);
+                params[0].value_mut()[0] = f64::NAN;
+            }
+            Fault::Swap => params.swap(0, 1),
         }
         Ok(())
     }
@@ -375,7 +385,7 @@ impl Optimizer<f64> for Rogue {
 fn an_optimizer_that_breaks_its_contract_is_undone() {
     let (x, t) = data();
     let loss = SquaredError::mean();
-    for fault in [Fault::Reshape, Fault::ReshapeNan, Fault::Rename, Fault::FailPartWay] {
+    for fault in [Fault::Reshape, Fault::ReshapeNan, Fault::Rename, Fault::FailPartWay, Fault::SwapNan] {
         let mut net = regressor();
         let mut optimizer = Rogue { steps: 0, fault };
         let mut rng = backprop::seeded(0, backprop::Stream::Train);
@@ -384,6 +394,11 @@ fn an_optimizer_that_breaks_its_contract_is_undone() {
         let err = net.train_step(&x, &t, &loss, &mut optimizer, &mut rng).unwrap_err();
         match fault {
             Fault::FailPartWay => assert!(matches!(err, Error::InvalidConfig { name: "rogue", .. }), "{err:?}"),
+            // The bias (now first in the slice) is named by its place in the network's order.
+            Fault::SwapNan => assert!(
+                matches!(err, Error::Diverged { cause: Divergence::Update { index: 1, name: "bias" }, .. }),
+                "{err:?}"
+            ),
             Fault::Rename => assert!(
                 matches!(err, Error::ParamReplaced { index: 0, name: "weight", replacement: "other", .. }),
                 "{err:?}"
@@ -413,6 +428,15 @@ fn an_optimizer_that_breaks_its_contract_is_undone() {
         assert!(net.fit(&x, &t, &mut config).is_err(), "{fault:?}");
         net.predict(&x).unwrap();
     }
+    // Reordering the slice of references alone is allowed: the steps stand, as with plain descent.
+    let (mut net, mut plain) = (regressor(), regressor());
+    let mut rng = backprop::seeded(0, backprop::Stream::Train);
+    let mut optimizer = Rogue { steps: 0, fault: Fault::Swap };
+    for _ in 0..3 {
+        net.train_step(&x, &t, &loss, &mut optimizer, &mut rng).unwrap();
+        plain.train_step(&x, &t, &loss, &mut Sgd::new(0.01), &mut rng).unwrap();
+    }
+    assert_eq!(bits(&net, &Sgd::new(0.01)).0, bits(&plain, &Sgd::new(0.01)).0);
 }
 
 /// Gradient descent that overshoots after three steps (a rate far too large, still finite) and

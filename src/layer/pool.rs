@@ -142,8 +142,9 @@ impl Pooling {
 
 macro_rules! pooling_builders {
     () => {
-        /// The same layer with stride `stride` (≥ 1, checked when built; the default is the
-        /// window's height, as PyTorch's — the book's `Pooling` defaults to 1).
+        /// The same layer with stride `stride` (≥ 1, checked when built), down and across;
+        /// the default is the window's height (PyTorch's is the window itself, the same for a
+        /// square window; the book's `Pooling` defaults to 1).
         pub fn with_stride(mut self, stride: usize) -> Self {
             self.pool.stride = stride;
             self

@@ -20,6 +20,9 @@ use nalgebra::DMatrix;
 pub(crate) struct Undo<T: Real> {
     values: Vec<DMatrix<T>>,
     roles: Vec<(&'static str, Decay)>,
+    /// Where each parameter lives, in the slice's order: a step may reorder the slice of
+    /// references (not the parameters), which the checks put back first.
+    addresses: Vec<usize>,
 }
 
 impl<T: Real> Undo<T> {
@@ -32,6 +35,20 @@ impl<T: Real> Undo<T> {
         }
         self.roles.clear();
         self.roles.extend(params.iter().map(|p| (p.name(), p.decay())));
+        self.addresses.clear();
+        self.addresses.extend(params.iter().map(|p| address(p)));
+    }
+
+    /// Puts the slice's references back in the order they were saved in, if the step reordered
+    /// them (they are the same references: the parameters are borrowed for the step).
+    fn reorder(&self, params: &mut [&mut Param<T>]) {
+        for (i, &saved) in self.addresses.iter().enumerate() {
+            if params.get(i).is_some_and(|p| address(p) != saved) {
+                if let Some(j) = params.iter().skip(i + 1).position(|p| address(p) == saved) {
+                    params.swap(i, i + 1 + j);
+                }
+            }
+        }
     }
 
     /// The first parameter the step replaced (another shape, role or decay) rather than updated,
@@ -65,6 +82,11 @@ impl<T: Real> Undo<T> {
     }
 }
 
+/// Where a parameter lives, to tell one from another.
+fn address<T: Real>(p: &Param<T>) -> usize {
+    std::ptr::from_ref(p) as usize
+}
+
 /// Runs `optimizer`'s step on `params` so that no parameter or state value becomes non-finite:
 /// such a step is an [`Error::Diverged`] (with a NaN loss, which the training step fills in)
 /// after which the values and the state are those before it. An optimizer that does not check
@@ -87,7 +109,9 @@ pub(crate) fn checked_step<T: Real>(
     }
     undo.save(params);
     let state = optimizer.state();
-    let failure = match optimizer.step(params) {
+    let stepped = optimizer.step(params);
+    undo.reorder(params);
+    let failure = match stepped {
         Err(e) => Some(e),
         Ok(()) => undo.replaced(optimizer, params).or_else(|| {
             let bad_value = params.iter().position(|p| !all_finite(p.value().as_slice()));
