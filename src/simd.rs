@@ -9,6 +9,10 @@
 //! 14.8 ms). Wrapping the finiteness check's lane sums the same way measured slower (17.5 ms),
 //! so it is not used there; each new use needs its own measurement.
 
+/// From this many values a pass is worth running [`wide`]: below, the call's dispatch costs
+/// more than it saves (the XOR network's passes of 4 and 12 values).
+pub(crate) const WIDE_MIN: usize = 64;
+
 /// Runs `f`, compiled for the widest vector instructions this CPU has.
 #[inline]
 pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {

@@ -2,7 +2,7 @@
 
 use super::{check_backward_shapes, ensure_shape, Decay, Layer, LayerConfig, Param, Shape};
 use crate::matmul::{matmul, Op};
-use crate::simd::wide;
+use crate::simd::{wide, WIDE_MIN};
 use crate::{Dims, Error, Init, LayerId, Real, Result, SeededRng};
 use nalgebra::DMatrix;
 
@@ -298,9 +298,8 @@ fn add_bias<T: Real>(y: &mut DMatrix<T>, bias: &DMatrix<T>) {
             }
         }
     };
-    // Wide vector instructions from 64 values (a digits-mlp fit: 1.1% fewer instructions);
-    // below, the wide call's dispatch costs more than it saves.
-    if y.len() >= 64 {
+    // Wide vector instructions from WIDE_MIN values (a digits-mlp fit: 1.1% fewer instructions).
+    if y.len() >= WIDE_MIN {
         wide(|| add(y.as_mut_slice()));
     } else {
         add(y.as_mut_slice());

@@ -2,13 +2,9 @@
 
 use super::parts;
 use super::{check_backward_shapes, ensure_shape, Layer, LayerConfig, Shape};
-use crate::simd::wide;
+use crate::simd::{wide, WIDE_MIN};
 use crate::{Activation, Dims, Real, Result, SeededRng};
 use nalgebra::DMatrix;
-
-/// From this many values a pass runs [wide](crate::simd::wide): below, the wide call's dispatch
-/// costs more than it saves (the XOR network's passes of 4 and 12 values).
-const WIDE_MIN: usize = 64;
 
 /// An activation `f` as a layer, applied to every element: push `Sigmoid`, `Relu`, ... straight
 /// into a network.
