@@ -45,7 +45,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 # bench_ms <bench> <filter> <case>...: one `cargo bench` run with the filter, then each case's
-# median_ms from it, one per line (the filter "digits-mlp" also runs -threads1 and -threads2).
+# median_ms from it, one per line (the filter "digits-mlp" also runs -threads1, -threads2 and -rows).
 bench_ms() {
     local bench="$1" filter="$2"
     shift 2
@@ -66,8 +66,8 @@ numpy_ms() {
 # compared with the same NumPy run.
 pairs=(
     "xor-20000-f64,xor-20000-f64-threads1|training|$refs/xor_numpy.py"
-    "digits-mlp,digits-mlp-threads1,digits-mlp-threads2|mlp|$refs/mlp_numpy.py --task digits-mlp"
-    "mnist-mlp,mnist-mlp-threads1,mnist-mlp-threads2|mlp|$refs/mlp_numpy.py --task mnist-mlp"
+    "digits-mlp,digits-mlp-threads1,digits-mlp-threads2,digits-mlp-rows|mlp|$refs/mlp_numpy.py --task digits-mlp"
+    "mnist-mlp,mnist-mlp-threads1,mnist-mlp-threads2,mnist-mlp-rows|mlp|$refs/mlp_numpy.py --task mnist-mlp"
 )
 
 # Rounds interleave the two sides of every pair, so drift hits both.

@@ -4,8 +4,10 @@
 //!
 //! Both cases: `in-128-10`, ReLU, [`SoftmaxCrossEntropy`] (mean over the batch), He-normal
 //! weights, zero biases, plain SGD with learning rate 0.1, `f32`, a fresh shuffle every epoch.
-//! Only `net.fit` is timed (NumPy's `train_s`); building the network and the configuration is
-//! not. Each case prints its bench line, then the test accuracy of a trained network
+//! Only `net.fit_samples` is timed (NumPy's `train_s`); building the network and the
+//! configuration is not, nor is transposing the training inputs once when the data loads (NumPy's
+//! rows are sample by sample as they load). `<case>-rows` times `net.fit` on the rows instead,
+//! on the default thread count: it copies the data set sample by sample at every call. Each case prints its bench line, then the test accuracy of a trained network
 //! (`<case> test_accuracy=<x>`), to compare with NumPy's `metric=test_accuracy:<x>`.
 //!
 //! - `digits-mlp`: the 8×8 digits, pixels / 16, rows `0..1437` (file order) train,
@@ -88,6 +90,8 @@ fn mlp(inputs: usize) -> Sequential<f32> {
 struct Task {
     name: &'static str,
     x_train: DMatrix<f32>,
+    /// `x_train` transposed: sample by sample, for `fit_samples`.
+    xs_train: DMatrix<f32>,
     t_train: DMatrix<f32>,
     x_test: DMatrix<f32>,
     t_test: DMatrix<f32>,
@@ -98,15 +102,17 @@ struct Task {
 /// Times `net.fit` from a fresh network each run, then prints the test accuracy of a trained one:
 /// as `task.name` on the default thread count, then as `<name>-threads1` and `-threads2`.
 fn bench_task(harness: &Harness, task: &Task, runs: Runs) {
-    bench_task_named(harness, task.name, task, runs);
+    bench_task_named(harness, task.name, task, runs, false);
     for count in THREAD_COUNTS {
         threads::set(count);
-        bench_task_named(harness, &format!("{}-threads{count}", task.name), task, runs);
+        bench_task_named(harness, &format!("{}-threads{count}", task.name), task, runs, false);
         threads::set(0);
     }
+    bench_task_named(harness, &format!("{}-rows", task.name), task, runs, true);
 }
 
-fn bench_task_named(harness: &Harness, name: &str, task: &Task, runs: Runs) {
+/// Times `fit_samples` on the samples, or `fit` on the rows when `by_rows`.
+fn bench_task_named(harness: &Harness, name: &str, task: &Task, runs: Runs, by_rows: bool) {
     if !harness.selected(name) {
         return;
     }
@@ -120,7 +126,12 @@ fn bench_task_named(harness: &Harness, name: &str, task: &Task, runs: Runs) {
             (mlp(task.x_train.ncols()), config)
         },
         |(mut net, mut config)| {
-            let history = net.fit(&task.x_train, &task.t_train, &mut config).expect("the MLP trains");
+            let history = if by_rows {
+                net.fit(&task.x_train, &task.t_train, &mut config)
+            } else {
+                net.fit_samples(&task.xs_train, &task.t_train, &mut config)
+            };
+            let history = history.expect("the MLP trains");
             assert_eq!(history.epochs(), task.epochs);
             // Keep the first trained network (runs are deterministic); the others are dropped
             // by the harness, outside the timing.
@@ -145,6 +156,7 @@ fn digits_task() -> Task {
     Task {
         name: "digits-mlp",
         x_train: x.rows(0, DIGITS_TRAIN_ROWS).into_owned(),
+        xs_train: x.rows(0, DIGITS_TRAIN_ROWS).transpose(),
         t_train: labels_column(&labels[..DIGITS_TRAIN_ROWS]),
         x_test: x.rows(DIGITS_TRAIN_ROWS, n - DIGITS_TRAIN_ROWS).into_owned(),
         t_test: labels_column(&labels[DIGITS_TRAIN_ROWS..]),
@@ -157,6 +169,7 @@ fn mnist_task() -> Result<Task, backprop::Error> {
     let mnist = load_mnist::<f32>(data_dir().join("mnist"))?;
     Ok(Task {
         name: "mnist-mlp",
+        xs_train: mnist.train_x.transpose() / 255.0,
         x_train: mnist.train_x / 255.0,
         t_train: labels_column(&mnist.train_labels),
         x_test: mnist.test_x / 255.0,
@@ -264,7 +277,8 @@ fn bench_floor(harness: &Harness, name: &str, mut step: impl FnMut() -> f32 + Se
 fn main() {
     let harness = Harness::from_args();
     // A task loads when any of its cases is asked for (`-- mnist-mlp-threads2` alone, too).
-    let wanted = |task: &str| ["", "-threads1", "-threads2"].iter().any(|s| harness.selected(&format!("{task}{s}")));
+    let wanted =
+        |task: &str| ["", "-threads1", "-threads2", "-rows"].iter().any(|s| harness.selected(&format!("{task}{s}")));
     if wanted("digits-mlp") {
         bench_task(&harness, &digits_task(), Runs { warmup: 2, timed: 15 });
     }

@@ -5,7 +5,8 @@
 //! apart: gathering a shuffled batch straight from `x` reads one cache line per element. So `fit`
 //! copies `x` once per call, sample by sample (sample `i` is column `i`, contiguous), and each
 //! batch is gathered from that copy, a contiguous copy per sample, into a `features × batch`
-//! matrix. A network whose first layer [takes samples](crate::Layer::takes_samples) (a
+//! matrix. [`fit_samples`](crate::Network::fit_samples) is given the inputs in that layout, and
+//! its batches are gathered from them: no copy of the data set. A network whose first layer [takes samples](crate::Layer::takes_samples) (a
 //! [`Dense`](crate::Dense) reads it as a transposed factor of its product) gets that matrix as it
 //! is; any other gets it transposed into the `batch × features` layout of
 //! [`train_step`](crate::Network::train_step). All these buffers are kept in the
@@ -58,10 +59,17 @@ impl<T: Real> Feed<T> {
         });
     }
 
-    /// Gathers samples `rows` and their targets from `t`, and returns the batch's inputs (sample
-    /// by sample when `by_samples`, else transposed into rows) and targets.
-    pub(crate) fn gather(&mut self, t: &DMatrix<T>, rows: &[usize], by_samples: bool) -> (Input<'_, T>, &DMatrix<T>) {
-        gather_samples(&self.samples, rows, &mut self.batch);
+    /// Gathers samples `rows` of `given` (`features × samples`), else of the [loaded](Feed::load)
+    /// copy, and their targets from `t`; returns the batch's inputs (sample by sample when
+    /// `by_samples`, else transposed into rows) and targets.
+    pub(crate) fn gather(
+        &mut self,
+        given: Option<&DMatrix<T>>,
+        t: &DMatrix<T>,
+        rows: &[usize],
+        by_samples: bool,
+    ) -> (Input<'_, T>, &DMatrix<T>) {
+        gather_samples(given.unwrap_or(&self.samples), rows, &mut self.batch);
         gather_rows(t, rows, &mut self.t);
         if by_samples {
             (Input::Samples(&self.batch), &self.t)
@@ -122,10 +130,12 @@ mod tests {
             assert_eq!(feed.samples, x.transpose(), "{rows}x{cols}");
             let picks: Vec<usize> = (0..rows).rev().chain((0..rows).step_by(3)).collect();
             let t = DMatrix::<f32>::from_fn(rows, 2, |i, j| (i * 10 + j) as f32);
-            let (Input::Samples(xs), t_batch) = feed.gather(&t, &picks, true) else { panic!("asked for samples") };
+            let (Input::Samples(xs), t_batch) = feed.gather(None, &t, &picks, true) else {
+                panic!("asked for samples")
+            };
             assert_eq!(*xs, x.select_rows(&picks).transpose(), "{rows}x{cols}");
             assert_eq!(*t_batch, t.select_rows(&picks), "{rows}x{cols}");
-            let (Input::Rows(x_rows), _) = feed.gather(&t, &picks, false) else { panic!("asked for rows") };
+            let (Input::Rows(x_rows), _) = feed.gather(None, &t, &picks, false) else { panic!("asked for rows") };
             assert_eq!(*x_rows, x.select_rows(&picks), "{rows}x{cols}");
         }
         // A second load into the same buffer, and one of another shape after it.
@@ -139,7 +149,7 @@ mod tests {
         let mut feed = Feed::default();
         feed.load(&x);
         let picks: Vec<usize> = (0..37).map(|i| (i * 7) % 37).collect();
-        let (Input::Rows(x_rows), _) = feed.gather(&DMatrix::zeros(37, 1), &picks, false) else {
+        let (Input::Rows(x_rows), _) = feed.gather(None, &DMatrix::zeros(37, 1), &picks, false) else {
             panic!("asked for rows")
         };
         assert_eq!(*x_rows, x.select_rows(&picks));

@@ -228,7 +228,31 @@ pub trait Network<T: Real>: Debug + Send + Sync {
         Self: Sized,
     {
         // On the crate's threads: the steps' products split without per-step handoffs.
-        crate::threads::install(|| fit(self, x, t, config))
+        crate::threads::install(|| fit(self, Input::Rows(x), t, config))
+    }
+
+    /// [`fit`](Network::fit) on inputs given sample by sample: `xs` is `input_width × samples`
+    /// (column `i` is sample `i`), the transpose of `fit`'s `x`; `t` is as in `fit`.
+    ///
+    /// `fit` gathers its minibatches from such a sample-by-sample copy of `x`, which it makes at
+    /// every call (`x` is column-major, so a sample's features lie a column apart). Here the
+    /// minibatches are gathered from `xs` itself: transpose `x` once (`x.transpose()`), and
+    /// every `fit_samples` on it copies nothing of the data set. For MNIST that copy is 188 MB
+    /// per call.
+    ///
+    /// The result is `fit`'s on `xsᵀ`, bit for bit: the same batches, the same steps. Only a
+    /// full-batch run (batch size at least the training samples), which trains on the rows
+    /// themselves, transposes the training samples once per call; a
+    /// [validation split](FitConfig::validation_split) takes the last samples, as `fit` takes
+    /// the last rows, and transposes them once per call.
+    ///
+    /// # Errors
+    /// As [`fit`](Network::fit), naming `xs` where `fit` names `x`.
+    fn fit_samples(&mut self, xs: &DMatrix<T>, t: &DMatrix<T>, config: &mut FitConfig<T>) -> Result<History>
+    where
+        Self: Sized,
+    {
+        crate::threads::install(|| fit(self, Input::Samples(xs), t, config))
     }
 
     /// The loss and the accuracy of the network's predictions for `x` against targets `t`.
@@ -370,6 +394,27 @@ fn check_data<T: Real, N: Network<T> + ?Sized>(
     loss.check_targets(net.output_width(), t)
 }
 
+/// [`check_data`] for [`Network::fit_samples`]'s `xs` (`features × samples`, not empty), whose
+/// first `n` samples train against `t`. Values are checked in all of `xs` and reported where
+/// they are in it.
+fn check_samples<T: Real, N: Network<T> + ?Sized>(
+    net: &N,
+    loss: &dyn Loss<T>,
+    xs: &DMatrix<T>,
+    n: usize,
+    t: &DMatrix<T>,
+) -> Result<()> {
+    if xs.nrows() != net.input_width() {
+        // predict reports the mismatch with the first layer's name.
+        net.predict(&DMatrix::zeros(0, xs.nrows()))?;
+    }
+    if n != t.nrows() {
+        return Err(Error::RowCountMismatch { what: "xs", x_rows: n, t_rows: t.nrows() });
+    }
+    check_finite("xs", xs)?;
+    loss.check_targets(net.output_width(), t)
+}
+
 /// [`Network::gradients`] with the generator that training-only randomness (dropout masks) is
 /// drawn from: the data are checked, then one [`Network::train_step`] runs with a
 /// [`GradientCopier`], which records the gradients and leaves every value as it was.
@@ -423,11 +468,11 @@ impl<T: Real> Optimizer<T> for GradientCopier<T> {
     }
 }
 
-/// [`Network::fit`]: the training loop, then the optimizer's learning rate as it was before
-/// the schedule changed it.
+/// [`Network::fit`] and [`Network::fit_samples`]: the training loop, then the optimizer's
+/// learning rate as it was before the schedule changed it.
 fn fit<T: Real, N: Network<T>>(
     net: &mut N,
-    x: &DMatrix<T>,
+    x: Input<'_, T>,
     t: &DMatrix<T>,
     config: &mut FitConfig<T>,
 ) -> Result<History> {
@@ -442,57 +487,83 @@ fn fit<T: Real, N: Network<T>>(
     result
 }
 
+/// The training inputs of a run: rows (`fit`'s `x`, or the training part of it), or the first
+/// `n` samples of `fit_samples`'s `xs` (the others are the validation split's).
+enum TrainingInputs<'a, T: Real> {
+    Rows(std::borrow::Cow<'a, DMatrix<T>>),
+    Samples { xs: &'a DMatrix<T>, n: usize },
+}
+
 /// The training loop behind [`Network::fit`], the learning rate scheduled from `base_rate`.
 fn run<T: Real, N: Network<T>>(
     net: &mut N,
-    x: &DMatrix<T>,
+    inputs: Input<'_, T>,
     t: &DMatrix<T>,
     config: &mut FitConfig<T>,
     base_rate: f64,
 ) -> Result<History> {
     config.validate()?;
-    if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(Error::EmptyInput { what: "x", got: x.into() });
+    let (what, all) = match inputs {
+        Input::Rows(x) => ("x", x),
+        Input::Samples(xs) => ("xs", xs),
+    };
+    if all.nrows() == 0 || all.ncols() == 0 {
+        return Err(Error::EmptyInput { what, got: all.into() });
     }
-    // Set the validation rows apart before checking anything else (a split copies both parts,
-    // validation data is copied out of the configuration: once per fit, not per batch).
+    let samples = inputs.batch();
+    // Set the validation samples apart before checking anything else (a split copies the
+    // validation part, and the training part of rows: once per fit, not per batch).
     let split = match &config.validation {
         Some(Validation::Split(f)) => {
-            let n_val = ((x.nrows() as f64) * f).round() as usize;
-            if n_val == 0 || n_val >= x.nrows() {
+            let n_val = ((samples as f64) * f).round() as usize;
+            if n_val == 0 || n_val >= samples {
                 return Err(Error::InvalidConfig {
                     name: "validation_split",
-                    value: format!("{} of {} rows", crate::check::number(*f), x.nrows()),
+                    value: format!("{} of {} rows", crate::check::number(*f), samples),
                     expected: "a fraction leaving at least one row on each side",
                 });
             }
-            Some(x.nrows() - n_val)
+            Some(samples - n_val)
         }
         _ => None,
     };
-    let (x_train, t_train, val) = match (split, &config.validation) {
+    let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
+    let (training, t_train, val) = match (split, &config.validation) {
         (Some(n), _) => {
-            let rows = |m: &DMatrix<T>, r: std::ops::Range<usize>| m.rows(r.start, r.len()).into_owned();
-            check_rows("x", x, t)?;
-            let n_all = x.nrows();
-            (
-                std::borrow::Cow::Owned(rows(x, 0..n)),
-                std::borrow::Cow::Owned(rows(t, 0..n)),
-                Some((rows(x, n..n_all), rows(t, n..n_all))),
-            )
+            if samples != t.nrows() {
+                return Err(Error::RowCountMismatch { what, x_rows: samples, t_rows: t.nrows() });
+            }
+            let (training, xv) = match inputs {
+                Input::Rows(x) => (TrainingInputs::Rows(std::borrow::Cow::Owned(rows(x, 0..n))), rows(x, n..samples)),
+                Input::Samples(xs) => (TrainingInputs::Samples { xs, n }, xs.columns(n, samples - n).transpose()),
+            };
+            (training, std::borrow::Cow::Owned(rows(t, 0..n)), Some((xv, rows(t, n..samples))))
         }
-        (None, Some(Validation::Data(xv, tv))) => {
-            (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), Some((xv.clone(), tv.clone())))
+        (None, validation) => {
+            let training = match inputs {
+                Input::Rows(x) => TrainingInputs::Rows(std::borrow::Cow::Borrowed(x)),
+                Input::Samples(xs) => TrainingInputs::Samples { xs, n: samples },
+            };
+            let val = match validation {
+                Some(Validation::Data(xv, tv)) => Some((xv.clone(), tv.clone())),
+                _ => None,
+            };
+            (training, std::borrow::Cow::Borrowed(t), val)
         }
-        _ => (std::borrow::Cow::Borrowed(x), std::borrow::Cow::Borrowed(t), None),
     };
-    let (x, t) = (x_train.as_ref(), t_train.as_ref());
-    check_data(net, config.loss.as_ref(), "x", x, t)?;
+    let t = t_train.as_ref();
+    match &training {
+        TrainingInputs::Rows(x) => check_data(net, config.loss.as_ref(), "x", x, t)?,
+        TrainingInputs::Samples { xs, n } => check_samples(net, config.loss.as_ref(), xs, *n, t)?,
+    }
     if let Some((xv, tv)) = &val {
         check_data(net, config.loss.as_ref(), "validation x", xv, tv)?;
     }
 
-    let n = x.nrows();
+    let n = match &training {
+        TrainingInputs::Rows(x) => x.nrows(),
+        TrainingInputs::Samples { n, .. } => *n,
+    };
     let batch = config.batch_size.unwrap_or(n).min(n);
     // A trailing batch smaller than the network trains on (one sample, with batch
     // normalization) is joined to the batch before it.
@@ -513,12 +584,20 @@ fn run<T: Real, N: Network<T>>(
     let mut shuffle_rng = seeded(config.seed, Stream::Shuffle);
     let mut train_rng = seeded(config.seed, Stream::Train);
     let mut order: Vec<usize> = (0..n).collect();
-    // Minibatches are gathered from a sample-major copy of x kept in the configuration (see
-    // feed.rs); the full batch is x itself.
+    // Minibatches are gathered sample by sample (see feed.rs): from `xs`, or from a copy of `x`
+    // kept in the configuration. The full batch is the training rows themselves.
     let mut feed = std::mem::take(&mut config.feed);
-    if batch < n {
-        feed.load(x);
-    }
+    let (full, given) = match &training {
+        TrainingInputs::Rows(x) if batch < n => {
+            feed.load(x);
+            (None, None)
+        }
+        TrainingInputs::Rows(x) => (Some(std::borrow::Cow::Borrowed(x.as_ref())), None),
+        TrainingInputs::Samples { xs, n } if batch == *n => {
+            (Some(std::borrow::Cow::Owned(xs.columns(0, *n).transpose())), None)
+        }
+        TrainingInputs::Samples { xs, .. } => (None, Some(*xs)),
+    };
     // A first layer that reads samples in place gets the gathered batch as it is (feed.rs).
     let by_samples = net.takes_samples();
     let mut history = History::with_capacity(config.epochs - config.start_epoch);
@@ -543,8 +622,8 @@ fn run<T: Real, N: Network<T>>(
             config.optimizer.set_learning_rate(rate)?;
         }
         let mut tally = Tally::default();
-        if batch == n {
-            // Full batch: the data itself, no copy.
+        if let Some(x) = full.as_deref() {
+            // Full batch: the training rows themselves.
             let measured = probe.as_mut().and_then(|p| p.select(epoch, 0, 1));
             let stepped = tally.step(net, config, Input::Rows(x), t, &mut train_rng, measured);
             if let Err(e) = stepped {
@@ -570,7 +649,7 @@ fn run<T: Real, N: Network<T>>(
             }
             let count = batches.len();
             for (index, rows) in batches.into_iter().enumerate() {
-                let (inputs, targets) = feed.gather(t, rows, by_samples);
+                let (inputs, targets) = feed.gather(given, t, rows, by_samples);
                 let measured = probe.as_mut().and_then(|p| p.select(epoch, index, count));
                 let stepped = tally.step(net, config, inputs, targets, &mut train_rng, measured);
                 if let Err(e) = stepped {
