@@ -86,22 +86,24 @@ fn fit_samples_is_fit_on_the_transpose() {
     cases::<f64>();
 }
 
-/// Minibatches are gathered from `xs` itself: no allocation during `fit_samples` is as large as
-/// the data set, where `fit` allocates a copy of it (so the measure can tell them apart).
+/// Minibatches are gathered from `xs` itself: no allocation during `fit_samples` is half as large
+/// as the data set, where `fit` allocates a copy of it (so the measure can tell them apart).
 #[test]
 fn fit_samples_copies_nothing_of_the_data_set() {
-    let (x, t) = data::<f32>(20_000, 50, 4);
+    // 16 MB: four times faer's 4 MiB product buffer, which a thread allocates at its first
+    // product (once per thread, whatever the data).
+    let (x, t) = data::<f32>(40_000, 100, 4);
     let data_bytes = x.len() * std::mem::size_of::<f32>();
     let xs = x.transpose();
     let config = || FitConfig::new(SoftmaxCrossEntropy, Sgd::new(0.05)).epochs(1).batch_size(100);
 
-    let mut net = network::<f32>(50, 4, true);
+    let mut net = network::<f32>(100, 4, true);
     counting_allocator::reset_largest();
     net.fit_samples(&xs, &t, &mut config()).expect("fit_samples trains");
     let largest = counting_allocator::largest();
-    assert!(largest < data_bytes / 4, "fit_samples allocated {largest} bytes at once; the data set is {data_bytes}");
+    assert!(largest < data_bytes / 2, "fit_samples allocated {largest} bytes at once; the data set is {data_bytes}");
 
-    let mut net = network::<f32>(50, 4, true);
+    let mut net = network::<f32>(100, 4, true);
     counting_allocator::reset_largest();
     net.fit(&x, &t, &mut config()).expect("fit trains");
     let largest = counting_allocator::largest();
