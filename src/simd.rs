@@ -32,6 +32,16 @@ pub(crate) fn wide<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` for a pass over `len` values: [`wide`] from [`WIDE_MIN`] values on, else as it is.
+#[inline]
+pub(crate) fn wide_for<R>(len: usize, f: impl FnOnce() -> R) -> R {
+    if len < WIDE_MIN {
+        f()
+    } else {
+        wide(f)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 fn avx512<R>(f: impl FnOnce() -> R) -> R {

@@ -10,7 +10,7 @@ use super::state::{counter, take_counter, Slot, State};
 use super::{Optimizer, PlainDescent};
 use crate::layer::folding::Taken;
 use crate::layer::parts;
-use crate::simd::wide;
+use crate::simd::wide_for;
 use crate::threads;
 use crate::{Dims, Divergence, Error, Param, Real, Result, StateMismatch};
 use nalgebra::DMatrix;
@@ -266,7 +266,7 @@ fn new_into_grad_part<T: Real, const K: usize>(
     new: impl Fn((T, T), T, T, [T; K]) -> (T, [T; K]),
 ) -> (bool, bool) {
     // The gradient has the parameter's shape (checked by Step): the zip covers every element.
-    wide(move || {
+    wide_for(value.len(), move || {
         let (mut grads_finite, mut new_finite) = (true, true);
         for (&w, g) in value.iter().zip(grad.iter_mut()) {
             let (w_new, _) = new(decay, w, *g, [T::zero(); K]);
@@ -328,7 +328,7 @@ fn check_new_part<T: Real, const K: usize>(
     let bufs = bufs.map(|b| &b[..n]);
     // `&=` of booleans is a reduction the compiler may reorder, so the loop vectorizes (`wide`:
     // as wide as the CPU allows; the loop must be inside it to be compiled so).
-    wide(move || {
+    wide_for(n, move || {
         let (mut grads_finite, mut new_finite) = (true, true);
         for k in 0..n {
             let (w_new, b_new) = new(decay, value[k], grad[k], bufs.map(|b| b[k]));
@@ -390,7 +390,7 @@ fn write_1<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T,
 /// loop is compiled for the CPU's widest vectors.
 #[inline(never)]
 fn write_1_part<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], new: impl Fn(T, T, T) -> (T, T)) {
-    wide(move || {
+    wide_for(value.len(), move || {
         for ((w, &g), a) in value.iter_mut().zip(grad).zip(a.iter_mut()) {
             (*w, *a) = new(*w, g, *a);
         }
@@ -422,7 +422,7 @@ fn write_2<T: Real>(
 /// [`write_2`] on one part (see [`write_1_part`]).
 #[inline(never)]
 fn write_2_part<T: Real>(value: &mut [T], grad: &[T], a: &mut [T], b: &mut [T], new: impl Fn(T, T, T, T) -> (T, T, T)) {
-    wide(move || {
+    wide_for(value.len(), move || {
         for (((w, &g), a), b) in value.iter_mut().zip(grad).zip(a.iter_mut()).zip(b.iter_mut()) {
             (*w, *a, *b) = new(*w, g, *a, *b);
         }
