@@ -380,10 +380,11 @@ pub enum Error {
     /// (see [`Divergence::hint`]). The message numbers the epoch and the step from 1, as
     /// everything printed does; the fields count from 0.
     #[error(
-        "training diverged{}{}: loss {}; {cause}; the update was not applied. {}",
+        "training diverged{}{}: loss {}; {cause}{}; the update was not applied. {}",
         .epoch.map(|e| format!(" at epoch {}", e.saturating_add(1))).unwrap_or_default(),
         .step.map(|s| format!(", step {}", s.saturating_add(1))).unwrap_or_default(),
         number(*.loss),
+        .parameter.as_ref().map(|p| format!(" (the parameter at `{p}`)")).unwrap_or_default(),
         .cause.hint()
     )]
     Diverged {
@@ -396,6 +397,10 @@ pub enum Error {
         loss: f64,
         /// What was not finite, and where.
         cause: Divergence,
+        /// The path of the parameter that `cause` names by its index (`"1.body.0.weight"`, as
+        /// [`Network::visit_params`](crate::Network::visit_params) gives it), when the step ran
+        /// in a [`Sequential`](crate::Sequential); `None` for a cause that names no parameter.
+        parameter: Option<String>,
         /// What `fit` recorded before the failed step (its epochs, done in full), when the step
         /// was part of `fit`: the failed run's history is not lost.
         history: Option<Box<crate::History>>,
@@ -723,6 +728,18 @@ pub enum Divergence {
 }
 
 impl Divergence {
+    /// The index of the parameter the cause names (its position in the network's parameter
+    /// order), if it names one.
+    pub fn parameter_index(&self) -> Option<usize> {
+        match self {
+            Divergence::Gradient { index, .. }
+            | Divergence::LearningRate { index, .. }
+            | Divergence::WeightDecay { index, .. }
+            | Divergence::Update { index, .. } => Some(*index),
+            Divergence::Loss | Divergence::Penalty | Divergence::Statistics => None,
+        }
+    }
+
     /// What to try: for a non-finite loss or gradient, the inputs' scale or the learning rate;
     /// for an overflowing step, the learning rate; for an overflowing decay, the weight decay.
     pub fn hint(&self) -> &'static str {

@@ -758,11 +758,12 @@ impl Tally {
 /// the run and the history of the epochs done.
 fn in_run(e: Error, epoch: usize, tally: &Tally, history: &History) -> Error {
     match e {
-        Error::Diverged { loss, cause, .. } => Error::Diverged {
+        Error::Diverged { loss, cause, parameter, .. } => Error::Diverged {
             epoch: Some(epoch),
             step: Some(history.steps + tally.steps),
             loss,
             cause,
+            parameter,
             history: Some(Box::new(history.clone())),
         },
         e => e,
@@ -777,12 +778,12 @@ fn with_best<T: Real, N: Network<T>>(net: &mut N, e: Error, best: Option<(f64, u
     };
     restore(net, &values);
     match e {
-        Error::Diverged { epoch, step, loss, cause, history } => {
+        Error::Diverged { epoch, step, loss, cause, parameter, history } => {
             let history = history.map(|mut h| {
                 h.best_epoch = Some(best_epoch);
                 h
             });
-            Error::Diverged { epoch, step, loss, cause, history }
+            Error::Diverged { epoch, step, loss, cause, parameter, history }
         }
         e => e,
     }

@@ -36,6 +36,46 @@ fn bits(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> Bits {
     (params, state)
 }
 
+/// The path of parameter `index` in the network's parameter order.
+fn path_of(net: &Sequential<f64>, index: usize) -> String {
+    let mut paths = Vec::new();
+    net.visit_params(&mut |path, _| paths.push(path.to_string()));
+    paths.get(index).cloned().unwrap_or_else(|| panic!("no parameter {index} in {paths:?}"))
+}
+
+/// A divergence in a nested layer names the parameter by its path inside the containers, in
+/// `fit` and in a lone `train_step`.
+#[test]
+fn a_divergence_names_the_parameter_by_its_path() {
+    let (x, t) = data();
+    let build = || {
+        Sequential::<f64>::builder(2)
+            .add(Residual::identity(Chain::new().add(Dense::new(2, 2)).add(Tanh)))
+            .add(Dense::new(2, 1))
+            .build(4)
+            .unwrap()
+    };
+    let mut net = build();
+    let err = net.fit(&x, &t, &mut FitConfig::new(SquaredError::mean(), Sgd::new(1e308)).epochs(3)).unwrap_err();
+    let Error::Diverged { cause, parameter: Some(parameter), .. } = &err else { panic!("{err:?}") };
+    let index = cause.parameter_index().expect("an update's cause names a parameter");
+    assert_eq!(*parameter, path_of(&net, index), "{err}");
+    assert!(parameter.starts_with("0.") && parameter.matches('.').count() >= 2, "nested: {parameter}");
+    assert!(err.to_string().contains(&format!("(the parameter at `{parameter}`)")), "{err}");
+
+    let mut net = build();
+    let mut sgd = Sgd::new(1e308);
+    let mut rng = backprop::seeded(0, backprop::Stream::Train);
+    let err = net.train_step(&x, &t, &SquaredError::mean(), &mut sgd, &mut rng).unwrap_err();
+    let Error::Diverged { cause, parameter: Some(parameter), epoch: None, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(*parameter, path_of(&net, cause.parameter_index().unwrap()), "{err}");
+
+    // A loss that is not finite names no parameter.
+    let nan_t = DMatrix::from_element(4, 1, 1e300);
+    let err = build().fit(&x, &nan_t, &mut FitConfig::new(SquaredError::mean(), Sgd::new(0.1)).epochs(1)).unwrap_err();
+    assert!(matches!(&err, Error::Diverged { cause: Divergence::Loss, parameter: None, .. }), "{err:?}");
+}
+
 fn all_finite(net: &Sequential<f64>, optimizer: &dyn Optimizer<f64>) -> bool {
     net.params().iter().all(|p| p.value().iter().all(|v| v.is_finite()))
         && optimizer.state().iter().all(|(_, m)| m.iter().all(|v| v.is_finite()))
@@ -49,10 +89,16 @@ fn diverges(optimizer: impl Optimizer<f64> + Clone + 'static, epochs: usize) -> 
     let mut config = FitConfig::new(SquaredError::mean(), optimizer.clone()).epochs(epochs);
     let err = net.fit(&x, &t, &mut config).expect_err("the run diverges");
     let message = err.to_string();
-    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, cause, history: Some(history) } = err else {
+    let Error::Diverged { epoch: Some(epoch), step: Some(step), loss, cause, parameter, history: Some(history) } = err
+    else {
         panic!("expected Diverged in fit, got {err:?}")
     };
     assert!(loss.is_finite(), "the loss was fine, the update was not: {loss}");
+    // The parameter the cause names by index, by its path too.
+    assert_eq!(parameter, cause.parameter_index().map(|i| path_of(&net, i)), "{message}");
+    if let Some(path) = &parameter {
+        assert!(message.contains(&format!("`{path}`")), "{message}");
+    }
     assert_eq!((step, history.epochs()), (epoch, epoch));
     assert!(all_finite(&net, config.optimizer()), "{message}");
     // The same as a run of the epochs before the failed one.
@@ -252,7 +298,7 @@ fn a_failed_step_puts_the_running_statistics_back() {
 #[test]
 fn a_diverged_message_prints_a_huge_loss_short() {
     let cause = Divergence::Gradient { index: 0, name: "weight" };
-    let err = Error::Diverged { epoch: Some(0), step: Some(0), loss: 1.5e250, cause, history: None };
+    let err = Error::Diverged { epoch: Some(0), step: Some(0), loss: 1.5e250, cause, parameter: None, history: None };
     assert!(err.to_string().starts_with("training diverged at epoch 1, step 1: loss 1.5e250; "), "{err}");
 }
 

@@ -101,7 +101,8 @@ pub(crate) fn checked_step<T: Real>(
     if optimizer.checks_updates() {
         return optimizer.step(params);
     }
-    let diverged = |cause| Error::Diverged { epoch: None, step: None, loss: f64::NAN, cause, history: None };
+    let diverged =
+        |cause| Error::Diverged { epoch: None, step: None, loss: f64::NAN, cause, parameter: None, history: None };
     for (index, p) in params.iter().enumerate() {
         if p.grad().is_some_and(|g| !all_finite(g.as_slice())) {
             return Err(diverged(Divergence::Gradient { index, name: p.name() }));

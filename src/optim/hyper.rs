@@ -632,7 +632,7 @@ impl<T: Real, R: UpdateRule> Optimizer<T> for Optim<R> {
                 if !created {
                     self.state = State::default();
                 }
-                Err(Error::Diverged { epoch: None, step: None, loss: f64::NAN, cause, history: None })
+                Err(Error::Diverged { epoch: None, step: None, loss: f64::NAN, cause, parameter: None, history: None })
             }
         }
     }
