@@ -78,15 +78,22 @@ const OPTIMIZER: &str = "checkpoint.optimizer";
 /// counter's name), from the file's name after the prefix: `"<parameter path>.<slot>"` since
 /// format version 2, the optimizer's own name in version 1.
 /// A name that does not start with a layer's index (`"lr.scale"`, `"ema_1.0"`) is a counter's
-/// own, dots and all; `None` for one that does but names no parameter of the network.
+/// own, dots and all; `None` for one that does but names no parameter of the network. The slot
+/// may hold dots too (`"0.weight.ema.fast"`): the longest parameter path the name starts with
+/// is the parameter's.
 fn optimizer_name(file_name: &str, paths: &[String], version: &str) -> Option<String> {
     let first = file_name.split('.').next().unwrap_or_default();
     let own = !first.is_empty() && !first.bytes().all(|b| b.is_ascii_digit());
     if version == "1" || !file_name.contains('.') || own {
         return Some(file_name.to_string());
     }
-    let (path, slot) = file_name.rsplit_once('.')?;
-    paths.iter().position(|p| p == path).map(|i| format!("{i}.{slot}"))
+    let slot_after = |path: &str| file_name.strip_prefix(path)?.strip_prefix('.').filter(|slot| !slot.is_empty());
+    let (i, slot) = paths
+        .iter()
+        .enumerate()
+        .filter_map(|(i, path)| Some((i, slot_after(path)?)))
+        .min_by_key(|(_, slot)| slot.len())?;
+    Some(format!("{i}.{slot}"))
 }
 
 /// The parameter index and the slot of a per-parameter state name, `"<index>.<slot>"`.
