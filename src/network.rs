@@ -206,6 +206,10 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// and `t` are finite, and that the targets suit the loss. On such an error the network is
     /// unchanged. A batch size larger than the data means one batch per epoch.
     ///
+    /// Minibatches are gathered from a sample-by-sample copy of `x`, made at every call (kept
+    /// in `config` for the next call's copy); to train on the same large data set more than
+    /// once, [`fit_samples`](Network::fit_samples) on `x.transpose()` makes no copy.
+    ///
     /// # Errors
     /// [`Error::InvalidConfig`], [`Error::EmptyInput`], [`Error::FeatureMismatch`],
     /// [`Error::RowCountMismatch`], [`Error::NonFinite`], target errors of the loss,
@@ -244,7 +248,8 @@ pub trait Network<T: Real>: Debug + Send + Sync {
     /// full-batch run (batch size at least the training samples), which trains on the rows
     /// themselves, transposes the training samples once per call; a
     /// [validation split](FitConfig::validation_split) takes the last samples, as `fit` takes
-    /// the last rows, and transposes them once per call.
+    /// the last rows, and transposes them once per call. Validation data given to the
+    /// configuration ([`FitConfig::validation_data`]) is rows, as for `fit`.
     ///
     /// # Errors
     /// As [`fit`](Network::fit), naming `xs` where `fit` names `x`.
