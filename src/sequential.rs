@@ -448,6 +448,7 @@ impl<T: Real> Sequential<T> {
             // the forward pass.
             self.buffer_undo.restore(&mut self.chain);
         }
+        self.buffer_undo.after_step(&self.chain);
         match result {
             // train_step takes its batch as checked; when a step diverges on a batch that holds
             // a NaN or an infinity, that value is named rather than the learning rate blamed.

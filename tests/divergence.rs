@@ -294,6 +294,95 @@ fn a_failed_step_puts_the_running_statistics_back() {
     assert_ne!(net.to_bytes().unwrap(), before);
 }
 
+/// A layer written outside the crate that makes its buffer in its first training pass: a
+/// running mean of its inputs, `y = x`.
+#[derive(Debug, Clone, Default)]
+struct LazyMean {
+    mean: Option<DMatrix<f64>>,
+}
+
+impl Layer<f64> for LazyMean {
+    fn kind(&self) -> &'static str {
+        "lazy_mean"
+    }
+    fn build(&mut self, input: backprop::Shape, _rng: &mut backprop::SeededRng) -> backprop::Result<backprop::Shape> {
+        Ok(input)
+    }
+    fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> backprop::Result<()> {
+        backprop::ensure_shape(y, x.nrows(), x.ncols());
+        y.copy_from(x);
+        Ok(())
+    }
+    fn forward_train(
+        &mut self,
+        x: &DMatrix<f64>,
+        y: &mut DMatrix<f64>,
+        _: &mut backprop::SeededRng,
+    ) -> backprop::Result<()> {
+        let batch_mean = x.row_mean();
+        let mean = self.mean.get_or_insert_with(|| DMatrix::zeros(1, x.ncols()));
+        for (m, b) in mean.iter_mut().zip(batch_mean.iter()) {
+            *m = 0.9 * *m + 0.1 * b;
+        }
+        self.forward(x, y)
+    }
+    fn backward(
+        &mut self,
+        _x: &DMatrix<f64>,
+        _y: &DMatrix<f64>,
+        grad_y: &DMatrix<f64>,
+        grad_x: Option<&mut DMatrix<f64>>,
+    ) -> backprop::Result<()> {
+        if let Some(dx) = grad_x {
+            backprop::ensure_shape(dx, grad_y.nrows(), grad_y.ncols());
+            dx.copy_from(grad_y);
+        }
+        Ok(())
+    }
+    fn visit_buffers<'a>(&'a self, f: &mut dyn FnMut(&'static str, &'a DMatrix<f64>)) {
+        if let Some(m) = &self.mean {
+            f("mean", m);
+        }
+    }
+    fn visit_buffers_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'static str, &'a mut DMatrix<f64>)) {
+        if let Some(m) = &mut self.mean {
+            f("mean", m);
+        }
+    }
+}
+
+/// A buffer that a layer of your own makes in its first training pass is put back after a
+/// later failed step, as batch normalization's are: it was counted only when the network was
+/// built, when it did not exist yet, so a failed step left it moved.
+#[test]
+fn a_failed_step_puts_back_a_buffer_made_in_the_first_pass() {
+    let (x, t) = data();
+    let mut net = Sequential::<f64>::builder(2)
+        .add(Dense::new(2, 2))
+        .add(LazyMean::default())
+        .add(Dense::new(2, 1))
+        .build(3)
+        .unwrap();
+    let mut sgd = Sgd::new(0.01);
+    let mut rng = backprop::seeded(0, backprop::Stream::Train);
+    net.train_step(&x, &t, &SquaredError::mean(), &mut sgd, &mut rng).unwrap();
+    let mean = |net: &Sequential<f64>| {
+        let mut found = Vec::new();
+        net.visit_buffers(&mut |path, m| found.push((path.to_string(), m.clone())));
+        found
+    };
+    let before = mean(&net);
+    assert_eq!(before.len(), 1, "the first pass made the buffer");
+    // A step that moves the mean and then diverges (the loss of targets at 1e300 overflows).
+    let huge = &t * 1e300;
+    let err = net.train_step(&(&x * 3.0), &huge, &SquaredError::mean(), &mut sgd, &mut rng).unwrap_err();
+    assert!(matches!(err, Error::Diverged { cause: Divergence::Loss, .. }), "{err:?}");
+    assert_eq!(mean(&net), before, "the failed step's running mean was put back");
+    // A step that succeeds moves it.
+    net.train_step(&(&x * 3.0), &t, &SquaredError::mean(), &mut sgd, &mut rng).unwrap();
+    assert_ne!(mean(&net), before);
+}
+
 /// A huge finite loss prints short, as every number in a message does (it printed 251 digits).
 #[test]
 fn a_diverged_message_prints_a_huge_loss_short() {

@@ -7,12 +7,14 @@ use crate::Real;
 use nalgebra::DMatrix;
 
 /// The buffers of a network's layers as they were before a training step. A network without
-/// buffers (counted once, when made) pays nothing per step; one with them copies them (a few
-/// values per channel) into matrices kept from step to step.
+/// buffers (counted when made, and once more after its first step) pays nothing per step; one
+/// with them copies them (a few values per channel) into matrices kept from step to step.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BufferUndo<T: Real> {
     /// Whether the network has any buffer.
     any: bool,
+    /// Whether the buffers were counted after a training step.
+    counted_after_a_step: bool,
     /// The buffers' values before the step, in walk order.
     values: Vec<DMatrix<T>>,
     /// The walk's path, kept so that a step does not allocate one.
@@ -25,6 +27,19 @@ impl<T: Real> BufferUndo<T> {
         let mut any = false;
         walk::buffers(chain, &mut String::new(), &mut |_, _| any = true);
         BufferUndo { any, ..BufferUndo::default() }
+    }
+
+    /// Counts the buffers once more after the network's first training step (a no-op after
+    /// that): a layer written outside the crate may make its buffers in its first pass, and its
+    /// later steps are then undone like any other's.
+    #[inline]
+    pub(crate) fn after_step(&mut self, chain: &Chain<T>) {
+        if self.counted_after_a_step {
+            return;
+        }
+        self.counted_after_a_step = true;
+        let any = &mut self.any;
+        walk::buffers(chain, &mut self.path, &mut |_, _| *any = true);
     }
 
     /// Copies the buffers' values.
