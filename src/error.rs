@@ -161,12 +161,14 @@ pub enum Error {
         /// The batch it got.
         got: usize,
     },
-    /// Inputs and targets have different numbers of rows (samples).
-    #[error("{what}: {x_rows} rows, but the targets have {t_rows}; each row is one sample")]
+    /// Inputs and targets have different numbers of samples (rows; columns of
+    /// [`fit_samples`](crate::Network::fit_samples)'s `xs`).
+    #[error("{what}: {x_rows} samples, but the targets have {t_rows} (one row per sample)")]
     RowCountMismatch {
-        /// What has `x_rows` rows: `"x"` (the inputs), `"the predictions"`, ...
+        /// What has `x_rows` samples: `"x"` (the inputs), `"xs"` (inputs given sample by
+        /// sample), `"the predictions"`, ...
         what: &'static str,
-        /// Rows of the inputs (or predictions).
+        /// Samples of the inputs (or predictions): their rows, or the columns of `xs`.
         x_rows: usize,
         /// Rows of the targets.
         t_rows: usize,

@@ -106,7 +106,7 @@ fn rows_of_x_and_targets_differ() {
     let t = DMatrix::from_column_slice(5, 1, &[0.0, 1.0, 2.0, 2.0, 1.0]);
     let err = fit_err(&mut net, &inputs(), &t, &mut sce_config());
     assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "x: 6 rows, but the targets have 5; each row is one sample");
+    assert_eq!(err.to_string(), "x: 6 samples, but the targets have 5 (one row per sample)");
 
     let err = net.evaluate(&inputs(), &t, &SoftmaxCrossEntropy).unwrap_err();
     assert!(matches!(err, Error::RowCountMismatch { x_rows: 6, t_rows: 5, .. }), "{err:?}");
@@ -877,7 +877,7 @@ fn issue_13_cases_give_their_error_and_lose_nothing() {
             "the loss names the predictions",
             |e| {
                 matches!(e, Error::RowCountMismatch { what: "the predictions", .. })
-                    && e.to_string().starts_with("the predictions: 6 rows")
+                    && e.to_string().starts_with("the predictions: 6 samples")
             },
             |net, _, _| {
                 let y = net.predict(&inputs()).unwrap();

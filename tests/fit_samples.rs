@@ -125,6 +125,7 @@ fn fit_samples_refuses_bad_data() {
 
     let short = net.fit_samples(&xs, &t.rows(0, 29).into_owned(), &mut config()).expect_err("29 targets");
     assert!(matches!(short, Error::RowCountMismatch { what: "xs", x_rows: 30, t_rows: 29 }), "{short:?}");
+    assert_eq!(short.to_string(), "xs: 30 samples, but the targets have 29 (one row per sample)");
 
     let mut bad = xs.clone();
     bad[(4, 17)] = f64::NAN;
