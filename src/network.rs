@@ -524,8 +524,8 @@ fn run<T: Real, N: Network<T>>(
             if n_val == 0 || n_val >= samples {
                 return Err(Error::InvalidConfig {
                     name: "validation_split",
-                    value: format!("{} of {} rows", crate::check::number(*f), samples),
-                    expected: "a fraction leaving at least one row on each side",
+                    value: format!("{} of {} samples", crate::check::number(*f), samples),
+                    expected: "a fraction leaving at least one sample on each side",
                 });
             }
             Some(samples - n_val)
