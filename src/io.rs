@@ -271,7 +271,13 @@ impl Metadata<'_> {
                 build(&config)
             }
             Some(Kind::Container { children, build }) => {
-                let names = children(&config, self.layer_entries.saturating_sub(self.layers_read))?;
+                let max = self.layer_entries.saturating_sub(self.layers_read);
+                let names = children(&config, max)?;
+                if names.len() > max {
+                    // A registered container's own reading of its settings.
+                    let value = format!("{} children", names.len());
+                    return Err(bad_metadata(&key, &value, "no more children than the layer entries left"));
+                }
                 let children = names
                     .iter()
                     .map(|name| self.layer(registry, &format!("{path}.{name}"), depth + 1))

@@ -46,8 +46,10 @@ use std::fmt;
 pub const MAX_DEPTH: usize = 32;
 
 type LeafFn<T> = dyn Fn(&LayerConfig) -> Result<Box<dyn Layer<T>>> + Send + Sync;
+/// Names a container's children from its configuration, at most the given number of them.
+type ChildrenFn = dyn Fn(&LayerConfig, usize) -> Result<Vec<String>> + Send + Sync;
 /// Assembles a container from its configuration and its rebuilt children, in order.
-type AssembleFn<T> = fn(&LayerConfig, Vec<Box<dyn Layer<T>>>) -> Result<Box<dyn Layer<T>>>;
+type AssembleFn<T> = dyn Fn(&LayerConfig, Vec<Box<dyn Layer<T>>>) -> Result<Box<dyn Layer<T>>> + Send + Sync;
 
 /// The parameters and buffers a layer will hold once built: their names (the last segment of
 /// their paths) and shapes.
@@ -59,7 +61,7 @@ pub(crate) enum Kind<T: Real> {
     /// tells (checked against the file before anything is built).
     Leaf { build: Box<LeafFn<T>>, tensors: Option<fn(&LayerConfig) -> Result<Tensors>> },
     /// A layer with children: their names (at most `max` of them), and how to assemble it.
-    Container { children: fn(&LayerConfig, usize) -> Result<Vec<String>>, build: AssembleFn<T> },
+    Container { children: Box<ChildrenFn>, build: Box<AssembleFn<T>> },
 }
 
 /// Layer kinds by name, each with how to rebuild the layer from its [`LayerConfig`] (see the
@@ -161,25 +163,25 @@ impl<T: Real> Registry<T> {
         registry.kinds.insert(
             chain::KIND.into(),
             Kind::Container {
-                children: |c, max| {
+                children: Box::new(|c, max| {
                     let n: usize = c.setting("layers")?;
                     if n == 0 || n > max {
                         return Err(bad_setting(c, format!("layers={n}"), "between 1 and the number of layer entries"));
                     }
                     Ok((0..n).map(|i| i.to_string()).collect())
-                },
-                build: |_, children| Ok(Box::new(children.into_iter().fold(Chain::new(), Chain::add_boxed))),
+                }),
+                build: Box::new(|_, children| Ok(Box::new(children.into_iter().fold(Chain::new(), Chain::add_boxed)))),
             },
         );
         registry.kinds.insert(
             residual::KIND.into(),
             Kind::Container {
-                children: |c, _| match c.settings.get("shortcut").map(String::as_str) {
+                children: Box::new(|c, _| match c.settings.get("shortcut").map(String::as_str) {
                     Some("identity") => Ok(vec!["body".into()]),
                     Some("projection") => Ok(vec!["body".into(), "shortcut".into()]),
                     _ => Err(bad_setting(c, c.kind.clone(), "shortcut=identity or projection")),
-                },
-                build: |_, mut children| {
+                }),
+                build: Box::new(|_, mut children| {
                     let shortcut = if children.len() == 2 { children.pop() } else { None };
                     let body = children.pop().ok_or_else(|| Error::InvalidConfig {
                         name: "residual",
@@ -187,7 +189,7 @@ impl<T: Real> Registry<T> {
                         expected: "a body",
                     })?;
                     Ok(Box::new(Residual::new(body, shortcut)))
-                },
+                }),
             },
         );
         registry
@@ -202,9 +204,8 @@ impl<T: Real> Registry<T> {
     /// A file can say anything: `build` should refuse settings that make no sense (with
     /// [`LayerConfig::setting`]'s errors or its own) rather than allocate what they ask for.
     ///
-    /// The kinds registered are leaves: a layer with children (a container) written outside the
-    /// crate saves, but does not load — build such blocks from [`Chain`] and
-    /// [`Residual`], which load with any registered children.
+    /// The kinds registered here are leaves; a layer with children (a container) is registered
+    /// with [`register_container`](Self::register_container).
     pub fn register<L: Layer<T>>(
         mut self,
         kind: &str,
@@ -212,6 +213,68 @@ impl<T: Real> Registry<T> {
     ) -> Self {
         let build: Box<LeafFn<T>> = Box::new(move |c| Ok(Box::new(build(c)?)));
         self.kinds.insert(kind.to_string(), Kind::Leaf { build, tensors: None });
+        self
+    }
+
+    /// The same registry, with the container `kind` — a layer with children (see
+    /// [`Layer::visit_children`]), written outside the crate — rebuilt from its configuration
+    /// and its children (replacing any earlier entry of that kind).
+    ///
+    /// Loading asks `children(config, max)` for the children's names: the names the container's
+    /// `visit_children` gives them, in that order, at most `max` (the layer entries the file has
+    /// left; a file can say anything, so read any count from `config` and refuse one above
+    /// `max` before making the names). Each child is rebuilt from its own entry,
+    /// `layer.<path>.<name>`, by this registry (any kind it knows, containers too), and `build`
+    /// assembles the container from `config` and the children, unbuilt, in the same order.
+    ///
+    /// # Example
+    /// ```
+    /// use backprop::prelude::*;
+    /// use backprop::{Layer, LayerConfig, Registry, Shape, SeededRng};
+    /// use nalgebra::DMatrix;
+    ///
+    /// /// `y = 2·body(x)`: a block with one child.
+    /// #[derive(Debug)]
+    /// struct Twice(Box<dyn Layer<f64>>);
+    /// impl Layer<f64> for Twice {
+    ///     fn kind(&self) -> &'static str { "twice" }
+    ///     fn build(&mut self, input: Shape, rng: &mut SeededRng) -> backprop::Result<Shape> { self.0.build(input, rng) }
+    ///     fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> backprop::Result<()> {
+    ///         self.0.forward(x, y)?;
+    ///         *y *= 2.0;
+    ///         Ok(())
+    ///     }
+    ///     fn backward(&mut self, x: &DMatrix<f64>, y: &DMatrix<f64>, g: &DMatrix<f64>, dx: Option<&mut DMatrix<f64>>)
+    ///         -> backprop::Result<()> {
+    ///         self.0.backward(x, &(y / 2.0), &(g * 2.0), dx)
+    ///     }
+    ///     fn visit_children<'a>(&'a self, f: &mut dyn FnMut(&dyn std::fmt::Display, &'a dyn Layer<f64>)) {
+    ///         f(&"body", self.0.as_ref())
+    ///     }
+    ///     fn visit_children_mut<'a>(&'a mut self, f: &mut dyn FnMut(&dyn std::fmt::Display, &'a mut dyn Layer<f64>)) {
+    ///         f(&"body", self.0.as_mut())
+    ///     }
+    /// }
+    ///
+    /// let net = Sequential::<f64>::builder(2).add(Twice(Box::new(Dense::new(2, 3)))).build(0)?;
+    /// let registry = Registry::new().register_container(
+    ///     "twice",
+    ///     |_: &LayerConfig, _| Ok(vec!["body".to_string()]),
+    ///     |_, mut children| Ok(Twice(children.pop().expect("one child"))),
+    /// );
+    /// let copy = Sequential::<f64>::from_bytes_with(&net.to_bytes()?, &registry)?;
+    /// let x = DMatrix::from_row_slice(1, 2, &[0.5, -1.0]);
+    /// assert_eq!(copy.predict(&x)?, net.predict(&x)?);
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    pub fn register_container<L: Layer<T>>(
+        mut self,
+        kind: &str,
+        children: impl Fn(&LayerConfig, usize) -> Result<Vec<String>> + Send + Sync + 'static,
+        build: impl Fn(&LayerConfig, Vec<Box<dyn Layer<T>>>) -> Result<L> + Send + Sync + 'static,
+    ) -> Self {
+        let build: Box<AssembleFn<T>> = Box::new(move |c, children| Ok(Box::new(build(c, children)?)));
+        self.kinds.insert(kind.to_string(), Kind::Container { children: Box::new(children), build });
         self
     }
 

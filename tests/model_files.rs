@@ -2,7 +2,7 @@
 //! and hostile files (RELIABILITY.md §8 rows 27–34) — errors, never panics.
 
 use backprop::prelude::*;
-use backprop::FormatError;
+use backprop::{BatchNorm, FormatError, Layer};
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 
@@ -341,4 +341,145 @@ fn saving_through_a_symlink_writes_its_target() {
     net.save(&link).unwrap();
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
     assert_eq!(values(&Sequential::<f64>::load(&target).unwrap()), values(&net));
+}
+
+/// A container written outside the crate: `y = Σ branches(x)` over any number of branches, named
+/// `0`, `1`, … (its configuration records how many).
+#[derive(Debug)]
+struct SumOf(Vec<Box<dyn Layer<f64>>>);
+
+impl Layer<f64> for SumOf {
+    fn kind(&self) -> &'static str {
+        "sum_of"
+    }
+    fn build(&mut self, input: backprop::Shape, rng: &mut backprop::SeededRng) -> backprop::Result<backprop::Shape> {
+        let mut out = None;
+        for branch in &mut self.0 {
+            let shape = branch.build(input, rng)?;
+            if out.is_some_and(|o| o != shape) {
+                return Err(Error::InvalidConfig {
+                    name: "sum_of",
+                    value: format!("{shape:?}"),
+                    expected: "equal shapes",
+                });
+            }
+            out = Some(shape);
+        }
+        out.ok_or(Error::InvalidConfig { name: "sum_of", value: "no branch".into(), expected: "a branch" })
+    }
+    fn forward(&self, x: &DMatrix<f64>, y: &mut DMatrix<f64>) -> backprop::Result<()> {
+        let mut part = DMatrix::zeros(0, 0);
+        for (i, branch) in self.0.iter().enumerate() {
+            branch.forward(x, if i == 0 { &mut *y } else { &mut part })?;
+            if i > 0 {
+                *y += &part;
+            }
+        }
+        Ok(())
+    }
+    fn backward(
+        &mut self,
+        _x: &DMatrix<f64>,
+        _y: &DMatrix<f64>,
+        _g: &DMatrix<f64>,
+        _dx: Option<&mut DMatrix<f64>>,
+    ) -> backprop::Result<()> {
+        Err(Error::InvalidConfig { name: "sum_of", value: "backward".into(), expected: "inference only" })
+    }
+    fn visit_children<'a>(&'a self, f: &mut dyn FnMut(&dyn std::fmt::Display, &'a dyn Layer<f64>)) {
+        self.0.iter().enumerate().for_each(|(i, b)| f(&i, b.as_ref()));
+    }
+    fn visit_children_mut<'a>(&'a mut self, f: &mut dyn FnMut(&dyn std::fmt::Display, &'a mut dyn Layer<f64>)) {
+        self.0.iter_mut().enumerate().for_each(|(i, b)| f(&i, b.as_mut()));
+    }
+    fn config(&self) -> backprop::LayerConfig {
+        backprop::LayerConfig::new("sum_of").with("branches", self.0.len())
+    }
+}
+
+/// The registry entry of [`SumOf`]: as many children as its configuration says, refusing more
+/// than the file has entries for.
+fn sum_of_registry() -> backprop::Registry<f64> {
+    backprop::Registry::new().register_container(
+        "sum_of",
+        |c: &backprop::LayerConfig, max| {
+            let n: usize = c.setting("branches")?;
+            if n == 0 || n > max {
+                return Err(Error::InvalidConfig { name: "branches", value: n.to_string(), expected: "1 to max" });
+            }
+            Ok((0..n).map(|i| i.to_string()).collect())
+        },
+        |_, children| Ok(SumOf(children)),
+    )
+}
+
+/// A container of your own loads, nested inside the crate's and holding them (a residual block,
+/// batch normalization's buffers), bit for bit; its entry refuses hostile counts; without its
+/// registration the file names the unknown kind.
+#[test]
+fn a_container_of_your_own_loads() {
+    let branch = || Chain::new().add(Dense::new(3, 4)).add(BatchNorm::new(4)).add(Tanh);
+    let block = SumOf(vec![
+        Box::new(branch()),
+        Box::new(Residual::identity(Chain::new().add(Dense::new(3, 3)).add(Relu).add(Dense::new(3, 3)))),
+        Box::new(Dense::new(3, 4)),
+    ]);
+    // The residual branch gives 3 features: the sum refuses it; one of 4 instead.
+    assert!(Sequential::<f64>::builder(3).add(block).build(0).is_err());
+    let block = SumOf(vec![
+        Box::new(branch()),
+        Box::new(
+            Chain::new().add(Residual::identity(Chain::new().add(Dense::new(3, 3)).add(Relu))).add(Dense::new(3, 4)),
+        ),
+        Box::new(Dense::new(3, 4)),
+    ]);
+    let mut net = Sequential::<f64>::builder(3).add(block).add(Dense::new(4, 2)).build(5).unwrap();
+    // Buffers that are not the initial ones: batch normalization's running mean.
+    let mut set = 0;
+    net.visit_buffers_mut(&mut |path, m| {
+        if path == "0.0.1.running_mean" {
+            m.copy_from_slice(&[0.5, -0.25, 1.0, 2.0]);
+            set += 1;
+        }
+    });
+    assert_eq!(set, 1);
+    let bytes = net.to_bytes().unwrap();
+
+    let copy = Sequential::<f64>::from_bytes_with(&bytes, &sum_of_registry()).unwrap();
+    assert_eq!(copy.to_bytes().unwrap(), bytes, "the same file again");
+    let x = DMatrix::from_fn(6, 3, |i, j| (i as f64 * 0.37 - j as f64 * 0.61).sin());
+    assert_eq!(copy.predict(&x).unwrap(), net.predict(&x).unwrap());
+    let mut paths = Vec::new();
+    copy.visit_params(&mut |path, _| paths.push(path.to_string()));
+    assert!(paths.contains(&"0.1.0.body.0.weight".to_string()), "{paths:?}");
+
+    let unknown = Sequential::<f64>::from_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(&unknown, Error::Format(FormatError::UnknownLayer { kind, .. }) if kind == "sum_of"),
+        "{unknown:?}"
+    );
+
+    // Hostile counts: more branches than entries, and a registration that names more children
+    // than the file has entries (the loader refuses them).
+    for branches in ["4", "1000000000000", "0"] {
+        let bad = rewrite(&bytes, "layer.0", &format!("sum_of branches={branches}"));
+        let err = Sequential::<f64>::from_bytes_with(&bad, &sum_of_registry()).unwrap_err();
+        assert!(matches!(err, Error::Format(_) | Error::InvalidConfig { .. }), "{branches}: {err:?}");
+    }
+    let greedy = backprop::Registry::new().register_container(
+        "sum_of",
+        |_: &backprop::LayerConfig, max| Ok((0..=max).map(|i| i.to_string()).collect()),
+        |_, children| Ok(SumOf(children)),
+    );
+    let err = Sequential::<f64>::from_bytes_with(&bytes, &greedy).unwrap_err();
+    assert!(matches!(err, Error::Format(FormatError::BadMetadata { .. })), "{err:?}");
+}
+
+/// The file's bytes with the metadata entry `key` set to `value`.
+fn rewrite(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    meta.insert(key.to_string(), value.to_string());
+    safetensors::serialize(file.tensors(), Some(meta)).unwrap()
 }
