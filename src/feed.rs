@@ -6,10 +6,10 @@
 //! copies `x` once per call, sample by sample (sample `i` is column `i`, contiguous), and each
 //! batch is gathered from that copy, a contiguous copy per sample, into a `features × batch`
 //! matrix. [`fit_samples`](crate::Network::fit_samples) is given the inputs in that layout, and
-//! its batches are gathered from them: no copy of the data set. A network whose first layer [takes samples](crate::Layer::takes_samples) (a
-//! [`Dense`](crate::Dense) reads it as a transposed factor of its product) gets that matrix as it
-//! is; any other gets it transposed into the `batch × features` layout of
-//! [`train_step`](crate::Network::train_step). All these buffers are kept in the
+//! its batches are gathered from them: no copy of the data set. A network whose first layer
+//! [takes samples](crate::Layer::takes_samples) (a [`Dense`](crate::Dense) reads it as a
+//! transposed factor of its product) gets that matrix as it is; any other gets it transposed into
+//! the `batch × features` layout of [`train_step`](crate::Network::train_step). All these buffers are kept in the
 //! [`FitConfig`](crate::FitConfig) between `fit` calls, so a repeated `fit` allocates nothing for
 //! them (the 188 MB copy of MNIST cost as much in page faults as in copying).
 

@@ -379,44 +379,34 @@ fn restore<T: Real, N: Network<T>>(net: &mut N, values: &[DMatrix<T>]) {
     });
 }
 
-/// Checks inputs and targets for `net` and `loss`.
+/// Checks inputs and targets for `net` and `loss`: `x` (rows, or `fit_samples`'s samples) not
+/// empty, as wide as the network's input and finite; its first `samples` samples as many as the
+/// targets' rows (all of rows; `fit_samples` keeps the last columns of `xs` for a validation
+/// split); targets that suit the loss. Errors name the inputs `what`; the count names their
+/// layout, `"x"` or `"xs"`.
 fn check_data<T: Real, N: Network<T> + ?Sized>(
     net: &N,
     loss: &dyn Loss<T>,
     what: &'static str,
-    x: &DMatrix<T>,
+    x: Input<'_, T>,
+    samples: usize,
     t: &DMatrix<T>,
 ) -> Result<()> {
-    if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(Error::EmptyInput { what, got: x.into() });
+    let (stored, counted) = match x {
+        Input::Rows(m) => (m, "x"),
+        Input::Samples(m) => (m, "xs"),
+    };
+    if stored.nrows() == 0 || stored.ncols() == 0 {
+        return Err(Error::EmptyInput { what, got: stored.into() });
     }
-    if x.ncols() != net.input_width() {
+    if x.features() != net.input_width() {
         // predict reports the mismatch with the first layer's name.
-        net.predict(&DMatrix::zeros(0, x.ncols()))?;
+        net.predict(&DMatrix::zeros(0, x.features()))?;
     }
-    check_rows("x", x, t)?;
-    check_finite(what, x)?;
-    loss.check_targets(net.output_width(), t)
-}
-
-/// [`check_data`] for [`Network::fit_samples`]'s `xs` (`features × samples`, not empty), whose
-/// first `n` samples train against `t`. Values are checked in all of `xs` and reported where
-/// they are in it.
-fn check_samples<T: Real, N: Network<T> + ?Sized>(
-    net: &N,
-    loss: &dyn Loss<T>,
-    xs: &DMatrix<T>,
-    n: usize,
-    t: &DMatrix<T>,
-) -> Result<()> {
-    if xs.nrows() != net.input_width() {
-        // predict reports the mismatch with the first layer's name.
-        net.predict(&DMatrix::zeros(0, xs.nrows()))?;
+    if samples != t.nrows() {
+        return Err(Error::RowCountMismatch { what: counted, x_rows: samples, t_rows: t.nrows() });
     }
-    if n != t.nrows() {
-        return Err(Error::RowCountMismatch { what: "xs", x_rows: n, t_rows: t.nrows() });
-    }
-    check_finite("xs", xs)?;
+    check_finite(what, stored)?;
     loss.check_targets(net.output_width(), t)
 }
 
@@ -430,7 +420,7 @@ pub(crate) fn gradients_with<T: Real, N: Network<T> + ?Sized>(
     loss: &dyn Loss<T>,
     rng: &mut SeededRng,
 ) -> Result<Gradients<T>> {
-    check_data(net, loss, "x", x, t)?;
+    check_data(net, loss, "x", Input::Rows(x), x.nrows(), t)?;
     let mut copier = GradientCopier::default();
     let value = net.train_step(x, t, loss, &mut copier, rng)?;
     let mut grads = Vec::with_capacity(copier.grads.len());
@@ -499,6 +489,24 @@ enum TrainingInputs<'a, T: Real> {
     Samples { xs: &'a DMatrix<T>, n: usize },
 }
 
+impl<T: Real> TrainingInputs<'_, T> {
+    /// The training samples.
+    fn len(&self) -> usize {
+        match self {
+            TrainingInputs::Rows(x) => x.nrows(),
+            TrainingInputs::Samples { n, .. } => *n,
+        }
+    }
+
+    /// The stored inputs, as the data checks read them.
+    fn input(&self) -> Input<'_, T> {
+        match self {
+            TrainingInputs::Rows(x) => Input::Rows(x),
+            TrainingInputs::Samples { xs, .. } => Input::Samples(xs),
+        }
+    }
+}
+
 /// The training loop behind [`Network::fit`], the learning rate scheduled from `base_rate`.
 fn run<T: Real, N: Network<T>>(
     net: &mut N,
@@ -557,18 +565,12 @@ fn run<T: Real, N: Network<T>>(
         }
     };
     let t = t_train.as_ref();
-    match &training {
-        TrainingInputs::Rows(x) => check_data(net, config.loss.as_ref(), "x", x, t)?,
-        TrainingInputs::Samples { xs, n } => check_samples(net, config.loss.as_ref(), xs, *n, t)?,
-    }
+    let n = training.len();
+    check_data(net, config.loss.as_ref(), what, training.input(), n, t)?;
     if let Some((xv, tv)) = &val {
-        check_data(net, config.loss.as_ref(), "validation x", xv, tv)?;
+        check_data(net, config.loss.as_ref(), "validation x", Input::Rows(xv), xv.nrows(), tv)?;
     }
 
-    let n = match &training {
-        TrainingInputs::Rows(x) => x.nrows(),
-        TrainingInputs::Samples { n, .. } => *n,
-    };
     let batch = config.batch_size.unwrap_or(n).min(n);
     // A trailing batch smaller than the network trains on (one sample, with batch
     // normalization) is joined to the batch before it.

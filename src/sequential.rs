@@ -212,7 +212,12 @@ fn recycle<'b, P>(mut list: Vec<&mut P>) -> Vec<&'b mut P> {
 
 /// A training step's divergence: `cause`, at a step whose loss is `loss`.
 fn diverged<T: Real>(loss: T, cause: Divergence) -> Error {
-    Error::Diverged { epoch: None, step: None, loss: loss.to_f64(), cause, parameter: None, history: None }
+    diverged_at(loss, cause, None)
+}
+
+/// [`diverged`] with the path of the parameter `cause` names.
+fn diverged_at<T: Real>(loss: T, cause: Divergence, parameter: Option<String>) -> Error {
+    Error::Diverged { epoch: None, step: None, loss: loss.to_f64(), cause, parameter, history: None }
 }
 
 /// [`recycle`] for a list of shared references.
@@ -520,25 +525,12 @@ impl<T: Real> Sequential<T> {
             Ok(()) => Ok(value),
             // The optimizer knows neither the loss nor the parameter's path.
             Err(Error::Diverged { cause, .. }) => {
-                let parameter = cause.parameter_index().and_then(|index| self.parameter_path(index));
-                Err(Error::Diverged { epoch: None, step: None, loss: value.to_f64(), cause, parameter, history: None })
+                // Cold: the paths are made only for the error.
+                let parameter = cause.parameter_index().and_then(|i| self.named_params().into_iter().nth(i));
+                Err(diverged_at(value, cause, parameter.map(|(path, _)| path)))
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// The path of parameter `index` in the network's parameter order (cold: for an error).
-    #[cold]
-    fn parameter_path(&self, index: usize) -> Option<String> {
-        let mut found = None;
-        let mut at = 0;
-        self.visit_params(&mut |path, _| {
-            if at == index {
-                found = Some(path.to_string());
-            }
-            at += 1;
-        });
-        found
     }
 
     /// Checks inputs: width and finiteness.

@@ -24,9 +24,15 @@ pub(crate) struct BufferUndo<T: Real> {
 impl<T: Real> BufferUndo<T> {
     /// An undo for the network of layers `chain`.
     pub(crate) fn new(chain: &Chain<T>) -> Self {
-        let mut any = false;
-        walk::buffers(chain, &mut String::new(), &mut |_, _| any = true);
-        BufferUndo { any, ..BufferUndo::default() }
+        let mut undo = BufferUndo::default();
+        undo.count(chain);
+        undo
+    }
+
+    /// Whether the network has any buffer now.
+    fn count(&mut self, chain: &Chain<T>) {
+        let any = &mut self.any;
+        walk::buffers(chain, &mut self.path, &mut |_, _| *any = true);
     }
 
     /// Counts the buffers once more after the network's first training step (a no-op after
@@ -38,8 +44,7 @@ impl<T: Real> BufferUndo<T> {
             return;
         }
         self.counted_after_a_step = true;
-        let any = &mut self.any;
-        walk::buffers(chain, &mut self.path, &mut |_, _| *any = true);
+        self.count(chain);
     }
 
     /// Copies the buffers' values.
